@@ -1,0 +1,90 @@
+#include "cgroup_files.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "moat/common/unique_fd.h"
+
+namespace moat::sandbox {
+
+Status WriteCgroupFile(const std::string& path, const std::string& value) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return FailErrno("open", path);
+  if (::write(fd.get(), value.data(), value.size()) < 0) {
+    return FailErrno("write '" + value + "' to", path);
+  }
+  return {};
+}
+
+Result<std::string> ReadCgroupFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return FailErrno("open", path);
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (n < 0) return FailErrno("read", path);
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  return text;
+}
+
+Result<std::vector<pid_t>> ReadPidList(const std::string& path) {
+  MOAT_TRY(auto text, ReadCgroupFile(path));
+  std::vector<pid_t> pids;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    if (end > pos) pids.push_back(static_cast<pid_t>(std::stol(text.substr(pos, end - pos))));
+    pos = end + 1;
+  }
+  return pids;
+}
+
+Status MakeDirs(const std::string& path, mode_t mode) {
+  for (size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos != path.size() && path[pos] != '/') continue;
+    std::string prefix = path.substr(0, pos);
+    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) return FailErrno("mkdir", prefix);
+  }
+  return {};
+}
+
+namespace {
+
+Status RemoveOnce(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) {
+    if (errno == ENOENT) return {};
+    return FailErrno("opendir", path);
+  }
+  std::vector<std::string> children;
+  while (struct dirent* entry = ::readdir(dir)) {
+    if (entry->d_type == DT_DIR && entry->d_name[0] != '.') children.push_back(entry->d_name);
+  }
+  ::closedir(dir);
+  for (const auto& child : children) MOAT_TRY_VOID(RemoveOnce(path + "/" + child));
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return FailErrno("rmdir", path);
+  return {};
+}
+
+}  // namespace
+
+Status RemoveCgroupTree(const std::string& path, int wait_ms) {
+  for (int waited = 0;; waited += 10) {
+    auto status = RemoveOnce(path);
+    if (status || status.error().code() != std::errc::device_or_resource_busy ||
+        waited >= wait_ms) {
+      return status;
+    }
+    struct timespec ten_ms = {0, 10 * 1000 * 1000};
+    nanosleep(&ten_ms, nullptr);
+  }
+}
+
+}  // namespace moat::sandbox

@@ -1,0 +1,164 @@
+#include "commands.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "app_runner.h"
+#include "flags.h"
+
+namespace moat::sandbox::cli {
+namespace {
+
+int ExitCodeOf(const Result<ExitStatus>& status) {
+  if (!status) {
+    std::fprintf(stderr, "moat-sandbox: %s\n", status.error().message().c_str());
+    return LaunchErrorCode(status.error());
+  }
+  return status->ShellCode();
+}
+
+}  // namespace
+
+int Report(const Error& error) {
+  std::fprintf(stderr, "moat-sandbox: %s\n", error.message().c_str());
+  return kExitOwnFailure;
+}
+
+Result<std::unique_ptr<SessionManager>> OpenManager(const GlobalOptions& global) {
+  ManagerOptions options;
+  options.run_dir = global.run_dir;
+  return SessionManager::Open(options);
+}
+
+int CommandRun(const GlobalOptions& global, const std::vector<std::string>& args) {
+  auto options = ParseRunFlags(args);
+  if (!options) return Report(options.error());
+  auto manager = OpenManager(global);
+  if (!manager) return Report(manager.error());
+  auto session = (*manager)->Create(options->spec);
+  if (!session) return Report(session.error());
+
+  RunRequest request;
+  request.argv = options->command;
+  request.env = options->app_env;
+  request.cwd = options->cwd;
+  if (options->detach) {
+    if (!request.argv.empty()) {
+      LaunchRequest launch;
+      launch.argv = request.argv;
+      launch.env = request.env;
+      launch.cwd = request.cwd;
+      auto client = ControlClient::Connect(session->control_socket);
+      Result<Launched> launched = client ? client->Launch(launch, -1, -1, -1)
+                                         : Result<Launched>(tl::unexpected(client.error()));
+      if (!launched) {
+        (void)(*manager)->Stop(session->id, std::chrono::seconds(1));
+        std::fprintf(stderr, "moat-sandbox: %s\n", launched.error().message().c_str());
+        return LaunchErrorCode(launched.error());
+      }
+    }
+    std::printf("%s\n", session->id.c_str());
+    return 0;
+  }
+  request.tty = options->tty == -1 ? StdioIsTerminal() : options->tty == 1;
+  int code = ExitCodeOf(RunApplication(session->control_socket, request));
+  if (!options->keep) {
+    auto stopped = (*manager)->Stop(session->id, std::chrono::seconds(2));
+    if (!stopped) Report(stopped.error());
+  }
+  return code;
+}
+
+int CommandExec(const GlobalOptions& global, const std::vector<std::string>& args) {
+  if (args.empty() || args[0].starts_with("-")) {
+    return Report(InvalidArgument("usage: moat-sandbox exec ID [--env K=V] [--cwd DIR] -- CMD"));
+  }
+  RunRequest request;
+  request.tty = StdioIsTerminal();
+  size_t i = 1;
+  for (; i < args.size() && args[i] != "--"; ++i) {
+    if ((args[i] == "--env" || args[i] == "--cwd") && i + 1 < args.size()) {
+      (args[i] == "--env" ? request.env.emplace_back() : request.cwd) = args[i + 1];
+      ++i;
+    } else if (args[i] == "--tty" || args[i] == "--no-tty") {
+      request.tty = args[i] == "--tty";
+    } else {
+      return Report(InvalidArgument("unknown flag '" + args[i] + "' for 'exec'"));
+    }
+  }
+  request.argv.assign(args.begin() + static_cast<long>(std::min(i + 1, args.size())), args.end());
+  if (request.argv.empty()) return Report(InvalidArgument("exec: no command after '--'"));
+  auto manager = OpenManager(global);
+  if (!manager) return Report(manager.error());
+  auto session = (*manager)->Find(args[0]);
+  if (!session) return Report(session.error());
+  if (!session->running) {
+    return Report(InvalidArgument("session '" + args[0] + "' has ended; 'stop' it to clean up"));
+  }
+  return ExitCodeOf(RunApplication(session->control_socket, request));
+}
+
+int CommandList(const GlobalOptions& global, const std::vector<std::string>& args) {
+  bool json = false;
+  for (const auto& arg : args) {
+    if (arg == "--json") {
+      json = true;
+    } else {
+      return Report(InvalidArgument("unknown flag '" + arg + "' for 'list'"));
+    }
+  }
+  auto manager = OpenManager(global);
+  if (!manager) return Report(manager.error());
+  auto sessions = (*manager)->List();
+  if (!sessions) return Report(sessions.error());
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& s : *sessions) {
+      out.push_back({{"id", s.id},
+                     {"user", s.user},
+                     {"uid", s.uid},
+                     {"pid", s.pid},
+                     {"state", s.running ? "running" : "ended"},
+                     {"host_id_base", s.host_id_base},
+                     {"created_unix", s.created_unix},
+                     {"cgroup", s.cgroup}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-20s %-16s %-8s %-10s %s\n", "ID", "USER", "PID", "STATE", "HOST-ID-BASE");
+  for (const auto& s : *sessions) {
+    std::printf("%-20s %-16s %-8d %-10s %u\n", s.id.c_str(), s.user.c_str(), s.pid,
+                s.running ? "running" : "ended", s.host_id_base);
+  }
+  return 0;
+}
+
+int CommandStop(const GlobalOptions& global, const std::vector<std::string>& args) {
+  if (args.empty() || args[0].starts_with("-")) {
+    return Report(InvalidArgument("usage: moat-sandbox stop ID [--grace SECONDS]"));
+  }
+  int grace_ms = 5000;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--grace" && i + 1 < args.size()) {
+      char* end = nullptr;
+      double seconds = std::strtod(args[++i].c_str(), &end);
+      if (*end != '\0' || seconds < 0 || seconds > 3600) {
+        return Report(InvalidArgument("--grace '" + args[i] + "' must be 0..3600 seconds"));
+      }
+      grace_ms = static_cast<int>(seconds * 1000);
+    } else {
+      return Report(InvalidArgument("unknown flag '" + args[i] + "' for 'stop'"));
+    }
+  }
+  auto manager = OpenManager(global);
+  if (!manager) return Report(manager.error());
+  auto stopped = (*manager)->Stop(args[0], std::chrono::milliseconds(grace_ms));
+  if (!stopped) return Report(stopped.error());
+  return 0;
+}
+
+}  // namespace moat::sandbox::cli

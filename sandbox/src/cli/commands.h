@@ -1,0 +1,27 @@
+// The moat-sandbox subcommands. Each returns the process exit status.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "moat/common/error.h"
+#include "moat/sandbox/session_manager.h"
+
+namespace moat::sandbox::cli {
+
+inline constexpr int kExitOwnFailure = 125;
+
+struct GlobalOptions {
+  std::string run_dir = "/run/moat";
+};
+
+int CommandRun(const GlobalOptions& global, const std::vector<std::string>& args);
+int CommandList(const GlobalOptions& global, const std::vector<std::string>& args);
+int CommandExec(const GlobalOptions& global, const std::vector<std::string>& args);
+int CommandStop(const GlobalOptions& global, const std::vector<std::string>& args);
+
+// Prints "moat-sandbox: <message>" and returns 125.
+int Report(const Error& error);
+Result<std::unique_ptr<SessionManager>> OpenManager(const GlobalOptions& global);
+
+}  // namespace moat::sandbox::cli

@@ -1,0 +1,118 @@
+#include "flags.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace moat::sandbox::cli {
+namespace {
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return FailErrno("open spec", path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+Result<BindMount> ParseBind(const std::string& value, bool read_only) {
+  BindMount mount;
+  auto colon = value.find(':');
+  mount.source = value.substr(0, colon);
+  mount.target = colon == std::string::npos ? mount.source : value.substr(colon + 1);
+  mount.read_only = read_only;
+  if (mount.source.empty() || mount.target.empty()) {
+    return Fail(InvalidArgument("bind '" + value + "' must be SRC or SRC:DST"));
+  }
+  return mount;
+}
+
+}  // namespace
+
+Result<uint64_t> ParseSize(const std::string& text) {
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) {
+    return Fail(InvalidArgument("size '" + text + "' is not a number such as 256M"));
+  }
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long value = std::strtoull(text.c_str(), &end, 10);
+  std::string suffix(end);
+  uint64_t scale = 1;
+  if (suffix == "K" || suffix == "k") scale = 1ull << 10;
+  else if (suffix == "M" || suffix == "m") scale = 1ull << 20;
+  else if (suffix == "G" || suffix == "g") scale = 1ull << 30;
+  else if (!suffix.empty()) return Fail(InvalidArgument("size '" + text + "' has an unknown unit"));
+  if (errno == ERANGE || value > UINT64_MAX / scale) {
+    return Fail(InvalidArgument("size '" + text + "' is too large"));
+  }
+  return value * scale;
+}
+
+Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args) {
+  RunOptions options;
+  // The spec file first, so that flags override it whatever their order.
+  for (size_t i = 0; i + 1 < args.size() && args[i] != "--"; ++i) {
+    if (args[i] == "--spec") {
+      MOAT_TRY(auto text, ReadFile(args[i + 1]));
+      MOAT_TRY_CTX(options.spec, ParseSessionSpecJson(text), "spec '" + args[i + 1] + "'");
+    }
+  }
+  size_t i = 0;
+  auto value = [&](const std::string& flag) -> Result<std::string> {
+    if (i + 1 >= args.size() || args[i + 1] == "--") {
+      return Fail(InvalidArgument("flag '" + flag + "' needs a value"));
+    }
+    return args[++i];
+  };
+  for (; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (flag == "--") {
+      options.command.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+      break;
+    }
+    if (flag == "--spec") {
+      ++i;
+    } else if (flag == "--id") {
+      MOAT_TRY(options.spec.id, value(flag));
+    } else if (flag == "--user") {
+      MOAT_TRY(options.spec.user, value(flag));
+    } else if (flag == "--root") {
+      MOAT_TRY(options.spec.root, value(flag));
+    } else if (flag == "--hostname") {
+      MOAT_TRY(options.spec.hostname, value(flag));
+    } else if (flag == "--bind" || flag == "--ro-bind") {
+      MOAT_TRY(auto text, value(flag));
+      MOAT_TRY(auto mount, ParseBind(text, flag == "--ro-bind"));
+      options.spec.mounts.push_back(std::move(mount));
+    } else if (flag == "--upper-size") {
+      MOAT_TRY(auto text, value(flag));
+      MOAT_TRY(options.spec.upper_size_bytes, ParseSize(text));
+    } else if (flag == "--env") {
+      MOAT_TRY(auto text, value(flag));
+      auto eq = text.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return Fail(InvalidArgument("--env '" + text + "' must be NAME=VALUE"));
+      }
+      options.spec.env[text.substr(0, eq)] = text.substr(eq + 1);
+    } else if (flag == "--cwd") {
+      MOAT_TRY(options.cwd, value(flag));
+    } else if (flag == "--detach") {
+      options.detach = true;
+    } else if (flag == "--keep") {
+      options.keep = true;
+    } else if (flag == "--tty") {
+      options.tty = 1;
+    } else if (flag == "--no-tty") {
+      options.tty = 0;
+    } else {
+      return Fail(InvalidArgument("unknown flag '" + flag + "' for 'run' (see moat-sandbox --help)"));
+    }
+  }
+  if (options.command.empty() && !options.detach) {
+    return Fail(InvalidArgument("no command: use 'moat-sandbox run [flags] -- CMD [ARG...]'"));
+  }
+  return options;
+}
+
+}  // namespace moat::sandbox::cli

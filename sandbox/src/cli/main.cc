@@ -1,0 +1,60 @@
+// moat-sandbox: the standalone CLI over libmoat-sandbox (see docs/sandbox.md).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+
+using namespace moat::sandbox::cli;
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: moat-sandbox [--run-dir DIR] COMMAND ...
+
+  run [--spec FILE] [--id ID] [--user NAME] [--root DIR] [--hostname NAME]
+      [--bind SRC[:DST]] [--ro-bind SRC[:DST]] [--upper-size SIZE] [--env K=V]
+      [--cwd DIR] [--tty|--no-tty] [--detach] [--keep] -- CMD [ARG...]
+  list [--json]
+  exec ID [--env K=V] [--cwd DIR] [--tty|--no-tty] -- CMD [ARG...]
+  stop ID [--grace SECONDS]
+
+Exit status: CMD's own; 125 when moat-sandbox fails; 126/127 when CMD cannot run.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  GlobalOptions global;
+  if (const char* env = std::getenv("MOAT_RUN_DIR")) global.run_dir = env;
+  size_t i = 0;
+  for (; i < args.size() && args[i].starts_with("--"); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (args[i] == "--run-dir" && i + 1 < args.size()) {
+      global.run_dir = args[++i];
+    } else {
+      std::fprintf(stderr, "moat-sandbox: unknown or incomplete flag '%s'\n%s", args[i].c_str(),
+                   kUsage);
+      return kExitOwnFailure;
+    }
+  }
+  if (i >= args.size()) {
+    std::fputs(kUsage, stderr);
+    return kExitOwnFailure;
+  }
+  std::string command = args[i];
+  std::vector<std::string> rest(args.begin() + static_cast<long>(i) + 1, args.end());
+  if (command == "run") return CommandRun(global, rest);
+  if (command == "list") return CommandList(global, rest);
+  if (command == "exec") return CommandExec(global, rest);
+  if (command == "stop") return CommandStop(global, rest);
+  std::fprintf(stderr, "moat-sandbox: unknown command '%s'\n%s", command.c_str(), kUsage);
+  return kExitOwnFailure;
+}

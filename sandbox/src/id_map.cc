@@ -1,0 +1,69 @@
+#include "id_map.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "moat/common/unique_fd.h"
+
+namespace moat::sandbox {
+
+std::string FormatIdMap(uint32_t keep, uint32_t base) {
+  std::string map;
+  auto line = [&map](uint64_t inside, uint64_t outside, uint64_t count) {
+    if (count == 0) return;
+    map +=
+        std::to_string(inside) + " " + std::to_string(outside) + " " + std::to_string(count) + "\n";
+  };
+  if (keep < kIdRangeSize) {
+    line(0, base, keep);
+    line(keep, keep, 1);
+    line(keep + 1ull, base + keep + 1ull, kIdRangeSize - keep - 1ull);
+  } else {
+    line(0, base, kIdRangeSize);
+    line(keep, keep, 1);
+  }
+  return map;
+}
+
+IdSlotLease& IdSlotLease::operator=(IdSlotLease&& other) noexcept {
+  if (this != &other) {
+    Release();
+    path_ = std::move(other.path_);
+    slot_ = other.slot_;
+    other.path_.clear();
+  }
+  return *this;
+}
+
+void IdSlotLease::Release() {
+  if (!path_.empty()) ::unlink(path_.c_str());
+  path_.clear();
+}
+
+Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& session_id) {
+  for (uint32_t slot = 0; slot < kIdSlotCount; ++slot) {
+    std::string path = dir + "/" + std::to_string(slot);
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) {
+      if (errno == EEXIST) continue;
+      return FailErrno("create id slot lease", path);
+    }
+    std::string text = session_id + "\n";
+    if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      int err = errno;
+      ::unlink(path.c_str());
+      return FailErrno("write id slot lease", path, err);
+    }
+    return IdSlotLease(path, slot);
+  }
+  return Fail(Error(std::make_error_code(std::errc::resource_unavailable_try_again),
+                    "all " + std::to_string(kIdSlotCount) + " id ranges are leased in '" + dir +
+                        "': stop some sessions"));
+}
+
+void ReleaseIdSlot(const std::string& dir, uint32_t slot) {
+  std::string path = dir + "/" + std::to_string(slot);
+  ::unlink(path.c_str());
+}
+
+}  // namespace moat::sandbox

@@ -1,0 +1,53 @@
+// Host id ranges for session user namespaces. Each concurrent session leases a slot; root
+// inside the wall maps to the slot's unprivileged range, the session's user to itself, so two
+// sessions never share a host id other than the user's own.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "moat/common/error.h"
+
+namespace moat::sandbox {
+
+inline constexpr uint32_t kIdRangeSize = 65536;
+// Far above the ranges useradd hands out (/etc/subuid starts at 100000 and grows by 65536 per
+// user), and below the 32-bit overflow ids.
+inline constexpr uint32_t kIdRangeFirstBase = 0x40000000u;
+inline constexpr uint32_t kIdSlotCount = 16383;
+
+inline uint32_t HostIdBase(uint32_t slot) { return kIdRangeFirstBase + slot * kIdRangeSize; }
+
+// The text for /proc/PID/uid_map (or gid_map): ids 0..65535 inside map to the slot's range,
+// except `keep`, which maps to itself on the host.
+std::string FormatIdMap(uint32_t keep, uint32_t base);
+
+// A leased slot: a file `<dir>/<slot>` created with O_EXCL, so leasing needs no lock and a
+// lease survives the process that took it (sessions outlive the CLI and the agent).
+class IdSlotLease {
+ public:
+  IdSlotLease() = default;
+  IdSlotLease(std::string path, uint32_t slot) : path_(std::move(path)), slot_(slot) {}
+  IdSlotLease(const IdSlotLease&) = delete;
+  IdSlotLease& operator=(const IdSlotLease&) = delete;
+  IdSlotLease(IdSlotLease&& other) noexcept { *this = std::move(other); }
+  IdSlotLease& operator=(IdSlotLease&& other) noexcept;
+  ~IdSlotLease() { Release(); }
+
+  uint32_t slot() const { return slot_; }
+  // Keeps the lease file on destruction: the session now owns it.
+  void Persist() { path_.clear(); }
+  void Release();
+
+ private:
+  std::string path_;
+  uint32_t slot_ = 0;
+};
+
+Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& session_id);
+// Removes the lease of a slot that a finished session held.
+void ReleaseIdSlot(const std::string& dir, uint32_t slot);
+
+}  // namespace moat::sandbox

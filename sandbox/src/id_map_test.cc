@@ -1,0 +1,47 @@
+#include "id_map.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+namespace moat::sandbox {
+namespace {
+
+TEST(IdMap, KeepsTheUsersOwnIdAndShiftsTheRest) {
+  EXPECT_EQ(FormatIdMap(1000, 0x40000000u),
+            "0 1073741824 1000\n1000 1000 1\n1001 1073742825 64535\n");
+}
+
+TEST(IdMap, HandlesAnIdAboveTheRange) {
+  EXPECT_EQ(FormatIdMap(70000, 0x40000000u), "0 1073741824 65536\n70000 70000 1\n");
+}
+
+TEST(IdMap, HandlesIdOneAndTheLastIdOfTheRange) {
+  EXPECT_EQ(FormatIdMap(1, 100), "0 100 1\n1 1 1\n2 102 65534\n");
+  EXPECT_EQ(FormatIdMap(65535, 100), "0 100 65535\n65535 65535 1\n");
+}
+
+TEST(IdMap, SlotsDoNotOverlap) {
+  EXPECT_EQ(HostIdBase(1) - HostIdBase(0), kIdRangeSize);
+  EXPECT_LE(static_cast<uint64_t>(HostIdBase(kIdSlotCount - 1)) + kIdRangeSize, 0xFFFFFFFEull);
+}
+
+TEST(IdSlotLease, ConcurrentLeasesGetDistinctSlotsAndReleaseFreesThem) {
+  char dir[] = "/tmp/moat-idslots-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  auto a = AcquireIdSlot(dir, "a");
+  auto b = AcquireIdSlot(dir, "b");
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(a->slot(), b->slot());
+  uint32_t freed = a->slot();
+  a->Release();
+  auto c = AcquireIdSlot(dir, "c");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->slot(), freed);
+  b->Release();
+  c->Release();
+  EXPECT_EQ(rmdir(dir), 0);
+}
+
+}  // namespace
+}  // namespace moat::sandbox

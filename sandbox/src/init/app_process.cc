@@ -1,0 +1,104 @@
+#include "app_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace moat::sandbox::init {
+namespace {
+
+std::vector<char*> CStrings(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+// Runs in the forked child: only async-signal-safe calls; reports errno on `report_fd`.
+[[noreturn]] void ExecChild(const AppSpawn& spawn, char* const* argv, char* const* envp,
+                            const char* pty_name, int report_fd) {
+  auto die = [report_fd](int err) {
+    (void)!::write(report_fd, &err, sizeof(err));
+    ::_exit(127);
+  };
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+  if (::setsid() < 0) die(errno);
+  if (pty_name != nullptr) {
+    int slave = ::open(pty_name, O_RDWR);
+    if (slave < 0) die(errno);
+    if (::ioctl(slave, TIOCSCTTY, 0) != 0) die(errno);
+    for (int fd = 0; fd < 3; ++fd) {
+      if (::dup2(slave, fd) < 0) die(errno);
+    }
+    if (slave > 2) ::close(slave);
+  } else {
+    // dup2 onto 0..2 in two passes so a passed fd numbered 0..2 is not overwritten early.
+    int moved[3];
+    for (int fd = 0; fd < 3; ++fd) {
+      int source = spawn.stdio[fd] >= 0 ? spawn.stdio[fd] : ::open("/dev/null", O_RDWR | O_CLOEXEC);
+      moved[fd] = ::fcntl(source, F_DUPFD_CLOEXEC, 3);
+      if (moved[fd] < 0) die(errno);
+    }
+    for (int fd = 0; fd < 3; ++fd) {
+      if (::dup2(moved[fd], fd) < 0) die(errno);
+    }
+  }
+  if (!spawn.cwd.empty() && ::chdir(spawn.cwd.c_str()) != 0 && ::chdir("/") != 0) die(errno);
+  ::execvpe(argv[0], argv, envp);
+  die(errno);
+  __builtin_unreachable();
+}
+
+}  // namespace
+
+Result<SpawnedApp> SpawnApplication(const AppSpawn& spawn) {
+  if (spawn.argv.empty()) return Fail(InvalidArgument("no command given"));
+  SpawnedApp app;
+  std::string pty_name;
+  if (spawn.tty) {
+    app.pty_master = UniqueFd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!app.pty_master) return FailErrno("posix_openpt", "/dev/ptmx");
+    if (::grantpt(app.pty_master.get()) != 0 || ::unlockpt(app.pty_master.get()) != 0) {
+      return FailErrno("unlockpt", "/dev/ptmx");
+    }
+    char name[128];
+    if (::ptsname_r(app.pty_master.get(), name, sizeof(name)) != 0) return FailErrno("ptsname", "");
+    pty_name = name;
+    if (spawn.rows && spawn.cols) {
+      struct winsize size = {spawn.rows, spawn.cols, 0, 0};
+      ::ioctl(app.pty_master.get(), TIOCSWINSZ, &size);
+    }
+  }
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return FailErrno("pipe2", "exec report");
+  UniqueFd report_read(report[0]), report_write(report[1]);
+  auto argv = CStrings(spawn.argv);
+  auto envp = CStrings(spawn.env);
+  pid_t pid = ::fork();
+  if (pid < 0) return FailErrno("fork", spawn.argv[0]);
+  if (pid == 0) {
+    ExecChild(spawn, argv.data(), envp.data(), spawn.tty ? pty_name.c_str() : nullptr,
+              report_write.get());
+  }
+  report_write.Reset();
+  int err = 0;
+  ssize_t n;
+  do {
+    n = ::read(report_read.get(), &err, sizeof(err));
+  } while (n < 0 && errno == EINTR);
+  if (n == sizeof(err)) {
+    // The child has already exited with 127; the reaper collects it.
+    return FailErrno("exec", spawn.argv[0], err);
+  }
+  app.pid = pid;
+  return app;
+}
+
+}  // namespace moat::sandbox::init

@@ -1,0 +1,32 @@
+// Starts one application inside the wall as a child of moat-init, in a session of its own,
+// with either the caller's stdio or a fresh pseudo-terminal from the session's devpts.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "moat/common/error.h"
+#include "moat/common/unique_fd.h"
+
+namespace moat::sandbox::init {
+
+struct AppSpawn {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // complete environment, "K=V"
+  std::string cwd;
+  bool tty = false;
+  unsigned short rows = 0, cols = 0;
+  int stdio[3] = {-1, -1, -1};
+};
+
+struct SpawnedApp {
+  pid_t pid = 0;
+  UniqueFd pty_master;
+};
+
+// Fails with the exec errno (ENOENT → "not found") when the program cannot be started.
+Result<SpawnedApp> SpawnApplication(const AppSpawn& spawn);
+
+}  // namespace moat::sandbox::init

@@ -1,0 +1,57 @@
+#include "credentials.h"
+
+#include <grp.h>
+#include <linux/securebits.h>
+#include <sched.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <memory>
+
+namespace moat::sandbox::init {
+
+Status EnterUserNamespace(const std::function<Status()>& await_maps) {
+  if (::unshare(CLONE_NEWUSER) != 0) return FailErrno("unshare", "CLONE_NEWUSER");
+  return await_maps();
+}
+
+Status BecomeUser(const UserIdentity& user) {
+  gid_t groups[] = {user.gid};
+  if (::setgroups(1, groups) != 0) return FailErrno("setgroups", user.name);
+  if (::setresgid(user.gid, user.gid, user.gid) != 0) return FailErrno("setresgid", user.name);
+  // Our old uid (host root) is unmapped here, so the kernel's "root gives up root" rule does
+  // not clear capabilities on this call: DropAllCapabilities does that explicitly.
+  if (::setresuid(user.uid, user.uid, user.uid) != 0) return FailErrno("setresuid", user.name);
+  return {};
+}
+
+Status DropAllCapabilities() {
+  // Securebits first: they need CAP_SETPCAP, which we are about to give up.
+  unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                       SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                       SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  if (::prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) return FailErrno("prctl", "PR_SET_SECUREBITS");
+  for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+      return FailErrno("prctl PR_CAPBSET_DROP", std::to_string(cap));
+    }
+  }
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+    return FailErrno("prctl", "PR_CAP_AMBIENT_CLEAR_ALL");
+  }
+  std::unique_ptr<struct _cap_struct, int (*)(void*)> empty(cap_init(), cap_free);
+  if (!empty) return FailErrno("cap_init", "");
+  if (cap_set_proc(empty.get()) != 0) return FailErrno("cap_set_proc", "empty set");
+  return {};
+}
+
+Status LockDownProcess() {
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return FailErrno("prctl", "PR_SET_NO_NEW_PRIVS");
+  // moat-init holds the control socket: keep session processes from ptracing it or reading
+  // /proc/1/mem, /proc/1/environ and /proc/1/exe (CVE-2019-5736 went through the latter).
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return FailErrno("prctl", "PR_SET_DUMPABLE");
+  return {};
+}
+
+}  // namespace moat::sandbox::init

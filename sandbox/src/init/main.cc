@@ -1,0 +1,43 @@
+// moat-init: PID 1 of every session. Started by libmoat-sandbox in fresh namespaces with the
+// setup socket on fd 3 and the compiled seccomp program on fd 4.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "../setup_config.h"
+#include "moat/sandbox/control_protocol.h"
+#include "setup.h"
+#include "supervisor.h"
+
+using namespace moat::sandbox;
+
+int main(int argc, char** argv) {
+  (void)argv;
+  if (argc != 1 || getpid() != 1) {
+    std::fprintf(stderr,
+                 "moat-init is started by moat-sandbox and the agent as a session's PID 1; "
+                 "it is not meant to be run by hand\n");
+    return 2;
+  }
+  auto first = ReceiveControlMessage(kSetupSocketFd);
+  if (!first) return 3;
+  auto config = SetupConfigFromJson(first->body);
+  if (!config) {
+    (void)SendControlMessage(kSetupSocketFd, {{"phase", "failed"},
+                                              {"errno", EINVAL},
+                                              {"message", config.error().message()}});
+    return 3;
+  }
+  auto outcome = init::RunSetup(*config, kSetupSocketFd, kSeccompProgramFd);
+  if (!outcome) {
+    (void)SendControlMessage(kSetupSocketFd, {{"phase", "failed"},
+                                              {"errno", outcome.error().code().value()},
+                                              {"message", outcome.error().message()}});
+    return 4;
+  }
+  (void)SendControlMessage(kSetupSocketFd, {{"phase", "ready"}});
+  ::close(kSetupSocketFd);
+  init::Supervisor supervisor(std::move(*config), std::move(outcome->control_listener));
+  return supervisor.Run();
+}

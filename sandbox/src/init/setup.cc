@@ -1,0 +1,98 @@
+#include "setup.h"
+
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "../cgroup_files.h"
+#include "credentials.h"
+#include "loopback.h"
+#include "moat/sandbox/control_protocol.h"
+#include "moat/sandbox/seccomp_policy.h"
+#include "root_fs.h"
+
+namespace moat::sandbox::init {
+namespace {
+
+// Join before unsharing the cgroup namespace, so that the session's view is rooted at its own
+// group rather than showing the path outside it.
+Status JoinCgroups(const SetupConfig& c) {
+  for (const auto& file : c.cgroup_procs_files) MOAT_TRY_VOID(WriteCgroupFile(file, "0"));
+  if (::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("unshare", "CLONE_NEWCGROUP");
+  return {};
+}
+
+Status SetHostname(const SetupConfig& c) {
+  if (::sethostname(c.hostname.data(), c.hostname.size()) != 0) {
+    return FailErrno("sethostname", c.hostname);
+  }
+  return {};
+}
+
+// Bound while the host path is still visible; only host root may connect (mode 0600, and the
+// run directory is masked inside the wall).
+Result<UniqueFd> ListenOnControlSocket(const SetupConfig& c) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return FailErrno("socket", "AF_UNIX");
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  if (c.control_socket.size() >= sizeof(addr.sun_path)) {
+    return Fail(InvalidArgument("control socket path '" + c.control_socket + "' is too long"));
+  }
+  std::memcpy(addr.sun_path, c.control_socket.c_str(), c.control_socket.size() + 1);
+  ::unlink(c.control_socket.c_str());
+  mode_t old_mask = ::umask(0177);
+  int rc = ::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr));
+  ::umask(old_mask);
+  if (rc != 0) return FailErrno("bind", c.control_socket);
+  if (::listen(fd.get(), 64) != 0) return FailErrno("listen", c.control_socket);
+  return fd;
+}
+
+// The host writes our uid_map and gid_map: we only ask and wait.
+Status AwaitIdMaps(int setup_socket) {
+  MOAT_TRY_VOID(SendControlMessage(setup_socket, {{"phase", "userns"}}));
+  MOAT_TRY(auto reply, ReceiveControlMessage(setup_socket));
+  if (!reply.body.value("mapped", false)) {
+    return Fail(InvalidArgument("host did not map ids: " + reply.body.dump()));
+  }
+  return {};
+}
+
+Status LoadSeccomp(int seccomp_fd) {
+  struct stat st {};
+  if (::fstat(seccomp_fd, &st) != 0) return FailErrno("fstat", "seccomp program");
+  std::vector<uint8_t> program(static_cast<size_t>(st.st_size));
+  if (::pread(seccomp_fd, program.data(), program.size(), 0) != st.st_size) {
+    return FailErrno("read", "seccomp program");
+  }
+  ::close(seccomp_fd);
+  int rc = InstallSeccompProgram(program.data(), program.size());
+  if (rc != 0) return FailErrno("seccomp", "SECCOMP_SET_MODE_FILTER", -rc);
+  return {};
+}
+
+}  // namespace
+
+Result<SetupOutcome> RunSetup(const SetupConfig& config, int setup_socket, int seccomp_fd) {
+  SetupOutcome outcome;
+  MOAT_TRY_VOID_CTX(JoinCgroups(config), "join cgroup");
+  MOAT_TRY_VOID_CTX(SetHostname(config), "set hostname");
+  MOAT_TRY_VOID_CTX(BringUpLoopback(), "bring up loopback");
+  MOAT_TRY_VOID_CTX(BuildRoot(config), "build root");
+  MOAT_TRY_CTX(outcome.control_listener, ListenOnControlSocket(config), "control socket");
+  MOAT_TRY_VOID_CTX(PivotIntoRoot(config), "pivot root");
+  MOAT_TRY_VOID_CTX(EnterUserNamespace([&] { return AwaitIdMaps(setup_socket); }),
+                    "enter user namespace");
+  MOAT_TRY_VOID_CTX(BecomeUser(config.user), "become user");
+  MOAT_TRY_VOID_CTX(DropAllCapabilities(), "drop capabilities");
+  MOAT_TRY_VOID_CTX(LockDownProcess(), "lock down");
+  MOAT_TRY_VOID_CTX(LoadSeccomp(seccomp_fd), "load seccomp");
+  return outcome;
+}
+
+}  // namespace moat::sandbox::init

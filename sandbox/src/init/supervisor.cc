@@ -1,0 +1,257 @@
+#include "supervisor.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "app_process.h"
+#include "moat/sandbox/control_protocol.h"
+
+namespace moat::sandbox::init {
+
+Supervisor::Supervisor(SetupConfig config, UniqueFd listener)
+    : config_(std::move(config)), listener_(std::move(listener)) {}
+
+void Supervisor::Watch(int fd) {
+  struct epoll_event event {};
+  event.events = EPOLLIN;
+  event.data.fd = fd;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event);
+}
+
+void Supervisor::Unwatch(int fd) { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+int Supervisor::Run() {
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGPIPE}) sigaddset(&handled, sig);
+  ::sigprocmask(SIG_BLOCK, &handled, nullptr);
+  signals_ = UniqueFd(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
+  epoll_ = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
+  shutdown_timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!signals_ || !epoll_ || !shutdown_timer_) {
+    std::perror("moat-init: event set-up");
+    return 1;
+  }
+  Watch(signals_.get());
+  Watch(listener_.get());
+  Watch(shutdown_timer_.get());
+  for (;;) {
+    struct epoll_event events[16];
+    int n = ::epoll_wait(epoll_.get(), events, 16, -1);
+    if (n < 0 && errno != EINTR) return 1;
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == signals_.get()) {
+        OnSignals();
+      } else if (fd == listener_.get()) {
+        OnAccept();
+      } else if (fd == shutdown_timer_.get()) {
+        uint64_t expirations;
+        (void)!::read(fd, &expirations, sizeof(expirations));
+        killed_ = true;
+        ::kill(-1, SIGKILL);
+      } else {
+        OnClientMessage(fd);
+      }
+    }
+    if (shutting_down_) {
+      // kill(-1) from PID 1 reaches every other process of the namespace; once waitpid says
+      // there are no children left, the session is empty.
+      if (::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD) return killed_ ? 137 : 0;
+    }
+  }
+}
+
+void Supervisor::OnSignals() {
+  struct signalfd_siginfo info;
+  while (::read(signals_.get(), &info, sizeof(info)) == sizeof(info)) {
+    if (info.ssi_signo == SIGCHLD) continue;
+    if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT || info.ssi_signo == SIGHUP) {
+      BeginShutdown(std::chrono::seconds(5));
+    }
+  }
+  ReapChildren();
+}
+
+void Supervisor::ReapChildren() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    auto owner = app_owner_.find(pid);
+    if (owner == app_owner_.end()) continue;  // an orphan: reaped, nothing to report
+    nlohmann::json event = {{"event", "exit"}, {"pid", pid}};
+    if (WIFEXITED(status)) {
+      event["code"] = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+      event["signal"] = WTERMSIG(status);
+    }
+    auto client = clients_.find(owner->second);
+    if (client != clients_.end()) {
+      (void)SendControlMessage(client->second.socket.get(), event);
+      client->second.apps.erase(pid);
+    }
+    app_owner_.erase(owner);
+  }
+}
+
+void Supervisor::OnAccept() {
+  for (;;) {
+    int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    clients_[fd].socket = UniqueFd(fd);
+    Watch(fd);
+  }
+}
+
+void Supervisor::CloseClient(int fd) {
+  auto it = clients_.find(fd);
+  if (it == clients_.end()) return;
+  // Applications outlive the connection that started them (a detached run, a dropped agent).
+  for (pid_t pid : it->second.apps) app_owner_.erase(pid);
+  Unwatch(fd);
+  clients_.erase(it);
+}
+
+void Supervisor::OnClientMessage(int fd) {
+  auto message = ReceiveControlMessage(fd);
+  if (!message) {
+    CloseClient(fd);
+    return;
+  }
+  const auto& body = message->body;
+  std::string op = body.value("op", std::string());
+  nlohmann::json reply;
+  UniqueFd pty_master;
+  if (op == "launch") {
+    reply = HandleLaunch(fd, body, message->fds, pty_master);
+  } else if (op == "signal") {
+    reply = HandleSignal(body);
+  } else if (op == "ps") {
+    reply = ListProcesses();
+  } else if (op == "info") {
+    reply = {{"id", config_.id}, {"user", config_.user.name}, {"uid", config_.user.uid}};
+  } else if (op == "shutdown") {
+    reply = {{"ok", true}};
+    (void)SendControlMessage(fd, reply);
+    BeginShutdown(std::chrono::milliseconds(body.value("grace_ms", 5000)));
+    return;
+  } else {
+    reply = {{"error", "unknown op '" + op + "'"}};
+  }
+  std::vector<int> fds;
+  if (pty_master) fds.push_back(pty_master.get());
+  (void)SendControlMessage(fd, reply, fds);
+}
+
+std::vector<std::string> Supervisor::ApplicationEnvironment(const nlohmann::json& request) const {
+  std::map<std::string, std::string> env = {
+      {"HOME", config_.user.home},
+      {"USER", config_.user.name},
+      {"LOGNAME", config_.user.name},
+      {"SHELL", config_.user.shell},
+      {"PATH", "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games"},
+      {"LANG", "C.UTF-8"},
+      {"XDG_RUNTIME_DIR", "/run/user/" + std::to_string(config_.user.uid)},
+      {"MOAT_SESSION_ID", config_.id}};
+  if (request.value("tty", false)) {
+    std::string term = request.value("term", std::string());
+    env["TERM"] = term.empty() ? "xterm" : term;
+  }
+  for (const auto& [key, value] : config_.env) env[key] = value;
+  for (const auto& item : request.value("env", std::vector<std::string>())) {
+    auto eq = item.find('=');
+    if (eq != std::string::npos && eq > 0) env[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  std::vector<std::string> out;
+  for (const auto& [key, value] : env) out.push_back(key + "=" + value);
+  return out;
+}
+
+nlohmann::json Supervisor::HandleLaunch(int fd, const nlohmann::json& body,
+                                        std::vector<UniqueFd>& fds, UniqueFd& pty_master) {
+  if (shutting_down_) return {{"error", "session is ending"}};
+  AppSpawn spawn;
+  try {
+    spawn.argv = body.at("argv").get<std::vector<std::string>>();
+    spawn.cwd = body.value("cwd", std::string());
+    spawn.tty = body.value("tty", false);
+    spawn.rows = body.value("rows", 0);
+    spawn.cols = body.value("cols", 0);
+  } catch (const nlohmann::json::exception& e) {
+    return {{"error", std::string("bad launch request: ") + e.what()}};
+  }
+  if (spawn.cwd.empty()) spawn.cwd = config_.user.home;
+  spawn.env = ApplicationEnvironment(body);
+  if (!spawn.tty) {
+    if (fds.size() != 3) return {{"error", "launch without tty needs 3 stdio fds"}};
+    for (int i = 0; i < 3; ++i) spawn.stdio[i] = fds[i].get();
+  }
+  auto app = SpawnApplication(spawn);
+  if (!app) {
+    int err = app.error().code().value();
+    return {{"error", app.error().message()}, {"errno", err}};
+  }
+  app_owner_[app->pid] = fd;
+  clients_[fd].apps.insert(app->pid);
+  pty_master = std::move(app->pty_master);
+  return {{"pid", app->pid}};
+}
+
+nlohmann::json Supervisor::HandleSignal(const nlohmann::json& body) {
+  pid_t pid = body.value("pid", 0);
+  int sig = body.value("signal", 0);
+  if (pid <= 1 || sig <= 0 || sig >= NSIG) return {{"error", "bad pid or signal"}};
+  if (::kill(pid, sig) != 0) return {{"error", std::string("kill: ") + strerror(errno)}};
+  return {{"ok", true}};
+}
+
+nlohmann::json Supervisor::ListProcesses() {
+  nlohmann::json processes = nlohmann::json::array();
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return {{"error", "opendir /proc failed"}};
+  while (struct dirent* entry = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    auto open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    int ppid = 0;
+    char state = '?';
+    std::sscanf(line.c_str() + close + 2, "%c %d", &state, &ppid);
+    processes.push_back({{"pid", pid},
+                         {"ppid", ppid},
+                         {"state", std::string(1, state)},
+                         {"comm", line.substr(open + 1, close - open - 1)}});
+  }
+  ::closedir(proc);
+  return {{"processes", processes}};
+}
+
+void Supervisor::BeginShutdown(std::chrono::milliseconds grace) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  Unwatch(listener_.get());
+  listener_.Reset();
+  ::kill(-1, SIGTERM);
+  ::kill(-1, SIGCONT);  // a stopped process cannot act on SIGTERM
+  struct itimerspec when {};
+  auto ms = std::max<int64_t>(grace.count(), 1);
+  when.it_value.tv_sec = ms / 1000;
+  when.it_value.tv_nsec = (ms % 1000) * 1000000;
+  ::timerfd_settime(shutdown_timer_.get(), 0, &when, nullptr);
+}
+
+}  // namespace moat::sandbox::init

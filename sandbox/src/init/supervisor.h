@@ -1,0 +1,54 @@
+// moat-init's life as PID 1: reap every orphan, serve the control socket (launch, signal,
+// ps, shutdown), report application exits, forward SIGTERM as a clean shutdown.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "../setup_config.h"
+#include "moat/common/unique_fd.h"
+
+namespace moat::sandbox::init {
+
+class Supervisor {
+ public:
+  Supervisor(SetupConfig config, UniqueFd listener);
+  // Returns moat-init's exit code once every process of the session is gone after a shutdown.
+  int Run();
+
+ private:
+  struct Client {
+    UniqueFd socket;
+    std::set<pid_t> apps;
+  };
+
+  void Watch(int fd);
+  void Unwatch(int fd);
+  void OnSignals();
+  void OnAccept();
+  void OnClientMessage(int fd);
+  void CloseClient(int fd);
+  void ReapChildren();
+  nlohmann::json HandleLaunch(int fd, const nlohmann::json& body, std::vector<UniqueFd>& fds,
+                              UniqueFd& pty_master);
+  nlohmann::json HandleSignal(const nlohmann::json& body);
+  nlohmann::json ListProcesses();
+  void BeginShutdown(std::chrono::milliseconds grace);
+  std::vector<std::string> ApplicationEnvironment(const nlohmann::json& request) const;
+
+  SetupConfig config_;
+  UniqueFd listener_;
+  UniqueFd epoll_;
+  UniqueFd signals_;
+  UniqueFd shutdown_timer_;
+  std::map<int, Client> clients_;
+  std::map<pid_t, int> app_owner_;  // pid → client fd that launched it
+  bool shutting_down_ = false;
+  bool killed_ = false;
+};
+
+}  // namespace moat::sandbox::init

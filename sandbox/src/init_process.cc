@@ -1,0 +1,73 @@
+#include "init_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "setup_config.h"
+
+namespace moat::sandbox {
+
+Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd) {
+  if (::access(init_path.c_str(), X_OK) != 0) return FailErrno("find moat-init", init_path);
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    return FailErrno("socketpair", "setup socket");
+  }
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  UniqueFd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!dev_null) return FailErrno("open", "/dev/null");
+
+  // Everything the child needs is prepared here: after clone it may only call
+  // async-signal-safe functions (the agent that calls us is multi-threaded).
+  const char* argv[] = {init_path.c_str(), nullptr};
+  const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
+  const int sources[] = {theirs.get(), seccomp_fd, dev_null.get()};
+
+  int pidfd = -1;
+  long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+               CLONE_PIDFD | SIGCHLD;
+  long pid = ::syscall(SYS_clone, flags, nullptr, &pidfd, nullptr, nullptr);
+  if (pid < 0) return FailErrno("clone", "session namespaces");
+  if (pid == 0) {
+    // Move the sources above the targets first so that no dup2 clobbers a later source.
+    int moved[3];
+    for (int i = 0; i < 3; ++i) {
+      moved[i] = ::fcntl(sources[i], F_DUPFD_CLOEXEC, 10);
+      if (moved[i] < 0) ::_exit(126);
+    }
+    if (::dup2(moved[0], kSetupSocketFd) < 0 || ::dup2(moved[1], kSeccompProgramFd) < 0) {
+      ::_exit(126);
+    }
+    for (int fd = 0; fd < 3; ++fd) {
+      if (::dup2(moved[2], fd) < 0) ::_exit(126);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(argv[0], const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+    ::_exit(127);
+  }
+  InitProcess process;
+  process.pid = static_cast<pid_t>(pid);
+  process.pidfd = UniqueFd(pidfd);
+  process.setup_socket = std::move(ours);
+  return process;
+}
+
+bool WaitForExit(int pidfd, int timeout_ms) { return WaitForReadable(pidfd, timeout_ms); }
+
+bool WaitForReadable(int fd, int timeout_ms) {
+  struct pollfd poll_fd = {fd, POLLIN, 0};
+  for (;;) {
+    int rc = ::poll(&poll_fd, 1, timeout_ms);
+    if (rc < 0 && errno == EINTR) continue;
+    return rc > 0;
+  }
+}
+
+}  // namespace moat::sandbox

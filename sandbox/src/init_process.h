@@ -1,0 +1,29 @@
+// Starting moat-init in fresh namespaces: the one piece of code between clone and execve.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "moat/common/error.h"
+#include "moat/common/unique_fd.h"
+
+namespace moat::sandbox {
+
+struct InitProcess {
+  pid_t pid = 0;
+  UniqueFd pidfd;
+  UniqueFd setup_socket;  // our end; moat-init has the other on fd 3
+};
+
+// clone() into new mount, pid, uts, ipc and net namespaces and exec moat-init with the setup
+// socket on fd 3, the seccomp program on fd 4 and /dev/null as stdio. The user and cgroup
+// namespaces come later, from moat-init itself, once its mounts are built.
+Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd);
+
+// Waits up to `timeout_ms` for the process behind `pidfd` to exit. True when it did.
+bool WaitForExit(int pidfd, int timeout_ms);
+// Waits up to `timeout_ms` for `fd` to become readable (or hung up). True when it did.
+bool WaitForReadable(int fd, int timeout_ms);
+
+}  // namespace moat::sandbox

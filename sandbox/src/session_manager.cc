@@ -1,0 +1,249 @@
+#include "moat/sandbox/session_manager.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "cgroup_files.h"
+#include "id_map.h"
+#include "init_process.h"
+#include "moat/common/scope_guard.h"
+#include "moat/sandbox/control_client.h"
+#include "moat/sandbox/control_protocol.h"
+#include "moat/sandbox/seccomp_policy.h"
+#include "process_identity.h"
+#include "session_state.h"
+#include "setup_config.h"
+#include "user_identity.h"
+
+namespace moat::sandbox {
+namespace {
+
+constexpr int kSetupTimeoutMs = 30000;
+
+std::string FindInitBinary(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  if (const char* env = ::getenv("MOAT_INIT")) return env;
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    std::string dir(self, static_cast<size_t>(n));
+    dir = dir.substr(0, dir.rfind('/'));
+    for (const char* relative :
+         {"/moat-init", "/../sandbox/moat-init", "/../libexec/moat/moat-init"}) {
+      std::string candidate = dir + relative;
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+  }
+  return "/usr/libexec/moat/moat-init";
+}
+
+Result<UniqueFd> ProgramToMemfd(const SeccompProgram& program) {
+  UniqueFd fd(::memfd_create("moat-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return FailErrno("memfd_create", "moat-seccomp");
+  if (::write(fd.get(), program.bpf.data(), program.bpf.size()) !=
+      static_cast<ssize_t>(program.bpf.size())) {
+    return FailErrno("write", "seccomp memfd");
+  }
+  // Sealed so that nothing can change the filter between here and moat-init loading it.
+  ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+  return fd;
+}
+
+Status WriteIdMaps(pid_t pid, const UserIdentity& user, uint32_t base) {
+  std::string proc = "/proc/" + std::to_string(pid);
+  MOAT_TRY_VOID(WriteCgroupFile(proc + "/uid_map", FormatIdMap(user.uid, base)));
+  MOAT_TRY_VOID(WriteCgroupFile(proc + "/gid_map", FormatIdMap(user.gid, base)));
+  return {};
+}
+
+// Serves moat-init's set-up requests until it reports ready or failed.
+Status AwaitReady(InitProcess& init, const UserIdentity& user, uint32_t base) {
+  for (;;) {
+    if (!WaitForReadable(init.setup_socket.get(), kSetupTimeoutMs)) {
+      return Fail(Error(std::make_error_code(std::errc::timed_out),
+                        "moat-init did not finish set-up within 30 s"));
+    }
+    auto message = ReceiveControlMessage(init.setup_socket.get());
+    if (!message) {
+      return Fail(message.error().Wrap("moat-init exited during set-up (see its exit status)"));
+    }
+    std::string phase = message->body.value("phase", std::string());
+    if (phase == "userns") {
+      MOAT_TRY_VOID_CTX(WriteIdMaps(init.pid, user, base), "write id maps");
+      MOAT_TRY_VOID(SendControlMessage(init.setup_socket.get(), {{"mapped", true}}));
+    } else if (phase == "ready") {
+      return {};
+    } else if (phase == "failed") {
+      int err = message->body.value("errno", EIO);
+      return Fail(Error(std::error_code(err, std::generic_category()),
+                        message->body.value("message", std::string("unknown failure"))));
+    } else {
+      return Fail(InvalidArgument("unexpected set-up message: " + message->body.dump()));
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SessionManager>> SessionManager::Open(ManagerOptions options) {
+  if (::geteuid() != 0) {
+    return Fail(Error(std::make_error_code(std::errc::operation_not_permitted),
+                      "moat-sandbox must run as root: it builds namespaces, mounts and cgroups"));
+  }
+  options.init_path = FindInitBinary(options.init_path);
+  for (const std::string& dir :
+       {options.run_dir, options.run_dir + "/sessions", options.run_dir + "/idslots"}) {
+    MOAT_TRY_VOID_CTX(MakeDirs(dir, 0700), "prepare run directory");
+  }
+  MOAT_TRY(auto cgroups, CgroupDriver::Detect(options.cgroups));
+  return std::unique_ptr<SessionManager>(
+      new SessionManager(std::move(options), std::move(cgroups)));
+}
+
+std::string SessionManager::SessionDir(const std::string& id) const {
+  return options_.run_dir + "/sessions/" + id;
+}
+
+Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
+  if (spec.id.empty()) spec.id = GenerateSessionId();
+  if (spec.hostname.empty()) spec.hostname = "moat-" + spec.id;
+  MOAT_TRY_VOID(ValidateSessionSpec(spec));
+  MOAT_TRY(auto user, LookupUser(spec.user));
+  MOAT_TRY(auto program, CachedSeccompProfile(spec.seccomp_profile));
+
+  std::string dir = SessionDir(spec.id);
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    if (errno == EEXIST) {
+      return Fail(Error(std::make_error_code(std::errc::file_exists),
+                        "session '" + spec.id + "' already exists: stop it or choose another id"));
+    }
+    return FailErrno("mkdir", dir);
+  }
+  SessionInfo info;
+  info.id = spec.id;
+  info.user = user.name;
+  info.uid = user.uid;
+  info.control_socket = dir + "/control.sock";
+  info.cgroup = spec.id;
+  info.created_unix = std::time(nullptr);
+  ScopeGuard remove_traces([&] { (void)RemoveSessionTraces(info); });
+
+  MOAT_TRY(auto lease, AcquireIdSlot(options_.run_dir + "/idslots", spec.id));
+  // The lease object releases the slot on failure; RemoveSessionTraces must not (another
+  // session may hold it by then), so host_id_base stays 0 until we succeed.
+  const uint32_t id_base = HostIdBase(lease.slot());
+  info.id_slot = lease.slot();
+  MOAT_TRY_VOID(cgroups_->Create(spec.id + "/init"));
+  MOAT_TRY_VOID(cgroups_->Apply(spec.id, spec.limits));
+  MOAT_TRY(auto seccomp_fd, ProgramToMemfd(*program));
+
+  SetupConfig config;
+  config.id = spec.id;
+  config.hostname = spec.hostname;
+  config.lower_dir = spec.root;
+  config.user = user;
+  config.mounts = spec.mounts;
+  config.upper_size_bytes = spec.upper_size_bytes;
+  config.staging_dir = dir + "/root";
+  config.control_socket = info.control_socket;
+  config.cgroup_procs_files = cgroups_->ProcsFiles(spec.id + "/init");
+  config.hidden_paths = {options_.run_dir};
+  config.env = spec.env;
+
+  MOAT_TRY(auto init, StartInitProcess(options_.init_path, seccomp_fd.get()));
+  ScopeGuard kill_init([&] {
+    ::kill(init.pid, SIGKILL);
+    ::waitpid(init.pid, nullptr, 0);
+  });
+  MOAT_TRY_VOID(SendControlMessage(init.setup_socket.get(), SetupConfigToJson(config)));
+  MOAT_TRY_VOID_CTX(AwaitReady(init, user, id_base), "set up session '" + spec.id + "'");
+  info.pid = init.pid;
+  info.start_time = ProcessStartTime(init.pid).value_or(0);
+  info.running = true;
+  info.host_id_base = id_base;
+  lease.Persist();  // from here on RemoveSessionTraces owns the slot
+  MOAT_TRY_VOID(WriteSessionState(dir + "/state.json", info));
+
+  kill_init.Dismiss();
+  remove_traces.Dismiss();
+  return info;
+}
+
+Result<SessionInfo> SessionManager::Find(const std::string& id) const {
+  if (!IsValidSessionId(id)) return Fail(InvalidArgument("session id '" + id + "' is invalid"));
+  std::string state = SessionDir(id) + "/state.json";
+  if (::access(state.c_str(), F_OK) != 0) {
+    return Fail(Error(std::make_error_code(std::errc::no_such_file_or_directory),
+                      "no session '" + id + "'"));
+  }
+  MOAT_TRY(auto info, ReadSessionState(state));
+  info.running = IsSameLiveProcess(info.pid, info.start_time);
+  return info;
+}
+
+Result<std::vector<SessionInfo>> SessionManager::List() const {
+  std::vector<SessionInfo> sessions;
+  std::string root = options_.run_dir + "/sessions";
+  DIR* dir = ::opendir(root.c_str());
+  if (dir == nullptr) return FailErrno("opendir", root);
+  while (struct dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    auto info = Find(entry->d_name);
+    if (info) sessions.push_back(std::move(*info));
+  }
+  ::closedir(dir);
+  return sessions;
+}
+
+Status SessionManager::Stop(const std::string& id, std::chrono::milliseconds grace) {
+  MOAT_TRY(auto info, Find(id));
+  if (info.running) {
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, info.pid, 0)));
+    auto client = ControlClient::Connect(info.control_socket);
+    bool asked = client && client->Shutdown(grace);
+    int wait_ms = static_cast<int>(grace.count()) + 2000;
+    if (!asked || !pidfd || !WaitForExit(pidfd.get(), wait_ms)) {
+      // moat-init did not answer or did not finish: killing the pid namespace's init kills
+      // every process in it; the cgroup kill catches anything that escaped into a new group.
+      if (IsSameLiveProcess(info.pid, info.start_time)) ::kill(info.pid, SIGKILL);
+      (void)cgroups_->Kill(info.cgroup);
+      if (pidfd) WaitForExit(pidfd.get(), 5000);
+    }
+    // Reap it if it was our child (a foreground run); harmless otherwise.
+    ::waitpid(info.pid, nullptr, WNOHANG);
+  }
+  return RemoveSessionTraces(info);
+}
+
+Status SessionManager::Reap(const std::string& id) {
+  MOAT_TRY(auto info, Find(id));
+  if (info.running) return {};
+  ::waitpid(info.pid, nullptr, WNOHANG);
+  return RemoveSessionTraces(info);
+}
+
+Status SessionManager::RemoveSessionTraces(const SessionInfo& info) {
+  Status result;
+  if (cgroups_->Exists(info.cgroup)) {
+    (void)cgroups_->Kill(info.cgroup);
+    result = cgroups_->Destroy(info.cgroup);
+  }
+  std::string dir = SessionDir(info.id);
+  for (const char* name : {"/state.json", "/state.json.tmp", "/control.sock"}) {
+    ::unlink((dir + name).c_str());
+  }
+  // The root was mounted only inside the session's mount namespace: here it is an empty dir.
+  ::rmdir((dir + "/root").c_str());
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && result) result = FailErrno("rmdir", dir);
+  if (info.host_id_base != 0) ReleaseIdSlot(options_.run_dir + "/idslots", info.id_slot);
+  return result;
+}
+
+}  // namespace moat::sandbox

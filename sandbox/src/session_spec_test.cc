@@ -1,0 +1,65 @@
+#include "moat/sandbox/session_spec.h"
+
+#include <gtest/gtest.h>
+
+namespace moat::sandbox {
+namespace {
+
+TEST(SessionSpec, ParsesEveryKey) {
+  auto spec = ParseSessionSpecJson(R"({"id":"s1","user":"nobody","root":"/","hostname":"h",
+    "mounts":[{"source":"/usr","target":"/x","read_only":true}],"upper_size_bytes":1048576,
+    "seccomp_profile":"default","env":{"A":"b"},"limits":{"pids_max":10,"cpu_percent":25.5}})");
+  ASSERT_TRUE(spec) << spec.error().message();
+  EXPECT_EQ(spec->id, "s1");
+  EXPECT_EQ(spec->mounts.size(), 1u);
+  EXPECT_EQ(*spec->limits.pids_max, 10u);
+  EXPECT_DOUBLE_EQ(*spec->limits.cpu_percent, 25.5);
+  auto again = ParseSessionSpecJson(SessionSpecToJson(*spec));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->env.at("A"), "b");
+}
+
+TEST(SessionSpec, RejectsUnknownKeysWrongTypesAndBadJson) {
+  EXPECT_FALSE(ParseSessionSpecJson(R"({"usr":"x"})"));
+  EXPECT_FALSE(ParseSessionSpecJson(R"({"user":5})"));
+  EXPECT_FALSE(ParseSessionSpecJson(R"({"mounts":{}})"));
+  EXPECT_FALSE(ParseSessionSpecJson(R"({"limits":{"cpu":1}})"));
+  EXPECT_FALSE(ParseSessionSpecJson("{"));
+  EXPECT_FALSE(ParseSessionSpecJson("[]"));
+  auto error = ParseSessionSpecJson(R"({"usr":"x"})").error().message();
+  EXPECT_NE(error.find("'usr'"), std::string::npos) << error;
+}
+
+TEST(SessionSpec, ValidationRefusesRootUnknownUsersAndBadPaths) {
+  SessionSpec spec;
+  spec.user = "root";
+  EXPECT_FALSE(ValidateSessionSpec(spec));
+  spec.user = "no-such-user-moat";
+  EXPECT_FALSE(ValidateSessionSpec(spec));
+  spec.user = "nobody";
+  EXPECT_TRUE(ValidateSessionSpec(spec)) << ValidateSessionSpec(spec).error().message();
+  spec.mounts = {{"/usr", "/x/../etc", true}};
+  EXPECT_FALSE(ValidateSessionSpec(spec));
+  spec.mounts = {{"/usr", "/proc/x", true}};
+  EXPECT_FALSE(ValidateSessionSpec(spec));
+  spec.mounts = {{"/nonexistent-moat", "/x", true}};
+  EXPECT_FALSE(ValidateSessionSpec(spec));
+  spec.mounts.clear();
+  spec.id = "Bad_Id";
+  EXPECT_FALSE(ValidateSessionSpec(spec));
+  spec.id = "ok-1";
+  spec.hostname = "bad host";
+  EXPECT_FALSE(ValidateSessionSpec(spec));
+  spec.hostname = "";
+  spec.upper_size_bytes = 10;
+  EXPECT_FALSE(ValidateSessionSpec(spec));
+}
+
+TEST(SessionSpec, GeneratedIdsAreValidAndDiffer) {
+  auto a = GenerateSessionId(), b = GenerateSessionId();
+  EXPECT_TRUE(IsValidSessionId(a));
+  EXPECT_NE(a, b);
+}
+
+}  // namespace
+}  // namespace moat::sandbox

@@ -1,0 +1,58 @@
+#include "setup_config.h"
+
+namespace moat::sandbox {
+
+nlohmann::json SetupConfigToJson(const SetupConfig& config) {
+  nlohmann::json mounts = nlohmann::json::array();
+  for (const auto& mount : config.mounts) {
+    mounts.push_back(
+        {{"source", mount.source}, {"target", mount.target}, {"read_only", mount.read_only}});
+  }
+  return {{"id", config.id},
+          {"hostname", config.hostname},
+          {"lower_dir", config.lower_dir},
+          {"user",
+           {{"name", config.user.name},
+            {"uid", config.user.uid},
+            {"gid", config.user.gid},
+            {"home", config.user.home},
+            {"shell", config.user.shell}}},
+          {"mounts", mounts},
+          {"upper_size_bytes", config.upper_size_bytes},
+          {"staging_dir", config.staging_dir},
+          {"control_socket", config.control_socket},
+          {"cgroup_procs_files", config.cgroup_procs_files},
+          {"hidden_paths", config.hidden_paths},
+          {"env", config.env}};
+}
+
+Result<SetupConfig> SetupConfigFromJson(const nlohmann::json& json) {
+  try {
+    SetupConfig config;
+    config.id = json.at("id").get<std::string>();
+    config.hostname = json.at("hostname").get<std::string>();
+    config.lower_dir = json.at("lower_dir").get<std::string>();
+    const auto& user = json.at("user");
+    config.user.name = user.at("name").get<std::string>();
+    config.user.uid = user.at("uid").get<uid_t>();
+    config.user.gid = user.at("gid").get<gid_t>();
+    config.user.home = user.at("home").get<std::string>();
+    config.user.shell = user.at("shell").get<std::string>();
+    for (const auto& mount : json.at("mounts")) {
+      config.mounts.push_back({mount.at("source").get<std::string>(),
+                               mount.at("target").get<std::string>(),
+                               mount.at("read_only").get<bool>()});
+    }
+    config.upper_size_bytes = json.at("upper_size_bytes").get<uint64_t>();
+    config.staging_dir = json.at("staging_dir").get<std::string>();
+    config.control_socket = json.at("control_socket").get<std::string>();
+    config.cgroup_procs_files = json.at("cgroup_procs_files").get<std::vector<std::string>>();
+    config.hidden_paths = json.at("hidden_paths").get<std::vector<std::string>>();
+    config.env = json.at("env").get<std::map<std::string, std::string>>();
+    return config;
+  } catch (const nlohmann::json::exception& e) {
+    return Fail(InvalidArgument(std::string("bad setup config: ") + e.what()));
+  }
+}
+
+}  // namespace moat::sandbox

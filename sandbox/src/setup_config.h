@@ -1,0 +1,39 @@
+// What the launcher tells moat-init before it builds the wall: the spec resolved against the
+// host (user ids, paths, cgroup files). Sent as the first message on the setup socket.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "moat/common/error.h"
+#include "moat/sandbox/session_spec.h"
+#include "user_identity.h"
+
+namespace moat::sandbox {
+
+struct SetupConfig {
+  std::string id;
+  std::string hostname;
+  std::string lower_dir;  // read-only lower of the root overlay
+  UserIdentity user;
+  std::vector<BindMount> mounts;
+  uint64_t upper_size_bytes = 0;
+  std::string staging_dir;  // host dir where the root is assembled (inside our mount ns)
+  std::string control_socket;
+  std::vector<std::string> cgroup_procs_files;
+  std::vector<std::string> hidden_paths;  // host dirs masked inside (run dir, state dirs)
+  std::map<std::string, std::string> env;
+};
+
+nlohmann::json SetupConfigToJson(const SetupConfig& config);
+Result<SetupConfig> SetupConfigFromJson(const nlohmann::json& json);
+
+// The fds moat-init finds at exec: the setup socket and the compiled seccomp program (memfd).
+inline constexpr int kSetupSocketFd = 3;
+inline constexpr int kSeccompProgramFd = 4;
+
+}  // namespace moat::sandbox
