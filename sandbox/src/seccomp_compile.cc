@@ -110,9 +110,13 @@ Result<Filter> NewFilter(const Policy& policy) {
 Status AddRule(scmp_filter_ctx ctx, uint32_t action, int nr, std::string_view syscall,
                const scmp_arg_cmp* cmp = nullptr) {
   const unsigned cmp_count = cmp == nullptr ? 0 : 1;
-  if (const int rc = seccomp_rule_add_exact_array(ctx, action, nr, cmp_count, cmp); rc < 0) {
-    return FailErrno("seccomp_rule_add", syscall, -rc);
+  const int rc = seccomp_rule_add_exact_array(ctx, action, nr, cmp_count, cmp);
+  if (rc == -EACCES) {
+    Error error = ErrnoError("seccomp_rule_add", syscall, EACCES);
+    return Fail(
+        Error(error.code(), error.message() + " (a rule may not repeat the default action)"));
   }
+  if (rc < 0) return FailErrno("seccomp_rule_add", syscall, -rc);
   return {};
 }
 

@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,8 +52,11 @@ int CommandRun(const GlobalOptions& global, const std::vector<std::string>& args
       launch.argv = request.argv;
       launch.env = request.env;
       launch.cwd = request.cwd;
+      // A detached application gets /dev/null: the caller's terminal never enters the wall.
+      UniqueFd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+      int null_fd = dev_null.get();
       auto client = ControlClient::Connect(session->control_socket);
-      Result<Launched> launched = client ? client->Launch(launch, -1, -1, -1)
+      Result<Launched> launched = client ? client->Launch(launch, null_fd, null_fd, null_fd)
                                          : Result<Launched>(tl::unexpected(client.error()));
       if (!launched) {
         (void)(*manager)->Stop(session->id, std::chrono::seconds(1));

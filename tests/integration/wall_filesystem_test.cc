@@ -1,0 +1,121 @@
+// The session's root: overlay, home, private scratch, masks, /dev, /proc, /sys.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "test_support.h"
+
+namespace moat::test {
+namespace {
+
+class WallFilesystem : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    EnsureUser("moat-wall-a");
+    EnsureUser("moat-wall-b");
+  }
+  ScratchRunDir run_dir_;
+  Sandbox sandbox_{run_dir_};
+};
+
+TEST_F(WallFilesystem, HomeIsWritableAndReachesTheHost) {
+  std::string marker = UniqueId("home-marker");
+  auto r = sandbox_.Sh("moat-wall-a", "echo kept > ~/" + marker);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string host_path = HomeOf("moat-wall-a") + "/" + marker;
+  EXPECT_EQ(ReadFile(host_path), "kept\n");
+  unlink(host_path.c_str());
+}
+
+TEST_F(WallFilesystem, OtherHomesRootHomeAndHostRunAreHidden) {
+  auto r = sandbox_.Sh("moat-wall-a", "ls -A /home; echo --; ls -A /root; echo --; ls -A /run");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "moat-wall-a\n--\n--\nuser\n");
+}
+
+TEST_F(WallFilesystem, ShadowIsEmptyAndTheRunDirectoryIsUnreachable) {
+  auto r = sandbox_.Sh("moat-wall-a", "wc -c < /etc/shadow; ls -A " + sandbox_.run_dir() +
+                                          " 2>&1 | head -1; ls /run/moat 2>&1 | head -1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream out(r.out);
+  std::string shadow_size;
+  out >> shadow_size;
+  EXPECT_EQ(shadow_size, "0");
+  EXPECT_EQ(r.out.find("sessions"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("idslots"), std::string::npos) << r.out;
+}
+
+TEST_F(WallFilesystem, TmpAndShmArePrivateToEachSession) {
+  std::string a = sandbox_.Detach("moat-wall-a");
+  std::string b = sandbox_.Detach("moat-wall-b");
+  std::string name = UniqueId("tmp-marker");
+  ASSERT_EQ(sandbox_.Exec(a, "echo a > /tmp/" + name + " && echo a > /dev/shm/" + name).exit_code, 0);
+  EXPECT_EQ(sandbox_.Exec(a, "cat /tmp/" + name).out, "a\n");
+  EXPECT_NE(sandbox_.Exec(b, "cat /tmp/" + name).exit_code, 0);
+  EXPECT_NE(sandbox_.Exec(b, "cat /dev/shm/" + name).exit_code, 0);
+  EXPECT_FALSE(Exists("/tmp/" + name));
+  EXPECT_FALSE(Exists("/dev/shm/" + name));
+  sandbox_.Stop(a);
+  sandbox_.Stop(b);
+}
+
+TEST_F(WallFilesystem, RootIsAnOverlayWhoseWritesNeverReachTheHost) {
+  // Root inside is an unprivileged host id, so even host-writable-by-root paths refuse.
+  auto r = sandbox_.Sh("moat-wall-a",
+                       "grep ' / ' /proc/self/mounts | cut -d' ' -f3; "
+                       "touch /etc/moat-overlay-probe 2>&1 | grep -c 'Permission denied'");
+  EXPECT_EQ(r.out, "overlay\n1\n") << r.err;
+  EXPECT_FALSE(Exists("/etc/moat-overlay-probe"));
+}
+
+TEST_F(WallFilesystem, DevHoldsOnlyTheHarmlessDevices) {
+  auto r = sandbox_.Sh("moat-wall-a", "ls -A /dev | sort | tr '\\n' ' '");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ");
+  auto pts = sandbox_.Sh("moat-wall-a", "ls /dev/pts | grep -v ptmx | wc -l");
+  EXPECT_EQ(Trim(pts.out), "0") << "devpts must be a private instance";
+}
+
+TEST_F(WallFilesystem, SysIsReadOnlyAndFirmwareIsMasked) {
+  auto r = sandbox_.Sh("moat-wall-a", "grep ' /sys ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1;"
+                                      "ls -A /sys/firmware | wc -l");
+  EXPECT_EQ(r.out, "ro\n0\n");
+}
+
+TEST_F(WallFilesystem, ProcKernelInterfacesAreMaskedOrReadOnly) {
+  // Kernels differ in which of these exist; check every one this host has.
+  std::string script, expected;
+  for (const char* path : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sysrq-trigger",
+                           "/proc/sched_debug", "/proc/latency_stats"}) {
+    if (!Exists(path)) continue;
+    script += std::string("wc -c < ") + path + "; ";
+    expected += "0\n";
+  }
+  script += "grep ' /proc/sys ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1";
+  expected += "ro\n";
+  auto r = sandbox_.Sh("moat-wall-a", script);
+  EXPECT_EQ(r.out, expected) << r.err;
+}
+
+TEST_F(WallFilesystem, BindMountsHonourReadOnly) {
+  char dir_template[] = "/var/tmp/moat-bind-XXXXXX";
+  std::string dir = mkdtemp(dir_template);
+  chmod(dir.c_str(), 0777);
+  auto r = sandbox_.Sh("moat-wall-a",
+                       "touch /ro/x 2>&1 | grep -c 'Read-only'; touch /rw/y && echo RW-OK",
+                       {"--ro-bind", dir + ":/ro", "--bind", dir + ":/rw"});
+  EXPECT_EQ(r.out, "1\nRW-OK\n") << r.err;
+  EXPECT_TRUE(Exists(dir + "/y"));
+  RunCommand({"rm", "-rf", dir});
+}
+
+TEST_F(WallFilesystem, UpperTmpfsSizeIsEnforced) {
+  auto r = sandbox_.Sh("moat-wall-a",
+                       "dd if=/dev/zero of=/tmp/fill bs=1M count=8 2>&1 | grep -c 'No space'",
+                       {"--upper-size", "4M"});
+  EXPECT_EQ(r.out, "1\n") << r.err;
+}
+
+}  // namespace
+}  // namespace moat::test
