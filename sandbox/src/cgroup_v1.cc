@@ -1,52 +1,117 @@
-// cgroup v1 (and the hybrid layout): one directory per controller hierarchy.
+// cgroup v1 (and the hybrid layout): one directory per controller hierarchy. In the hybrid
+// layout the session also gets a group in the controller-less cgroup2 mount, for its PSI files.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup_driver_base.h"
 #include "cgroup_drivers.h"
 #include "cgroup_files.h"
 #include "cgroup_limit_table.h"
+#include "cgroup_usage_parse.h"
 
 namespace moat::sandbox {
 namespace {
 
-// Controllers Moat uses; missing ones (no blkio in a container, say) are skipped.
-constexpr const char* kV1Controllers[] = {"cpu", "cpuacct", "memory", "pids", "freezer", "blkio"};
+// Hierarchies Moat uses; missing ones (no blkio in a container, say) are skipped.
+constexpr const char* kV1Hierarchies[] = {"cpu",     "cpuacct", "memory", "pids",
+                                          "freezer", "blkio",   "unified"};
 
-class CgroupV1 final : public CgroupDriver {
+class CgroupV1 final : public CgroupDriverBase {
  public:
   explicit CgroupV1(CgroupOptions options) : options_(std::move(options)) {
-    for (const char* controller : kV1Controllers) {
-      std::string root = options_.mount_root + "/" + controller;
+    for (const char* hierarchy : kV1Hierarchies) {
       struct stat st {};
-      if (::stat((root + "/cgroup.procs").c_str(), &st) == 0) controllers_.push_back(controller);
+      std::string procs = options_.mount_root + "/" + hierarchy + "/cgroup.procs";
+      if (::stat(procs.c_str(), &st) == 0) hierarchies_.push_back(hierarchy);
     }
   }
 
   std::string Version() const override { return "v1"; }
 
   Status Create(const std::string& group) override {
-    for (const auto& controller : controllers_) {
-      MOAT_TRY_VOID_CTX(MakeDirs(Path(controller, group)), "create cgroup '" + group + "'");
+    for (const auto& hierarchy : hierarchies_) {
+      MOAT_TRY_VOID_CTX(MakeDirs(Path(hierarchy, group)), "create cgroup '" + group + "'");
     }
     return {};
   }
 
-  Status Apply(const std::string& group, const Limits& limits) override {
-    for (const auto& write : LimitWritesV1(limits)) {
-      MOAT_TRY_VOID_CTX(
-          WriteCgroupFile(Path(write.controller, group) + "/" + write.file, write.value),
-          "set limit of cgroup '" + group + "'");
+  Result<Limits> ReadLimits(const std::string& group) const override {
+    return ReadLimitsV1([&](const std::string& controller, const std::string& file) {
+      return ReadCgroupFile(Path(controller, group) + "/" + file);
+    });
+  }
+
+  Result<CgroupUsage> Usage(const std::string& group) const override {
+    CgroupUsage usage;
+    auto read = [&](const char* hierarchy, const char* file) {
+      return ReadCgroupFile(Path(hierarchy, group) + "/" + file);
+    };
+    MOAT_TRY(auto cpu_ns, read("cpuacct", "cpuacct.usage"));
+    usage.cpu_usage_us = std::stoull(cpu_ns) / 1000;
+    MOAT_TRY(auto cpu_stat, read("cpu", "cpu.stat"));
+    usage.cpu_throttled_us = FindKeyedValue(cpu_stat, "throttled_time").value_or(0) / 1000;
+    usage.cpu_nr_throttled = FindKeyedValue(cpu_stat, "nr_throttled").value_or(0);
+    MOAT_TRY(auto current, read("memory", "memory.usage_in_bytes"));
+    usage.memory_current = std::stoull(current);
+    MOAT_TRY(auto peak, read("memory", "memory.max_usage_in_bytes"));
+    usage.memory_peak = std::stoull(peak);
+    MOAT_TRY(auto oom, read("memory", "memory.oom_control"));
+    usage.oom_kills = FindKeyedValue(oom, "oom_kill").value_or(0);
+    MOAT_TRY(auto pids, read("pids", "pids.current"));
+    usage.pids_current = std::stoull(pids);
+    if (auto bytes = read("blkio", "blkio.throttle.io_service_bytes_recursive")) {
+      AddV1BlkioTotals(*bytes, usage.io_read_bytes, usage.io_write_bytes);
     }
+    if (auto ops = read("blkio", "blkio.throttle.io_serviced_recursive")) {
+      AddV1BlkioTotals(*ops, usage.io_read_ops, usage.io_write_ops);
+    }
+    if (auto cpu = read("unified", "cpu.pressure")) usage.cpu_pressure = ParsePressureAvg10(*cpu, "some");
+    if (auto memory = read("unified", "memory.pressure")) {
+      usage.memory_pressure = ParsePressureAvg10(*memory, "some");
+      usage.memory_full_pressure = ParsePressureAvg10(*memory, "full");
+    }
+    if (auto io = read("unified", "io.pressure")) usage.io_pressure = ParsePressureAvg10(*io, "some");
+    if (auto state = read("freezer", "freezer.state")) usage.frozen = state->starts_with("FROZEN");
+    return usage;
+  }
+
+  Status Freeze(const std::string& group) override {
+    std::string state = Path("freezer", group) + "/freezer.state";
+    MOAT_TRY_VOID_CTX(WriteCgroupFile(state, "FROZEN"), "freeze cgroup '" + group + "'");
+    // FREEZING until every task has stopped; report frozen only when it is.
+    bool frozen = WaitUntil([&] {
+      auto text = ReadCgroupFile(state);
+      return text && text->starts_with("FROZEN");
+    }, 2000);
+    if (!frozen) return Fail(InvalidArgument("cgroup '" + group + "' did not freeze within 2 s"));
     return {};
+  }
+
+  Status Thaw(const std::string& group) override {
+    return WriteCgroupFile(Path("freezer", group) + "/freezer.state", "THAWED");
   }
 
   std::vector<std::string> ProcsFiles(const std::string& group) const override {
     std::vector<std::string> files;
-    for (const auto& controller : controllers_) {
-      files.push_back(Path(controller, group) + "/cgroup.procs");
-    }
+    for (const auto& dir : Directories(group)) files.push_back(dir + "/cgroup.procs");
     return files;
+  }
+
+  std::vector<std::string> Directories(const std::string& group) const override {
+    std::vector<std::string> dirs;
+    for (const auto& hierarchy : hierarchies_) dirs.push_back(Path(hierarchy, group));
+    return dirs;
+  }
+
+  Status Delegate(const std::string& group, uid_t uid, gid_t gid) override {
+    for (const auto& dir : Directories(group)) {
+      for (const std::string& path : {dir, dir + "/cgroup.procs", dir + "/tasks"}) {
+        // The cgroup2 mount of the hybrid layout has no "tasks" file.
+        if (::chown(path.c_str(), uid, gid) != 0 && errno != ENOENT) return FailErrno("chown", path);
+      }
+    }
+    return {};
   }
 
   Status AddProcess(const std::string& group, pid_t pid) override {
@@ -57,51 +122,76 @@ class CgroupV1 final : public CgroupDriver {
   }
 
   Result<std::vector<pid_t>> Processes(const std::string& group) const override {
-    return ReadPidList(Path(PidController(), group) + "/cgroup.procs");
+    return ReadPidList(Path(PidHierarchy(), group) + "/cgroup.procs");
   }
 
   // Freeze first so that nothing forks between reading the list and the kill.
   Status Kill(const std::string& group) override {
-    bool has_freezer = HasController("freezer");
+    bool has_freezer = Has("freezer");
     std::string freezer = Path("freezer", group) + "/freezer.state";
     if (has_freezer) (void)WriteCgroupFile(freezer, "FROZEN");
-    MOAT_TRY(auto pids, ReadPidList(Path(PidController(), group) + "/tasks"));
-    for (pid_t pid : pids) ::kill(pid, SIGKILL);
+    auto pids = ReadPidList(Path(PidHierarchy(), group) + "/tasks");
+    // tasks lists only this group; walk the children too.
+    if (auto children = Children(group)) {
+      for (const auto& child : *children) (void)Kill(group + "/" + child);
+    }
+    if (pids) {
+      for (pid_t pid : *pids) ::kill(pid, SIGKILL);
+    }
     if (has_freezer) (void)WriteCgroupFile(freezer, "THAWED");
     return {};
   }
 
   Status Destroy(const std::string& group) override {
-    for (const auto& controller : controllers_) {
-      MOAT_TRY_VOID_CTX(RemoveCgroupTree(Path(controller, group)), "remove cgroup '" + group + "'");
+    for (const auto& hierarchy : hierarchies_) {
+      MOAT_TRY_VOID_CTX(RemoveCgroupTree(Path(hierarchy, group)), "remove cgroup '" + group + "'");
     }
     return {};
   }
 
   bool Exists(const std::string& group) const override {
-    for (const auto& controller : controllers_) {
+    for (const auto& hierarchy : hierarchies_) {
       struct stat st {};
-      if (::stat(Path(controller, group).c_str(), &st) == 0) return true;
+      if (::stat(Path(hierarchy, group).c_str(), &st) == 0) return true;
     }
     return false;
+  }
+
+ protected:
+  Result<std::vector<std::pair<std::string, std::string>>> PlanWrites(
+      const std::string& group, const Limits& limits) const override {
+    uint64_t memory_max = kUnlimited;
+    if (limits.swap_max && !limits.memory_max) {
+      MOAT_TRY(auto text, ReadCgroupFile(Path("memory", group) + "/memory.limit_in_bytes"));
+      MOAT_TRY(memory_max, ParseCgroupValue(text));
+    }
+    std::vector<std::pair<std::string, std::string>> writes;
+    for (const auto& write : LimitWritesV1(limits, memory_max)) {
+      writes.emplace_back(Path(write.controller, group) + "/" + write.file, write.value);
+    }
+    return writes;
+  }
+
+  std::string PrimaryDirectory(const std::string& group) const override {
+    return Path(PidHierarchy(), group);
   }
 
  private:
-  std::string Path(const std::string& controller, const std::string& group) const {
-    return options_.mount_root + "/" + controller + "/" + options_.parent + "/" + group;
+  std::string Path(const std::string& hierarchy, const std::string& group) const {
+    return options_.mount_root + "/" + hierarchy + "/" + options_.parent + "/" + group;
   }
-  bool HasController(const std::string& name) const {
-    for (const auto& controller : controllers_) {
-      if (controller == name) return true;
+  bool Has(const std::string& name) const {
+    for (const auto& hierarchy : hierarchies_) {
+      if (hierarchy == name) return true;
     }
     return false;
   }
-  std::string PidController() const {
-    return HasController("pids") ? "pids" : controllers_.empty() ? "cpu" : controllers_.front();
+  std::string PidHierarchy() const {
+    return Has("pids") ? "pids" : hierarchies_.empty() ? "cpu" : hierarchies_.front();
   }
 
   CgroupOptions options_;
-  std::vector<std::string> controllers_;
+  std::vector<std::string> hierarchies_;
 };
 
 }  // namespace

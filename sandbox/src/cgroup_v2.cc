@@ -4,14 +4,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup_driver_base.h"
 #include "cgroup_drivers.h"
 #include "cgroup_files.h"
 #include "cgroup_limit_table.h"
+#include "cgroup_usage_parse.h"
 
 namespace moat::sandbox {
 namespace {
 
-class CgroupV2 final : public CgroupDriver {
+class CgroupV2 final : public CgroupDriverBase {
  public:
   explicit CgroupV2(CgroupOptions options) : options_(std::move(options)) {}
 
@@ -23,16 +25,73 @@ class CgroupV2 final : public CgroupDriver {
     return {};
   }
 
-  Status Apply(const std::string& group, const Limits& limits) override {
-    for (const auto& write : LimitWritesV2(limits)) {
-      MOAT_TRY_VOID_CTX(WriteCgroupFile(Path(group) + "/" + write.file, write.value),
-                        "set limit of cgroup '" + group + "'");
+  Result<Limits> ReadLimits(const std::string& group) const override {
+    return ReadLimitsV2([&](const std::string&, const std::string& file) {
+      return ReadCgroupFile(Path(group) + "/" + file);
+    });
+  }
+
+  Result<CgroupUsage> Usage(const std::string& group) const override {
+    CgroupUsage usage;
+    auto read = [&](const char* file) { return ReadCgroupFile(Path(group) + "/" + file); };
+    MOAT_TRY(auto cpu_stat, read("cpu.stat"));
+    usage.cpu_usage_us = FindKeyedValue(cpu_stat, "usage_usec").value_or(0);
+    usage.cpu_throttled_us = FindKeyedValue(cpu_stat, "throttled_usec").value_or(0);
+    usage.cpu_nr_throttled = FindKeyedValue(cpu_stat, "nr_throttled").value_or(0);
+    if (auto current = read("memory.current")) usage.memory_current = std::stoull(*current);
+    if (auto peak = read("memory.peak")) usage.memory_peak = std::stoull(*peak);
+    if (auto events = read("memory.events")) {
+      usage.oom_kills = FindKeyedValue(*events, "oom_kill").value_or(0);
     }
+    if (auto pids = read("pids.current")) usage.pids_current = std::stoull(*pids);
+    if (auto io = read("io.stat")) {
+      auto totals = ParseV2IoStat(*io);
+      usage.io_read_bytes = totals.read_bytes;
+      usage.io_write_bytes = totals.write_bytes;
+      usage.io_read_ops = totals.read_ops;
+      usage.io_write_ops = totals.write_ops;
+    }
+    if (auto cpu = read("cpu.pressure")) usage.cpu_pressure = ParsePressureAvg10(*cpu, "some");
+    if (auto memory = read("memory.pressure")) {
+      usage.memory_pressure = ParsePressureAvg10(*memory, "some");
+      usage.memory_full_pressure = ParsePressureAvg10(*memory, "full");
+    }
+    if (auto io = read("io.pressure")) usage.io_pressure = ParsePressureAvg10(*io, "some");
+    if (auto events = read("cgroup.events")) {
+      usage.frozen = FindKeyedValue(*events, "frozen").value_or(0) == 1;
+    }
+    return usage;
+  }
+
+  Status Freeze(const std::string& group) override {
+    MOAT_TRY_VOID_CTX(WriteCgroupFile(Path(group) + "/cgroup.freeze", "1"),
+                      "freeze cgroup '" + group + "'");
+    bool frozen = WaitUntil([&] {
+      auto events = ReadCgroupFile(Path(group) + "/cgroup.events");
+      return events && FindKeyedValue(*events, "frozen").value_or(0) == 1;
+    }, 2000);
+    if (!frozen) return Fail(InvalidArgument("cgroup '" + group + "' did not freeze within 2 s"));
     return {};
+  }
+
+  Status Thaw(const std::string& group) override {
+    return WriteCgroupFile(Path(group) + "/cgroup.freeze", "0");
   }
 
   std::vector<std::string> ProcsFiles(const std::string& group) const override {
     return {Path(group) + "/cgroup.procs"};
+  }
+
+  std::vector<std::string> Directories(const std::string& group) const override {
+    return {Path(group)};
+  }
+
+  Status Delegate(const std::string& group, uid_t uid, gid_t gid) override {
+    std::string dir = Path(group);
+    for (const std::string& path : {dir, dir + "/cgroup.procs", dir + "/cgroup.threads"}) {
+      if (::chown(path.c_str(), uid, gid) != 0) return FailErrno("chown", path);
+    }
+    return {};
   }
 
   Status AddProcess(const std::string& group, pid_t pid) override {
@@ -59,29 +118,45 @@ class CgroupV2 final : public CgroupDriver {
     return ::stat(Path(group).c_str(), &st) == 0;
   }
 
+ protected:
+  Result<std::vector<std::pair<std::string, std::string>>> PlanWrites(
+      const std::string& group, const Limits& limits) const override {
+    std::vector<std::pair<std::string, std::string>> writes;
+    for (const auto& write : LimitWritesV2(limits)) {
+      writes.emplace_back(Path(group) + "/" + write.file, write.value);
+    }
+    return writes;
+  }
+
+  std::string PrimaryDirectory(const std::string& group) const override { return Path(group); }
+
  private:
   std::string Path(const std::string& group) const {
     return options_.mount_root + "/" + options_.parent + "/" + group;
   }
 
-  // Enables every available controller in each ancestor of `group`, from Moat's parent down.
+  // Enables every available controller in each ancestor of `group`, from the root down.
   Status EnableControllersDownTo(const std::string& group) {
-    std::string dir = options_.mount_root;
     std::string relative = options_.parent + "/" + group;
+    std::string dir = options_.mount_root;
     size_t pos = 0;
     for (;;) {
-      MOAT_TRY(auto available, ReadCgroupFile(dir + "/cgroup.controllers"));
       size_t end = relative.find('/', pos);
       if (end == std::string::npos) break;  // the leaf itself needs no subtree_control
-      std::string enable;
-      for (const char* controller : {"cpu", "memory", "pids", "io"}) {
-        if (available.find(controller) != std::string::npos) {
-          enable += std::string(enable.empty() ? "+" : " +") + controller;
-        }
-      }
-      if (!enable.empty()) (void)WriteCgroupFile(dir + "/cgroup.subtree_control", enable);
+      MOAT_TRY_VOID(EnableControllers(dir));
       dir = options_.mount_root + "/" + relative.substr(0, end);
       pos = end + 1;
+    }
+    return EnableControllers(dir);
+  }
+
+  Status EnableControllers(const std::string& dir) {
+    MOAT_TRY(auto available, ReadCgroupFile(dir + "/cgroup.controllers"));
+    MOAT_TRY(auto enabled, ReadCgroupFile(dir + "/cgroup.subtree_control"));
+    for (const char* controller : {"cpu", "memory", "pids", "io"}) {
+      if (available.find(controller) == std::string::npos) continue;
+      if (enabled.find(controller) != std::string::npos) continue;
+      MOAT_TRY_VOID(WriteCgroupFile(dir + "/cgroup.subtree_control", std::string("+") + controller));
     }
     return {};
   }

@@ -49,6 +49,9 @@ Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_f
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // A session of its own: no controlling terminal of the host's, and no SIGHUP or SIGINT
+    // when the terminal that started a detached session closes.
+    if (::setsid() < 0) ::_exit(126);
     ::execve(argv[0], const_cast<char* const*>(argv), const_cast<char* const*>(envp));
     ::_exit(127);
   }

@@ -140,8 +140,10 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   // session may hold it by then), so host_id_base stays 0 until we succeed.
   const uint32_t id_base = HostIdBase(lease.slot());
   info.id_slot = lease.slot();
-  MOAT_TRY_VOID(cgroups_->Create(spec.id + "/init"));
+  MOAT_TRY_VOID(cgroups_->Create(spec.id));
   MOAT_TRY_VOID(cgroups_->Apply(spec.id, spec.limits));
+  // moat-init, as the user, makes one sub-group per application inside the session's group.
+  MOAT_TRY_VOID(cgroups_->Delegate(spec.id, user.uid, user.gid));
   MOAT_TRY(auto seccomp_fd, ProgramToMemfd(*program));
 
   SetupConfig config;
@@ -153,7 +155,7 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   config.upper_size_bytes = spec.upper_size_bytes;
   config.staging_dir = dir + "/root";
   config.control_socket = info.control_socket;
-  config.cgroup_procs_files = cgroups_->ProcsFiles(spec.id + "/init");
+  config.cgroup_dirs = cgroups_->Directories(spec.id);
   config.hidden_paths = {options_.run_dir};
   config.env = spec.env;
 

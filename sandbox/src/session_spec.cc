@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -57,11 +58,26 @@ Result<BindMount> ParseMount(const Json& item) {
   return mount;
 }
 
+Result<IoDeviceLimit> ParseIoDevice(const Json& item) {
+  if (!item.is_object()) return Fail(InvalidArgument("each of 'io_devices' must be an object"));
+  MOAT_TRY_VOID(RejectUnknownKeys(
+      item, {"device", "read_bps", "write_bps", "read_iops", "write_iops"}, "'io_devices'"));
+  IoDeviceLimit device;
+  std::string name;
+  MOAT_TRY_VOID(ReadKey(item, "device", name));
+  MOAT_TRY(device.device, ResolveBlockDevice(name));
+  MOAT_TRY_VOID(ReadOptional(item, "read_bps", device.read_bps));
+  MOAT_TRY_VOID(ReadOptional(item, "write_bps", device.write_bps));
+  MOAT_TRY_VOID(ReadOptional(item, "read_iops", device.read_iops));
+  MOAT_TRY_VOID(ReadOptional(item, "write_iops", device.write_iops));
+  return device;
+}
+
 Result<Limits> ParseLimits(const Json& object) {
   if (!object.is_object()) return Fail(InvalidArgument("'limits' must be an object"));
   MOAT_TRY_VOID(RejectUnknownKeys(object,
                                   {"cpu_percent", "cpu_weight", "memory_max", "memory_high",
-                                   "swap_max", "pids_max", "io_weight"},
+                                   "swap_max", "pids_max", "io_weight", "io_devices"},
                                   "'limits'"));
   Limits limits;
   MOAT_TRY_VOID(ReadOptional(object, "cpu_percent", limits.cpu_percent));
@@ -71,6 +87,13 @@ Result<Limits> ParseLimits(const Json& object) {
   MOAT_TRY_VOID(ReadOptional(object, "swap_max", limits.swap_max));
   MOAT_TRY_VOID(ReadOptional(object, "pids_max", limits.pids_max));
   MOAT_TRY_VOID(ReadOptional(object, "io_weight", limits.io_weight));
+  if (auto it = object.find("io_devices"); it != object.end()) {
+    if (!it->is_array()) return Fail(InvalidArgument("'io_devices' must be an array"));
+    for (const auto& item : *it) {
+      MOAT_TRY(auto device, ParseIoDevice(item));
+      limits.io_devices.push_back(std::move(device));
+    }
+  }
   return limits;
 }
 
@@ -98,6 +121,14 @@ Json LimitsToJson(const Limits& limits) {
   if (limits.swap_max) out["swap_max"] = *limits.swap_max;
   if (limits.pids_max) out["pids_max"] = *limits.pids_max;
   if (limits.io_weight) out["io_weight"] = *limits.io_weight;
+  for (const auto& device : limits.io_devices) {
+    Json item = {{"device", device.device}};
+    if (device.read_bps) item["read_bps"] = *device.read_bps;
+    if (device.write_bps) item["write_bps"] = *device.write_bps;
+    if (device.read_iops) item["read_iops"] = *device.read_iops;
+    if (device.write_iops) item["write_iops"] = *device.write_iops;
+    out["io_devices"].push_back(item);
+  }
   return out;
 }
 
@@ -231,11 +262,81 @@ Status ValidateSessionSpec(const SessionSpec& spec) {
       return Fail(InvalidArgument("environment variable '" + key + "' has an invalid name"));
     }
   }
+  MOAT_TRY_VOID(ValidateLimits(spec.limits));
   if (spec.seccomp_profile != "default") {
     return Fail(
         InvalidArgument("unknown seccomp profile '" + spec.seccomp_profile + "' (known: default)"));
   }
   return {};
+}
+
+}  // namespace moat::sandbox
+
+namespace moat::sandbox {
+namespace {
+
+Status CheckRange(const char* name, const std::optional<uint64_t>& value, uint64_t low,
+                  uint64_t high, bool unlimited_ok) {
+  if (!value) return {};
+  if (*value == kUnlimited && unlimited_ok) return {};
+  if (*value < low || *value > high) {
+    return Fail(InvalidArgument(std::string("limit '") + name + "' = " + std::to_string(*value) +
+                                " is outside " + std::to_string(low) + ".." +
+                                std::to_string(high) + (unlimited_ok ? " (or max)" : "")));
+  }
+  return {};
+}
+
+}  // namespace
+
+Status ValidateLimits(const Limits& limits) {
+  if (limits.cpu_percent) {
+    double pct = *limits.cpu_percent;
+    // Below 1% the 100 ms period gives quotas under 1 ms, which CFS rounds badly.
+    if (!(pct == kNoCpuCap || (pct >= 1.0 && pct <= 100.0 * 1024))) {
+      return Fail(InvalidArgument("limit 'cpu_percent' = " + std::to_string(pct) +
+                                  " is outside 1..102400 (or max)"));
+    }
+  }
+  constexpr uint64_t kMiB = 1ull << 20, kPiB = 1ull << 50;
+  MOAT_TRY_VOID(CheckRange("cpu_weight", limits.cpu_weight, 1, 10000, false));
+  MOAT_TRY_VOID(CheckRange("memory_max", limits.memory_max, 4 * kMiB, kPiB, true));
+  MOAT_TRY_VOID(CheckRange("memory_high", limits.memory_high, 4 * kMiB, kPiB, true));
+  MOAT_TRY_VOID(CheckRange("swap_max", limits.swap_max, 0, kPiB, true));
+  MOAT_TRY_VOID(CheckRange("pids_max", limits.pids_max, 1, 4194304, true));
+  MOAT_TRY_VOID(CheckRange("io_weight", limits.io_weight, 1, 10000, false));
+  for (const auto& device : limits.io_devices) {
+    MOAT_TRY(auto resolved, ResolveBlockDevice(device.device));
+    if (resolved != device.device) {
+      return Fail(InvalidArgument("io device '" + device.device + "' must be given as MAJ:MIN"));
+    }
+    MOAT_TRY_VOID(CheckRange("read_bps", device.read_bps, 1, kPiB, true));
+    MOAT_TRY_VOID(CheckRange("write_bps", device.write_bps, 1, kPiB, true));
+    MOAT_TRY_VOID(CheckRange("read_iops", device.read_iops, 1, 1ull << 32, true));
+    MOAT_TRY_VOID(CheckRange("write_iops", device.write_iops, 1, 1ull << 32, true));
+  }
+  return {};
+}
+
+Result<std::string> ResolveBlockDevice(const std::string& name) {
+  std::string numbers = name;
+  if (name.starts_with("/")) {
+    struct stat st {};
+    if (::stat(name.c_str(), &st) != 0) return FailErrno("stat block device", name);
+    if (!S_ISBLK(st.st_mode)) return Fail(InvalidArgument("'" + name + "' is not a block device"));
+    numbers = std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
+  }
+  unsigned maj = 0, min = 0;
+  char extra = 0;
+  if (std::sscanf(numbers.c_str(), "%u:%u%c", &maj, &min, &extra) != 2) {
+    return Fail(InvalidArgument("io device '" + name + "' is neither a /dev path nor MAJ:MIN"));
+  }
+  std::string canonical = std::to_string(maj) + ":" + std::to_string(min);
+  struct stat st {};
+  if (::stat(("/sys/dev/block/" + canonical).c_str(), &st) != 0) {
+    return Fail(InvalidArgument("unknown block device '" + name + "'"));
+  }
+  return canonical;
 }
 
 }  // namespace moat::sandbox

@@ -21,7 +21,7 @@ nlohmann::json SetupConfigToJson(const SetupConfig& config) {
           {"upper_size_bytes", config.upper_size_bytes},
           {"staging_dir", config.staging_dir},
           {"control_socket", config.control_socket},
-          {"cgroup_procs_files", config.cgroup_procs_files},
+          {"cgroup_dirs", config.cgroup_dirs},
           {"hidden_paths", config.hidden_paths},
           {"env", config.env}};
 }
@@ -46,7 +46,7 @@ Result<SetupConfig> SetupConfigFromJson(const nlohmann::json& json) {
     config.upper_size_bytes = json.at("upper_size_bytes").get<uint64_t>();
     config.staging_dir = json.at("staging_dir").get<std::string>();
     config.control_socket = json.at("control_socket").get<std::string>();
-    config.cgroup_procs_files = json.at("cgroup_procs_files").get<std::vector<std::string>>();
+    config.cgroup_dirs = json.at("cgroup_dirs").get<std::vector<std::string>>();
     config.hidden_paths = json.at("hidden_paths").get<std::vector<std::string>>();
     config.env = json.at("env").get<std::map<std::string, std::string>>();
     return config;

@@ -24,7 +24,8 @@ struct SetupConfig {
   uint64_t upper_size_bytes = 0;
   std::string staging_dir;  // host dir where the root is assembled (inside our mount ns)
   std::string control_socket;
-  std::vector<std::string> cgroup_procs_files;
+  // The session group's directory in each hierarchy, delegated to the user.
+  std::vector<std::string> cgroup_dirs;
   std::vector<std::string> hidden_paths;  // host dirs masked inside (run dir, state dirs)
   std::map<std::string, std::string> env;
 };

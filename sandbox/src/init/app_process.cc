@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -20,7 +21,7 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
 
 // Runs in the forked child: only async-signal-safe calls; reports errno on `report_fd`.
 [[noreturn]] void ExecChild(const AppSpawn& spawn, char* const* argv, char* const* envp,
-                            const char* pty_name, int report_fd) {
+                            const char* pty_name, const char* cgroup_procs, int report_fd) {
   auto die = [report_fd](int err) {
     (void)!::write(report_fd, &err, sizeof(err));
     ::_exit(127);
@@ -30,6 +31,15 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
   if (::setsid() < 0) die(errno);
+  // Join the application's own sub-group before exec, so that all it ever runs is counted
+  // and limited there.
+  if (spawn.cgroup_dirs != nullptr) {
+    for (const auto& dir : *spawn.cgroup_dirs) {
+      int procs = ::openat(dir.get(), cgroup_procs, O_WRONLY | O_CLOEXEC);
+      if (procs < 0 || ::write(procs, "0", 1) != 1) die(errno);
+      ::close(procs);
+    }
+  }
   if (pty_name != nullptr) {
     int slave = ::open(pty_name, O_RDWR);
     if (slave < 0) die(errno);
@@ -79,13 +89,21 @@ Result<SpawnedApp> SpawnApplication(const AppSpawn& spawn) {
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) return FailErrno("pipe2", "exec report");
   UniqueFd report_read(report[0]), report_write(report[1]);
+  std::string cgroup_procs = spawn.cgroup_name + "/cgroup.procs";
+  if (spawn.cgroup_dirs != nullptr) {
+    for (const auto& dir : *spawn.cgroup_dirs) {
+      if (::mkdirat(dir.get(), spawn.cgroup_name.c_str(), 0755) != 0 && errno != EEXIST) {
+        return FailErrno("create application cgroup", spawn.cgroup_name);
+      }
+    }
+  }
   auto argv = CStrings(spawn.argv);
   auto envp = CStrings(spawn.env);
   pid_t pid = ::fork();
   if (pid < 0) return FailErrno("fork", spawn.argv[0]);
   if (pid == 0) {
     ExecChild(spawn, argv.data(), envp.data(), spawn.tty ? pty_name.c_str() : nullptr,
-              report_write.get());
+              cgroup_procs.c_str(), report_write.get());
   }
   report_write.Reset();
   int err = 0;

@@ -19,6 +19,9 @@ struct AppSpawn {
   bool tty = false;
   unsigned short rows = 0, cols = 0;
   int stdio[3] = {-1, -1, -1};
+  // Directory fds of the session group (one per hierarchy) and the sub-group to join there.
+  const std::vector<UniqueFd>* cgroup_dirs = nullptr;
+  std::string cgroup_name;
 };
 
 struct SpawnedApp {

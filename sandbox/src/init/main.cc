@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   }
   (void)SendControlMessage(kSetupSocketFd, {{"phase", "ready"}});
   ::close(kSetupSocketFd);
-  init::Supervisor supervisor(std::move(*config), std::move(outcome->control_listener));
+  init::Supervisor supervisor(std::move(*config), std::move(outcome->control_listener),
+                              std::move(outcome->cgroup_dirs));
   return supervisor.Run();
 }

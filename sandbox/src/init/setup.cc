@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -18,12 +19,28 @@
 namespace moat::sandbox::init {
 namespace {
 
-// Join before unsharing the cgroup namespace, so that the session's view is rooted at its own
-// group rather than showing the path outside it.
-Status JoinCgroups(const SetupConfig& c) {
-  for (const auto& file : c.cgroup_procs_files) MOAT_TRY_VOID(WriteCgroupFile(file, "0"));
+// The session's group becomes the root of its cgroup namespace (join, then unshare), so that
+// moat-init can later move applications into sibling sub-groups; moat-init itself then moves
+// to the "init" leaf, and on v2 the group's controllers are enabled for its children (a group
+// with processes of its own may not have any: the no-internal-processes rule).
+Result<std::vector<UniqueFd>> JoinCgroups(const SetupConfig& c) {
+  for (const auto& dir : c.cgroup_dirs) MOAT_TRY_VOID(WriteCgroupFile(dir + "/cgroup.procs", "0"));
   if (::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("unshare", "CLONE_NEWCGROUP");
-  return {};
+  std::vector<UniqueFd> dir_fds;
+  for (const auto& dir : c.cgroup_dirs) {
+    MOAT_TRY_VOID(MakeDirs(dir + "/init"));
+    MOAT_TRY_VOID(WriteCgroupFile(dir + "/init/cgroup.procs", "0"));
+    if (auto available = ReadCgroupFile(dir + "/cgroup.controllers")) {
+      for (const char* controller : {"cpu", "memory", "pids", "io"}) {
+        if (available->find(controller) == std::string::npos) continue;
+        MOAT_TRY_VOID(WriteCgroupFile(dir + "/cgroup.subtree_control", std::string("+") + controller));
+      }
+    }
+    UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return FailErrno("open", dir);
+    dir_fds.push_back(std::move(fd));
+  }
+  return dir_fds;
 }
 
 Status SetHostname(const SetupConfig& c) {
@@ -80,7 +97,7 @@ Status LoadSeccomp(int seccomp_fd) {
 
 Result<SetupOutcome> RunSetup(const SetupConfig& config, int setup_socket, int seccomp_fd) {
   SetupOutcome outcome;
-  MOAT_TRY_VOID_CTX(JoinCgroups(config), "join cgroup");
+  MOAT_TRY_CTX(outcome.cgroup_dirs, JoinCgroups(config), "join cgroup");
   MOAT_TRY_VOID_CTX(SetHostname(config), "set hostname");
   MOAT_TRY_VOID_CTX(BringUpLoopback(), "bring up loopback");
   MOAT_TRY_VOID_CTX(BuildRoot(config), "build root");

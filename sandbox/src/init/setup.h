@@ -2,6 +2,8 @@
 // net namespaces to a locked-down PID 1 inside the finished wall.
 #pragma once
 
+#include <vector>
+
 #include "../setup_config.h"
 #include "moat/common/error.h"
 #include "moat/common/unique_fd.h"
@@ -10,6 +12,9 @@ namespace moat::sandbox::init {
 
 struct SetupOutcome {
   UniqueFd control_listener;
+  // The session group in each hierarchy, kept open to make application sub-groups after the
+  // pivot (the wall has no cgroup filesystem of its own).
+  std::vector<UniqueFd> cgroup_dirs;
 };
 
 // Each step's error is prefixed with the step's name; the host gets it over the setup socket.

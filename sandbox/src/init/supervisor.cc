@@ -1,6 +1,7 @@
 #include "supervisor.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -17,8 +18,10 @@
 
 namespace moat::sandbox::init {
 
-Supervisor::Supervisor(SetupConfig config, UniqueFd listener)
-    : config_(std::move(config)), listener_(std::move(listener)) {}
+Supervisor::Supervisor(SetupConfig config, UniqueFd listener, std::vector<UniqueFd> cgroup_dirs)
+    : config_(std::move(config)),
+      listener_(std::move(listener)),
+      cgroup_dirs_(std::move(cgroup_dirs)) {}
 
 void Supervisor::Watch(int fd) {
   struct epoll_event event {};
@@ -86,7 +89,11 @@ void Supervisor::ReapChildren() {
   for (;;) {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) return;
+    if (pid <= 0) break;
+    if (auto group = app_group_.find(pid); group != app_group_.end()) {
+      ended_groups_.insert(group->second);
+      app_group_.erase(group);
+    }
     auto owner = app_owner_.find(pid);
     if (owner == app_owner_.end()) continue;  // an orphan: reaped, nothing to report
     nlohmann::json event = {{"event", "exit"}, {"pid", pid}};
@@ -101,6 +108,18 @@ void Supervisor::ReapChildren() {
       client->second.apps.erase(pid);
     }
     app_owner_.erase(owner);
+  }
+  RemoveEmptyAppGroups();
+}
+
+void Supervisor::RemoveEmptyAppGroups() {
+  for (auto it = ended_groups_.begin(); it != ended_groups_.end();) {
+    bool removed = true;
+    for (const auto& dir : cgroup_dirs_) {
+      // EBUSY while something the application started still runs there: try again later.
+      if (::unlinkat(dir.get(), it->c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) removed = false;
+    }
+    it = removed ? ended_groups_.erase(it) : std::next(it);
   }
 }
 
@@ -196,15 +215,19 @@ nlohmann::json Supervisor::HandleLaunch(int fd, const nlohmann::json& body,
     if (fds.size() != 3) return {{"error", "launch without tty needs 3 stdio fds"}};
     for (int i = 0; i < 3; ++i) spawn.stdio[i] = fds[i].get();
   }
+  spawn.cgroup_dirs = &cgroup_dirs_;
+  spawn.cgroup_name = "app-" + std::to_string(next_app_++);
   auto app = SpawnApplication(spawn);
   if (!app) {
+    ended_groups_.insert(spawn.cgroup_name);  // the failed child is reaped, then this goes
     int err = app.error().code().value();
     return {{"error", app.error().message()}, {"errno", err}};
   }
   app_owner_[app->pid] = fd;
   clients_[fd].apps.insert(app->pid);
+  app_group_[app->pid] = spawn.cgroup_name;
   pty_master = std::move(app->pty_master);
-  return {{"pid", app->pid}};
+  return {{"pid", app->pid}, {"group", spawn.cgroup_name}};
 }
 
 nlohmann::json Supervisor::HandleSignal(const nlohmann::json& body) {

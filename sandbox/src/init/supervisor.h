@@ -8,6 +8,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "../setup_config.h"
 #include "moat/common/unique_fd.h"
@@ -16,7 +18,7 @@ namespace moat::sandbox::init {
 
 class Supervisor {
  public:
-  Supervisor(SetupConfig config, UniqueFd listener);
+  Supervisor(SetupConfig config, UniqueFd listener, std::vector<UniqueFd> cgroup_dirs);
   // Returns moat-init's exit code once every process of the session is gone after a shutdown.
   int Run();
 
@@ -38,6 +40,8 @@ class Supervisor {
   nlohmann::json HandleSignal(const nlohmann::json& body);
   nlohmann::json ListProcesses();
   void BeginShutdown(std::chrono::milliseconds grace);
+  // Removes the sub-groups of applications that have ended and whose processes are all gone.
+  void RemoveEmptyAppGroups();
   std::vector<std::string> ApplicationEnvironment(const nlohmann::json& request) const;
 
   SetupConfig config_;
@@ -47,6 +51,10 @@ class Supervisor {
   UniqueFd shutdown_timer_;
   std::map<int, Client> clients_;
   std::map<pid_t, int> app_owner_;  // pid → client fd that launched it
+  std::map<pid_t, std::string> app_group_;  // pid → its sub-group, while it runs
+  std::set<std::string> ended_groups_;      // sub-groups to remove once empty
+  std::vector<UniqueFd> cgroup_dirs_;
+  unsigned next_app_ = 1;
   bool shutting_down_ = false;
   bool killed_ = false;
 };

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,22 @@
 #include "moat/sandbox/session_spec.h"
 
 namespace moat::sandbox {
+
+// What a group has used, read straight from the kernel's counters. Counters are cumulative;
+// UsageSampler turns two readings into rates.
+struct CgroupUsage {
+  uint64_t cpu_usage_us = 0;
+  uint64_t cpu_throttled_us = 0;
+  uint64_t cpu_nr_throttled = 0;
+  uint64_t memory_current = 0;
+  uint64_t memory_peak = 0;
+  uint64_t oom_kills = 0;
+  uint64_t pids_current = 0;
+  uint64_t io_read_bytes = 0, io_write_bytes = 0, io_read_ops = 0, io_write_ops = 0;
+  // PSI "some" (and memory "full") share of the last 10 s, percent; absent without PSI.
+  std::optional<double> cpu_pressure, memory_pressure, memory_full_pressure, io_pressure;
+  bool frozen = false;
+};
 
 struct CgroupOptions {
   // Moat's parent group, relative to each hierarchy's root (v1) or the unified root (v2).
@@ -28,7 +45,21 @@ class CgroupDriver {
   // "v1" or "v2".
   virtual std::string Version() const = 0;
   virtual Status Create(const std::string& group) = 0;
+  // Validates, then writes; on a failed write the limits already written are restored, so a
+  // refused change changes nothing.
   virtual Status Apply(const std::string& group, const Limits& limits) = 0;
+  virtual Result<Limits> ReadLimits(const std::string& group) const = 0;
+  virtual Result<CgroupUsage> Usage(const std::string& group) const = 0;
+  // Freeze returns once every task is frozen; a frozen group uses no CPU and keeps its memory.
+  virtual Status Freeze(const std::string& group) = 0;
+  virtual Status Thaw(const std::string& group) = 0;
+  // The group's directory in each hierarchy (one on v2).
+  virtual std::vector<std::string> Directories(const std::string& group) const = 0;
+  // Lets `uid` create sub-groups and move its own processes between them (systemd's
+  // Delegate=): chown of the directories and their cgroup.procs (and v1 tasks) files.
+  virtual Status Delegate(const std::string& group, uid_t uid, gid_t gid) = 0;
+  // Direct sub-groups (names only).
+  virtual Result<std::vector<std::string>> Children(const std::string& group) const = 0;
   // The cgroup.procs files a process writes "0" into to join `group` in every hierarchy.
   virtual std::vector<std::string> ProcsFiles(const std::string& group) const = 0;
   virtual Status AddProcess(const std::string& group, pid_t pid) = 0;

@@ -20,16 +20,34 @@ struct BindMount {
   bool read_only = true;
 };
 
-// Filled in by issue "Resource control"; today only the upper tmpfs size is enforced here.
+// "No limit" for every byte or count limit, and for the CPU cap.
+inline constexpr uint64_t kUnlimited = UINT64_MAX;
+inline constexpr double kNoCpuCap = 0.0;
+
+// Bandwidth limits of one block device, named "MAJ:MIN".
+struct IoDeviceLimit {
+  std::string device;
+  std::optional<uint64_t> read_bps, write_bps, read_iops, write_iops;  // kUnlimited lifts one
+  bool operator==(const IoDeviceLimit&) const = default;
+};
+
+// Unset fields are left as they are; a set field is put into force (kUnlimited/kNoCpuCap lift).
 struct Limits {
   std::optional<double> cpu_percent;       // percent of one core, may exceed 100
-  std::optional<uint64_t> cpu_weight;      // 1..10000, v2 semantics
+  std::optional<uint64_t> cpu_weight;      // 1..10000, v2 semantics (default 100)
   std::optional<uint64_t> memory_max;      // bytes
   std::optional<uint64_t> memory_high;     // bytes
   std::optional<uint64_t> swap_max;        // bytes
   std::optional<uint64_t> pids_max;
-  std::optional<uint64_t> io_weight;       // 1..10000
+  std::optional<uint64_t> io_weight;       // 1..10000 (default 100)
+  std::vector<IoDeviceLimit> io_devices;
+  bool operator==(const Limits&) const = default;
 };
+
+// Range checks and device look-ups; the first bad value is named in the error.
+Status ValidateLimits(const Limits& limits);
+// "/dev/vda" or "254:0" → "254:0" of an existing block device.
+Result<std::string> ResolveBlockDevice(const std::string& name);
 
 struct SessionSpec {
   std::string id;                  // [a-z0-9][a-z0-9-]{0,31}; generated when empty
