@@ -207,6 +207,8 @@ Result<std::vector<SessionInfo>> SessionManager::List() const {
 Status SessionManager::Stop(const std::string& id, std::chrono::milliseconds grace) {
   MOAT_TRY(auto info, Find(id));
   if (info.running) {
+    // A frozen moat-init could not act on the shutdown request.
+    (void)cgroups_->Thaw(info.cgroup);
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, info.pid, 0)));
     auto client = ControlClient::Connect(info.control_socket);
     bool asked = client && client->Shutdown(grace);
@@ -246,6 +248,57 @@ Status SessionManager::RemoveSessionTraces(const SessionInfo& info) {
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && result) result = FailErrno("rmdir", dir);
   if (info.host_id_base != 0) ReleaseIdSlot(options_.run_dir + "/idslots", info.id_slot);
   return result;
+}
+
+Result<std::string> SessionManager::GroupOf(const std::string& id, const std::string& app) const {
+  MOAT_TRY(auto info, Find(id));
+  if (!info.running) {
+    return Fail(InvalidArgument("session '" + id + "' has ended; 'stop' it to clean up"));
+  }
+  if (app.empty()) return info.cgroup;
+  std::string name = app.starts_with("app-") ? app : "app-" + app;
+  bool digits = name.size() > 4 && name.find_first_not_of("0123456789", 4) == std::string::npos;
+  if (!digits || !cgroups_->Exists(info.cgroup + "/" + name)) {
+    return Fail(Error(std::make_error_code(std::errc::no_such_file_or_directory),
+                      "session '" + id + "' has no running application '" + app + "'"));
+  }
+  return info.cgroup + "/" + name;
+}
+
+Status SessionManager::SetLimits(const std::string& id, const std::string& app,
+                                 const Limits& limits) {
+  MOAT_TRY(auto group, GroupOf(id, app));
+  return cgroups_->Apply(group, limits);
+}
+
+Result<Limits> SessionManager::ReadLimits(const std::string& id, const std::string& app) const {
+  MOAT_TRY(auto group, GroupOf(id, app));
+  return cgroups_->ReadLimits(group);
+}
+
+Result<CgroupUsage> SessionManager::Usage(const std::string& id, const std::string& app) const {
+  MOAT_TRY(auto group, GroupOf(id, app));
+  return cgroups_->Usage(group);
+}
+
+Result<std::vector<std::string>> SessionManager::Applications(const std::string& id) const {
+  MOAT_TRY(auto group, GroupOf(id, ""));
+  MOAT_TRY(auto children, cgroups_->Children(group));
+  std::vector<std::string> apps;
+  for (auto& child : children) {
+    if (child.starts_with("app-")) apps.push_back(std::move(child));
+  }
+  return apps;
+}
+
+Status SessionManager::Freeze(const std::string& id) {
+  MOAT_TRY(auto group, GroupOf(id, ""));
+  return cgroups_->Freeze(group);
+}
+
+Status SessionManager::Thaw(const std::string& id) {
+  MOAT_TRY(auto group, GroupOf(id, ""));
+  return cgroups_->Thaw(group);
 }
 
 }  // namespace moat::sandbox

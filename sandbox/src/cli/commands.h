@@ -19,6 +19,10 @@ int CommandRun(const GlobalOptions& global, const std::vector<std::string>& args
 int CommandList(const GlobalOptions& global, const std::vector<std::string>& args);
 int CommandExec(const GlobalOptions& global, const std::vector<std::string>& args);
 int CommandStop(const GlobalOptions& global, const std::vector<std::string>& args);
+int CommandSet(const GlobalOptions& global, const std::vector<std::string>& args);
+int CommandStats(const GlobalOptions& global, const std::vector<std::string>& args);
+int CommandFreeze(const GlobalOptions& global, const std::vector<std::string>& args);
+int CommandThaw(const GlobalOptions& global, const std::vector<std::string>& args);
 
 // Prints "moat-sandbox: <message>" and returns 125.
 int Report(const Error& error);

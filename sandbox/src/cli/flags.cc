@@ -49,6 +49,94 @@ Result<uint64_t> ParseSize(const std::string& text) {
   return value * scale;
 }
 
+namespace {
+
+Result<uint64_t> ParseCount(const std::string& flag, const std::string& text) {
+  if (text == "max") return kUnlimited;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long value = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end != '\0' ||
+      errno == ERANGE) {
+    return Fail(InvalidArgument(flag + " '" + text + "' is not a whole number"));
+  }
+  return value;
+}
+
+Result<uint64_t> ParseSizeOrMax(const std::string& flag, const std::string& text) {
+  if (text == "max") return kUnlimited;
+  MOAT_TRY_CTX(auto value, ParseSize(text), flag);
+  return value;
+}
+
+IoDeviceLimit& DeviceEntry(Limits& limits, const std::string& device) {
+  for (auto& entry : limits.io_devices) {
+    if (entry.device == device) return entry;
+  }
+  limits.io_devices.push_back({device, {}, {}, {}, {}});
+  return limits.io_devices.back();
+}
+
+}  // namespace
+
+bool IsLimitFlag(const std::string& flag) {
+  for (const char* known : {"--cpu", "--cpu-weight", "--memory", "--memory-high", "--swap", "--pids",
+                            "--io-weight", "--io-read-bps", "--io-write-bps", "--io-read-iops",
+                            "--io-write-iops"}) {
+    if (flag == known) return true;
+  }
+  return false;
+}
+
+Result<bool> ParseLimitFlag(const std::string& flag, const std::string& value, Limits& limits) {
+  if (flag == "--cpu") {
+    if (value == "max") {
+      limits.cpu_percent = kNoCpuCap;
+      return true;
+    }
+    char* end = nullptr;
+    double pct = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0') {
+      return Fail(InvalidArgument("--cpu '" + value + "' is not a percentage of one core"));
+    }
+    limits.cpu_percent = pct;
+  } else if (flag == "--cpu-weight") {
+    MOAT_TRY(limits.cpu_weight, ParseCount(flag, value));
+  } else if (flag == "--memory") {
+    MOAT_TRY(limits.memory_max, ParseSizeOrMax(flag, value));
+  } else if (flag == "--memory-high") {
+    MOAT_TRY(limits.memory_high, ParseSizeOrMax(flag, value));
+  } else if (flag == "--swap") {
+    MOAT_TRY(limits.swap_max, ParseSizeOrMax(flag, value));
+  } else if (flag == "--pids") {
+    MOAT_TRY(limits.pids_max, ParseCount(flag, value));
+  } else if (flag == "--io-weight") {
+    MOAT_TRY(limits.io_weight, ParseCount(flag, value));
+  } else if (flag.starts_with("--io-")) {
+    auto eq = value.find('=');
+    if (eq == std::string::npos) {
+      return Fail(InvalidArgument(flag + " '" + value + "' must be DEVICE=VALUE, e.g. /dev/vda=10M"));
+    }
+    MOAT_TRY(auto device, ResolveBlockDevice(value.substr(0, eq)));
+    std::string amount = value.substr(eq + 1);
+    auto& entry = DeviceEntry(limits, device);
+    if (flag == "--io-read-bps") {
+      MOAT_TRY(entry.read_bps, ParseSizeOrMax(flag, amount));
+    } else if (flag == "--io-write-bps") {
+      MOAT_TRY(entry.write_bps, ParseSizeOrMax(flag, amount));
+    } else if (flag == "--io-read-iops") {
+      MOAT_TRY(entry.read_iops, ParseCount(flag, amount));
+    } else if (flag == "--io-write-iops") {
+      MOAT_TRY(entry.write_iops, ParseCount(flag, amount));
+    } else {
+      return false;
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
 Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args) {
   RunOptions options;
   // The spec file first, so that flags override it whatever their order.
@@ -105,6 +193,9 @@ Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args) {
       options.tty = 1;
     } else if (flag == "--no-tty") {
       options.tty = 0;
+    } else if (IsLimitFlag(flag)) {
+      MOAT_TRY(auto text, value(flag));
+      MOAT_TRY_VOID(ParseLimitFlag(flag, text, options.spec.limits));
     } else {
       return Fail(InvalidArgument("unknown flag '" + flag + "' for 'run' (see moat-sandbox --help)"));
     }

@@ -24,4 +24,13 @@ Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args);
 // "256M", "1G", "1048576" → bytes.
 Result<uint64_t> ParseSize(const std::string& text);
 
+// One limit flag (--cpu, --memory, ...) with its value into `limits`. Returns false when
+// `flag` is not a limit flag.
+Result<bool> ParseLimitFlag(const std::string& flag, const std::string& value, Limits& limits);
+bool IsLimitFlag(const std::string& flag);
+inline constexpr const char* kLimitFlagsHelp =
+    "[--cpu PCT|max] [--cpu-weight N] [--memory SIZE|max] [--memory-high SIZE|max]\n"
+    "      [--swap SIZE|max] [--pids N|max] [--io-weight N] [--io-read-bps DEV=SIZE|max]\n"
+    "      [--io-write-bps DEV=SIZE|max] [--io-read-iops DEV=N|max] [--io-write-iops DEV=N|max]";
+
 }  // namespace moat::sandbox::cli

@@ -17,10 +17,17 @@ constexpr const char* kUsage = R"(usage: moat-sandbox [--run-dir DIR] COMMAND ..
 
   run [--spec FILE] [--id ID] [--user NAME] [--root DIR] [--hostname NAME]
       [--bind SRC[:DST]] [--ro-bind SRC[:DST]] [--upper-size SIZE] [--env K=V]
-      [--cwd DIR] [--tty|--no-tty] [--detach] [--keep] -- CMD [ARG...]
+      [--cwd DIR] [--tty|--no-tty] [--detach] [--keep] [LIMIT FLAGS] -- CMD [ARG...]
   list [--json]
+  set ID [--app N] LIMIT FLAGS        change limits live; prints the effective values
+  stats ID [--app N] [--watch] [--interval S] [--json]
+  freeze ID | thaw ID                 suspend (cgroup freezer) and resume a session
   exec ID [--env K=V] [--cwd DIR] [--tty|--no-tty] -- CMD [ARG...]
   stop ID [--grace SECONDS]
+
+LIMIT FLAGS: --cpu PCT|max (of one core) --cpu-weight N (1..10000, default 100)
+  --memory SIZE|max --memory-high SIZE|max --swap SIZE|max --pids N|max --io-weight N
+  --io-read-bps DEV=SIZE|max --io-write-bps DEV=SIZE|max --io-read-iops DEV=N --io-write-iops DEV=N
 
 Exit status: CMD's own; 125 when moat-sandbox fails; 126/127 when CMD cannot run.
 )";
@@ -55,6 +62,10 @@ int main(int argc, char** argv) {
   if (command == "list") return CommandList(global, rest);
   if (command == "exec") return CommandExec(global, rest);
   if (command == "stop") return CommandStop(global, rest);
+  if (command == "set") return CommandSet(global, rest);
+  if (command == "stats") return CommandStats(global, rest);
+  if (command == "freeze") return CommandFreeze(global, rest);
+  if (command == "thaw") return CommandThaw(global, rest);
   std::fprintf(stderr, "moat-sandbox: unknown command '%s'\n%s", command.c_str(), kUsage);
   return kExitOwnFailure;
 }

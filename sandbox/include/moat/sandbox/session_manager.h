@@ -49,6 +49,15 @@ class SessionManager {
   Result<SessionInfo> Find(const std::string& id) const;
   Result<std::vector<SessionInfo>> List() const;
 
+  // Live resource control. `app` empty: the whole session; otherwise one application's
+  // sub-group, named "app-N" or just "N" (the "group" moat-init reported at launch).
+  Status SetLimits(const std::string& id, const std::string& app, const Limits& limits);
+  Result<Limits> ReadLimits(const std::string& id, const std::string& app) const;
+  Result<CgroupUsage> Usage(const std::string& id, const std::string& app) const;
+  Result<std::vector<std::string>> Applications(const std::string& id) const;
+  Status Freeze(const std::string& id);
+  Status Thaw(const std::string& id);
+
   CgroupDriver& cgroups() { return *cgroups_; }
   const ManagerOptions& options() const { return options_; }
 
@@ -57,6 +66,8 @@ class SessionManager {
       : options_(std::move(options)), cgroups_(std::move(cgroups)) {}
   std::string SessionDir(const std::string& id) const;
   Status RemoveSessionTraces(const SessionInfo& info);
+  // The cgroup of a running session, or of one of its applications.
+  Result<std::string> GroupOf(const std::string& id, const std::string& app) const;
 
   ManagerOptions options_;
   std::unique_ptr<CgroupDriver> cgroups_;
