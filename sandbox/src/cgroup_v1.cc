@@ -17,6 +17,8 @@ namespace {
 constexpr const char* kV1Hierarchies[] = {"cpu",     "cpuacct", "memory", "pids",
                                           "freezer", "blkio",   "unified"};
 
+constexpr const char* kFlatHierarchy = "blkio";
+
 class CgroupV1 final : public CgroupDriverBase {
  public:
   explicit CgroupV1(CgroupOptions options) : options_(std::move(options)) {
@@ -56,8 +58,7 @@ class CgroupV1 final : public CgroupDriverBase {
     usage.memory_current = std::stoull(current);
     MOAT_TRY(auto peak, read("memory", "memory.max_usage_in_bytes"));
     usage.memory_peak = std::stoull(peak);
-    MOAT_TRY(auto oom, read("memory", "memory.oom_control"));
-    usage.oom_kills = FindKeyedValue(oom, "oom_kill").value_or(0);
+    usage.oom_kills = OomKills(group);
     MOAT_TRY(auto pids, read("pids", "pids.current"));
     usage.pids_current = std::stoull(pids);
     if (auto bytes = read("blkio", "blkio.throttle.io_service_bytes_recursive")) {
@@ -94,14 +95,23 @@ class CgroupV1 final : public CgroupDriverBase {
 
   std::vector<std::string> ProcsFiles(const std::string& group) const override {
     std::vector<std::string> files;
-    for (const auto& dir : Directories(group)) files.push_back(dir + "/cgroup.procs");
+    for (const auto& hierarchy : hierarchies_) files.push_back(Path(hierarchy, group) + "/cgroup.procs");
     return files;
   }
 
   std::vector<std::string> Directories(const std::string& group) const override {
     std::vector<std::string> dirs;
-    for (const auto& hierarchy : hierarchies_) dirs.push_back(Path(hierarchy, group));
+    for (const auto& hierarchy : hierarchies_) {
+      if (hierarchy != kFlatHierarchy) dirs.push_back(Path(hierarchy, group));
+    }
     return dirs;
+  }
+
+  // v1 blk-throttle rules apply only to the group's own processes, and a removed sub-group's
+  // IO counts vanish from its parent: sessions stay whole in blkio.
+  std::vector<std::string> SessionOnlyDirectories(const std::string& group) const override {
+    if (!Has(kFlatHierarchy)) return {};
+    return {Path(kFlatHierarchy, group)};
   }
 
   Status Delegate(const std::string& group, uid_t uid, gid_t gid) override {
@@ -186,6 +196,16 @@ class CgroupV1 final : public CgroupDriverBase {
     }
     return false;
   }
+  // v1 counts an OOM kill only in the group of the killed task, not in its ancestors.
+  uint64_t OomKills(const std::string& group) const {
+    auto text = ReadCgroupFile(Path("memory", group) + "/memory.oom_control");
+    uint64_t kills = text ? FindKeyedValue(*text, "oom_kill").value_or(0) : 0;
+    if (auto children = Children(group)) {
+      for (const auto& child : *children) kills += OomKills(group + "/" + child);
+    }
+    return kills;
+  }
+
   std::string PidHierarchy() const {
     return Has("pids") ? "pids" : hierarchies_.empty() ? "cpu" : hierarchies_.front();
   }

@@ -63,6 +63,7 @@ Result<ExitStatus> ControlClient::WaitExit() {
     status.code = message.body.value("code", 0);
     status.signal = message.body.value("signal", 0);
     status.error = message.body.value("exec_error", std::string());
+    status.oom_killed = message.body.value("oom_killed", false);
     return status;
   }
 }

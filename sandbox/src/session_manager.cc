@@ -156,6 +156,7 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   config.staging_dir = dir + "/root";
   config.control_socket = info.control_socket;
   config.cgroup_dirs = cgroups_->Directories(spec.id);
+  config.cgroup_session_only_dirs = cgroups_->SessionOnlyDirectories(spec.id);
   config.hidden_paths = {options_.run_dir};
   config.env = spec.env;
 
@@ -278,7 +279,17 @@ Result<Limits> SessionManager::ReadLimits(const std::string& id, const std::stri
 
 Result<CgroupUsage> SessionManager::Usage(const std::string& id, const std::string& app) const {
   MOAT_TRY(auto group, GroupOf(id, app));
-  return cgroups_->Usage(group);
+  MOAT_TRY(auto usage, cgroups_->Usage(group));
+  if (app.empty()) {
+    // On cgroup v1 the kills in application groups that are gone live only in moat-init.
+    MOAT_TRY(auto info, Find(id));
+    if (auto client = ControlClient::Connect(info.control_socket)) {
+      if (auto reply = client->Call({{"op", "info"}})) {
+        usage.oom_kills += reply->value("ended_app_oom_kills", uint64_t{0});
+      }
+    }
+  }
+  return usage;
 }
 
 Result<std::vector<std::string>> SessionManager::Applications(const std::string& id) const {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <type_traits>
 
 namespace moat::sandbox {
 namespace {
@@ -58,6 +59,33 @@ Result<BindMount> ParseMount(const Json& item) {
   return mount;
 }
 
+// A limit is a number or "max" (no limit).
+template <typename T>
+Status ReadLimit(const Json& object, const char* key, std::optional<T>& out) {
+  auto it = object.find(key);
+  if (it == object.end()) return {};
+  if (it->is_string() && it->get<std::string>() == "max") {
+    if constexpr (std::is_floating_point_v<T>) {
+      out = kNoCpuCap;
+    } else {
+      out = kUnlimited;
+    }
+    return {};
+  }
+  bool ok = std::is_floating_point_v<T> ? it->is_number() : it->is_number_unsigned();
+  if (!ok) {
+    return Fail(InvalidArgument(std::string("limit '") + key + "' must be " +
+                                (std::is_floating_point_v<T> ? "a number" : "a whole number >= 0") +
+                                " or \"max\""));
+  }
+  out = it->get<T>();
+  return {};
+}
+
+Json LimitValue(const std::optional<uint64_t>& value) {
+  return *value == kUnlimited ? Json("max") : Json(*value);
+}
+
 Result<IoDeviceLimit> ParseIoDevice(const Json& item) {
   if (!item.is_object()) return Fail(InvalidArgument("each of 'io_devices' must be an object"));
   MOAT_TRY_VOID(RejectUnknownKeys(
@@ -66,10 +94,10 @@ Result<IoDeviceLimit> ParseIoDevice(const Json& item) {
   std::string name;
   MOAT_TRY_VOID(ReadKey(item, "device", name));
   MOAT_TRY(device.device, ResolveBlockDevice(name));
-  MOAT_TRY_VOID(ReadOptional(item, "read_bps", device.read_bps));
-  MOAT_TRY_VOID(ReadOptional(item, "write_bps", device.write_bps));
-  MOAT_TRY_VOID(ReadOptional(item, "read_iops", device.read_iops));
-  MOAT_TRY_VOID(ReadOptional(item, "write_iops", device.write_iops));
+  MOAT_TRY_VOID(ReadLimit(item, "read_bps", device.read_bps));
+  MOAT_TRY_VOID(ReadLimit(item, "write_bps", device.write_bps));
+  MOAT_TRY_VOID(ReadLimit(item, "read_iops", device.read_iops));
+  MOAT_TRY_VOID(ReadLimit(item, "write_iops", device.write_iops));
   return device;
 }
 
@@ -80,13 +108,13 @@ Result<Limits> ParseLimits(const Json& object) {
                                    "swap_max", "pids_max", "io_weight", "io_devices"},
                                   "'limits'"));
   Limits limits;
-  MOAT_TRY_VOID(ReadOptional(object, "cpu_percent", limits.cpu_percent));
-  MOAT_TRY_VOID(ReadOptional(object, "cpu_weight", limits.cpu_weight));
-  MOAT_TRY_VOID(ReadOptional(object, "memory_max", limits.memory_max));
-  MOAT_TRY_VOID(ReadOptional(object, "memory_high", limits.memory_high));
-  MOAT_TRY_VOID(ReadOptional(object, "swap_max", limits.swap_max));
-  MOAT_TRY_VOID(ReadOptional(object, "pids_max", limits.pids_max));
-  MOAT_TRY_VOID(ReadOptional(object, "io_weight", limits.io_weight));
+  MOAT_TRY_VOID(ReadLimit(object, "cpu_percent", limits.cpu_percent));
+  MOAT_TRY_VOID(ReadLimit(object, "cpu_weight", limits.cpu_weight));
+  MOAT_TRY_VOID(ReadLimit(object, "memory_max", limits.memory_max));
+  MOAT_TRY_VOID(ReadLimit(object, "memory_high", limits.memory_high));
+  MOAT_TRY_VOID(ReadLimit(object, "swap_max", limits.swap_max));
+  MOAT_TRY_VOID(ReadLimit(object, "pids_max", limits.pids_max));
+  MOAT_TRY_VOID(ReadLimit(object, "io_weight", limits.io_weight));
   if (auto it = object.find("io_devices"); it != object.end()) {
     if (!it->is_array()) return Fail(InvalidArgument("'io_devices' must be an array"));
     for (const auto& item : *it) {
@@ -114,19 +142,21 @@ bool IsAbsoluteCleanPath(const std::string& path) {
 
 Json LimitsToJson(const Limits& limits) {
   Json out = Json::object();
-  if (limits.cpu_percent) out["cpu_percent"] = *limits.cpu_percent;
-  if (limits.cpu_weight) out["cpu_weight"] = *limits.cpu_weight;
-  if (limits.memory_max) out["memory_max"] = *limits.memory_max;
-  if (limits.memory_high) out["memory_high"] = *limits.memory_high;
-  if (limits.swap_max) out["swap_max"] = *limits.swap_max;
-  if (limits.pids_max) out["pids_max"] = *limits.pids_max;
-  if (limits.io_weight) out["io_weight"] = *limits.io_weight;
+  if (limits.cpu_percent) {
+    out["cpu_percent"] = *limits.cpu_percent == kNoCpuCap ? Json("max") : Json(*limits.cpu_percent);
+  }
+  if (limits.cpu_weight) out["cpu_weight"] = LimitValue(limits.cpu_weight);
+  if (limits.memory_max) out["memory_max"] = LimitValue(limits.memory_max);
+  if (limits.memory_high) out["memory_high"] = LimitValue(limits.memory_high);
+  if (limits.swap_max) out["swap_max"] = LimitValue(limits.swap_max);
+  if (limits.pids_max) out["pids_max"] = LimitValue(limits.pids_max);
+  if (limits.io_weight) out["io_weight"] = LimitValue(limits.io_weight);
   for (const auto& device : limits.io_devices) {
     Json item = {{"device", device.device}};
-    if (device.read_bps) item["read_bps"] = *device.read_bps;
-    if (device.write_bps) item["write_bps"] = *device.write_bps;
-    if (device.read_iops) item["read_iops"] = *device.read_iops;
-    if (device.write_iops) item["write_iops"] = *device.write_iops;
+    if (device.read_bps) item["read_bps"] = LimitValue(device.read_bps);
+    if (device.write_bps) item["write_bps"] = LimitValue(device.write_bps);
+    if (device.read_iops) item["read_iops"] = LimitValue(device.read_iops);
+    if (device.write_iops) item["write_iops"] = LimitValue(device.write_iops);
     out["io_devices"].push_back(item);
   }
   return out;

@@ -22,6 +22,7 @@ nlohmann::json SetupConfigToJson(const SetupConfig& config) {
           {"staging_dir", config.staging_dir},
           {"control_socket", config.control_socket},
           {"cgroup_dirs", config.cgroup_dirs},
+          {"cgroup_session_only_dirs", config.cgroup_session_only_dirs},
           {"hidden_paths", config.hidden_paths},
           {"env", config.env}};
 }
@@ -47,6 +48,8 @@ Result<SetupConfig> SetupConfigFromJson(const nlohmann::json& json) {
     config.staging_dir = json.at("staging_dir").get<std::string>();
     config.control_socket = json.at("control_socket").get<std::string>();
     config.cgroup_dirs = json.at("cgroup_dirs").get<std::vector<std::string>>();
+    config.cgroup_session_only_dirs =
+        json.at("cgroup_session_only_dirs").get<std::vector<std::string>>();
     config.hidden_paths = json.at("hidden_paths").get<std::vector<std::string>>();
     config.env = json.at("env").get<std::map<std::string, std::string>>();
     return config;

@@ -26,6 +26,8 @@ struct SetupConfig {
   std::string control_socket;
   // The session group's directory in each hierarchy, delegated to the user.
   std::vector<std::string> cgroup_dirs;
+  // Hierarchies where moat-init and every application stay in the session group itself.
+  std::vector<std::string> cgroup_session_only_dirs;
   std::vector<std::string> hidden_paths;  // host dirs masked inside (run dir, state dirs)
   std::map<std::string, std::string> env;
 };

@@ -18,6 +18,10 @@ int ExitCodeOf(const Result<ExitStatus>& status) {
     std::fprintf(stderr, "moat-sandbox: %s\n", status.error().message().c_str());
     return LaunchErrorCode(status.error());
   }
+  if (status->oom_killed) {
+    std::fprintf(stderr, "moat-sandbox: the application ran out of memory (session limit) and "
+                         "was killed\n");
+  }
   return status->ShellCode();
 }
 

@@ -25,6 +25,9 @@ namespace {
 // with processes of its own may not have any: the no-internal-processes rule).
 Result<std::vector<UniqueFd>> JoinCgroups(const SetupConfig& c) {
   for (const auto& dir : c.cgroup_dirs) MOAT_TRY_VOID(WriteCgroupFile(dir + "/cgroup.procs", "0"));
+  for (const auto& dir : c.cgroup_session_only_dirs) {
+    MOAT_TRY_VOID(WriteCgroupFile(dir + "/cgroup.procs", "0"));
+  }
   if (::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("unshare", "CLONE_NEWCGROUP");
   std::vector<UniqueFd> dir_fds;
   for (const auto& dir : c.cgroup_dirs) {

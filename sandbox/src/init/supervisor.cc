@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "app_process.h"
@@ -90,13 +91,15 @@ void Supervisor::ReapChildren() {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
+    bool oom_killed = false;
     if (auto group = app_group_.find(pid); group != app_group_.end()) {
+      oom_killed = GroupOomKillsV1(group->second) > 0;
       ended_groups_.insert(group->second);
       app_group_.erase(group);
     }
     auto owner = app_owner_.find(pid);
     if (owner == app_owner_.end()) continue;  // an orphan: reaped, nothing to report
-    nlohmann::json event = {{"event", "exit"}, {"pid", pid}};
+    nlohmann::json event = {{"event", "exit"}, {"pid", pid}, {"oom_killed", oom_killed}};
     if (WIFEXITED(status)) {
       event["code"] = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {
@@ -112,13 +115,28 @@ void Supervisor::ReapChildren() {
   RemoveEmptyAppGroups();
 }
 
+uint64_t Supervisor::GroupOomKillsV1(const std::string& group) const {
+  for (const auto& dir : cgroup_dirs_) {
+    int fd = ::openat(dir.get(), (group + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    char text[256] = {};
+    ssize_t n = ::read(fd, text, sizeof(text) - 1);
+    ::close(fd);
+    const char* kill = n > 0 ? std::strstr(text, "oom_kill ") : nullptr;
+    return kill ? std::strtoull(kill + 9, nullptr, 10) : 0;
+  }
+  return 0;
+}
+
 void Supervisor::RemoveEmptyAppGroups() {
   for (auto it = ended_groups_.begin(); it != ended_groups_.end();) {
+    uint64_t oom_kills = GroupOomKillsV1(*it);
     bool removed = true;
     for (const auto& dir : cgroup_dirs_) {
       // EBUSY while something the application started still runs there: try again later.
       if (::unlinkat(dir.get(), it->c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) removed = false;
     }
+    if (removed) ended_app_oom_kills_ += oom_kills;
     it = removed ? ended_groups_.erase(it) : std::next(it);
   }
 }
@@ -158,7 +176,10 @@ void Supervisor::OnClientMessage(int fd) {
   } else if (op == "ps") {
     reply = ListProcesses();
   } else if (op == "info") {
-    reply = {{"id", config_.id}, {"user", config_.user.name}, {"uid", config_.user.uid}};
+    reply = {{"id", config_.id},
+             {"user", config_.user.name},
+             {"uid", config_.user.uid},
+             {"ended_app_oom_kills", ended_app_oom_kills_}};
   } else if (op == "shutdown") {
     reply = {{"ok", true}};
     (void)SendControlMessage(fd, reply);

@@ -42,6 +42,8 @@ class Supervisor {
   void BeginShutdown(std::chrono::milliseconds grace);
   // Removes the sub-groups of applications that have ended and whose processes are all gone.
   void RemoveEmptyAppGroups();
+  // oom_kill of a group from v1's memory.oom_control; 0 where there is no such file (v2).
+  uint64_t GroupOomKillsV1(const std::string& group) const;
   std::vector<std::string> ApplicationEnvironment(const nlohmann::json& request) const;
 
   SetupConfig config_;
@@ -55,6 +57,9 @@ class Supervisor {
   std::set<std::string> ended_groups_;      // sub-groups to remove once empty
   std::vector<UniqueFd> cgroup_dirs_;
   unsigned next_app_ = 1;
+  // cgroup v1 counts an OOM kill only in the killed task's own group; this keeps the kills of
+  // application groups already removed, so that the session's total stays true.
+  uint64_t ended_app_oom_kills_ = 0;
   bool shutting_down_ = false;
   bool killed_ = false;
 };

@@ -53,8 +53,14 @@ class CgroupDriver {
   // Freeze returns once every task is frozen; a frozen group uses no CPU and keeps its memory.
   virtual Status Freeze(const std::string& group) = 0;
   virtual Status Thaw(const std::string& group) = 0;
-  // The group's directory in each hierarchy (one on v2).
+  // The group's directory in each hierarchy (one on v2) where sessions get sub-groups.
   virtual std::vector<std::string> Directories(const std::string& group) const = 0;
+  // Hierarchies where all of a session's processes stay in the session group itself, because
+  // the controller's limits would not reach into sub-groups (v1 blkio throttling is flat).
+  virtual std::vector<std::string> SessionOnlyDirectories(const std::string& group) const {
+    (void)group;
+    return {};
+  }
   // Lets `uid` create sub-groups and move its own processes between them (systemd's
   // Delegate=): chown of the directories and their cgroup.procs (and v1 tasks) files.
   virtual Status Delegate(const std::string& group, uid_t uid, gid_t gid) = 0;

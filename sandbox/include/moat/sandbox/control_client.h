@@ -34,6 +34,7 @@ struct ExitStatus {
   int code = 0;
   int signal = 0;
   std::string error;  // why exec failed, when it did
+  bool oom_killed = false;  // its group hit the memory limit and the kernel killed in it
   int ShellCode() const { return signal ? 128 + signal : code; }
 };
 

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -22,7 +23,7 @@ struct BindMount {
 
 // "No limit" for every byte or count limit, and for the CPU cap.
 inline constexpr uint64_t kUnlimited = UINT64_MAX;
-inline constexpr double kNoCpuCap = 0.0;
+inline constexpr double kNoCpuCap = std::numeric_limits<double>::infinity();
 
 // Bandwidth limits of one block device, named "MAJ:MIN".
 struct IoDeviceLimit {

@@ -1,0 +1,140 @@
+// Memory, pids, freeze, IO bandwidth and the refusal of bad limits.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "resource_support.h"
+
+namespace moat::test {
+namespace {
+
+class ResourceControl : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    EnsureUser("moat-res-a");
+    EnsureUser("moat-res-b");
+  }
+  ScratchRunDir run_dir_;
+  Sandbox sandbox_{run_dir_};
+};
+
+TEST_F(ResourceControl, AMemoryHogIsOomKilledInsideItsSessionAndTheNeighbourLivesOn) {
+  std::string neighbour = sandbox_.Detach("moat-res-b", {}, {"sleep", "600"});
+  std::string hog_session = sandbox_.Detach("moat-res-a", {"--memory", "64M", "--swap", "0"});
+  // tail keeps its whole input when there is no newline: it grows until the limit.
+  auto hog = sandbox_.Exec(hog_session, "tail /dev/zero");
+  EXPECT_EQ(hog.exit_code, 137) << hog.err;
+  auto stats = Stats(sandbox_, hog_session);
+  EXPECT_GE(stats.value("oom_kills", 0), 1);
+  EXPECT_LE(stats.value("memory_peak", 0ull), 64ull << 20);
+  EXPECT_EQ(sandbox_.Exec(hog_session, "echo session-alive").out, "session-alive\n");
+  EXPECT_EQ(sandbox_.Exec(neighbour, "pgrep -c sleep").out, "1\n");
+  EXPECT_EQ(Stats(sandbox_, neighbour).value("oom_kills", 1), 0);
+  sandbox_.Stop(hog_session);
+  sandbox_.Stop(neighbour);
+}
+
+TEST_F(ResourceControl, AForkBombStopsAtPidsMaxAndTheHostStaysResponsive) {
+  std::string id = sandbox_.Detach("moat-res-a", {"--pids", "64"},
+                                   {"/bin/bash", "-c", "b() { b | b & }; b"});
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto stats = Stats(sandbox_, id);
+  EXPECT_LE(stats.value("pids", 1000), 64);
+  EXPECT_GE(stats.value("pids", 0), 32) << "the bomb should have filled its quota";
+  auto started = std::chrono::steady_clock::now();
+  auto host = RunCommand({"/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done"});
+  EXPECT_EQ(host.exit_code, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  sandbox_.Stop(id);
+  EXPECT_FALSE(Exists("/sys/fs/cgroup/pids/moat/" + id));
+}
+
+TEST_F(ResourceControl, AFrozenSessionMakesNoProgressKeepsItsMemoryAndResumesOnThaw) {
+  std::string counter = HomeOf("moat-res-a") + "/counter-" + UniqueId("c");
+  std::string id = sandbox_.Detach(
+      "moat-res-a", {},
+      // Written aside and renamed, so that a freeze never leaves a half-written counter.
+      {"/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > " + counter + ".new; mv " +
+                            counter + ".new " + counter + "; sleep 0.01; done"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto memory_before = Stats(sandbox_, id).value("memory_current", 0ull);
+  ASSERT_EQ(sandbox_.Cli({"freeze", id}).exit_code, 0);
+  std::string frozen_at = ReadFile(counter);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(ReadFile(counter), frozen_at);
+  auto frozen = Stats(sandbox_, id);
+  EXPECT_TRUE(frozen.value("frozen", false));
+  EXPECT_LT(frozen.value("cpu_percent", 100.0), 0.5);
+  EXPECT_GE(frozen.value("memory_current", 0ull), memory_before / 2) << "memory kept";
+  ASSERT_EQ(sandbox_.Cli({"thaw", id}).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_GT(std::stol(ReadFile(counter)), std::stol(frozen_at));
+  sandbox_.Stop(id);
+  unlink(counter.c_str());
+  unlink((counter + ".new").c_str());
+}
+
+TEST_F(ResourceControl, AFrozenSessionCanStillBeStopped) {
+  std::string id = sandbox_.Detach("moat-res-a", {}, {"sleep", "600"});
+  ASSERT_EQ(sandbox_.Cli({"freeze", id}).exit_code, 0);
+  sandbox_.Stop(id);
+  EXPECT_FALSE(Exists("/sys/fs/cgroup/pids/moat/" + id));
+}
+
+TEST_F(ResourceControl, WriteBandwidthIsCappedPerDevice) {
+  // The home directory's device is what the session writes to.
+  auto device = Trim(RunCommand({"findmnt", "-n", "-o", "MAJ:MIN", "-T", HomeOf("moat-res-a")}).out);
+  ASSERT_FALSE(device.empty());
+  std::string id = sandbox_.Detach("moat-res-a", {"--io-write-bps", device + "=4M"});
+  auto started = std::chrono::steady_clock::now();
+  auto dd = sandbox_.Exec(id, "dd if=/dev/zero of=$HOME/io-test bs=1M count=12 oflag=direct 2>&1;"
+                              " rm -f $HOME/io-test");
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(dd.exit_code, 0) << dd.out;
+  // 12 MiB at 4 MiB/s: at least 2 s even with the throttle's initial burst allowance.
+  EXPECT_GE(seconds, 2.0) << dd.out;
+  EXPECT_GE(Stats(sandbox_, id).value("io_write_bytes", 0ull), 12ull << 20);
+  sandbox_.Stop(id);
+}
+
+TEST_F(ResourceControl, InvalidLimitsAreRefusedAndChangeNothing) {
+  std::string id = sandbox_.Detach("moat-res-a", {"--cpu", "30", "--memory", "128M"});
+  auto before = Stats(sandbox_, id)["limits"];
+  for (const std::vector<std::string>& flags :
+       {std::vector<std::string>{"--cpu", "-5"}, {"--cpu", "0"}, {"--cpu-weight", "0"},
+        {"--memory", "12"}, {"--memory", "99999T"}, {"--pids", "0"}, {"--cpu", "lots"},
+        {"--io-read-bps", "/dev/nonexistent=1M"}, {"--io-read-bps", "999:999=1M"},
+        {"--frobnicate", "1"}}) {
+    std::vector<std::string> args = {"set", id};
+    args.insert(args.end(), flags.begin(), flags.end());
+    // A valid change in the same call must not be half-applied either.
+    args.insert(args.end(), {"--memory-high", "100M"});
+    auto r = sandbox_.Cli(args);
+    EXPECT_EQ(r.exit_code, 125) << flags[0] << " " << flags[1];
+    EXPECT_FALSE(r.err.empty());
+  }
+  EXPECT_EQ(Stats(sandbox_, id)["limits"], before);
+  auto unknown = sandbox_.Cli({"set", "no-such-session", "--cpu", "10"});
+  EXPECT_EQ(unknown.exit_code, 125);
+  auto bad_app = sandbox_.Cli({"set", id, "--app", "99", "--cpu", "10"});
+  EXPECT_EQ(bad_app.exit_code, 125);
+  EXPECT_NE(bad_app.err.find("no running application"), std::string::npos) << bad_app.err;
+  sandbox_.Stop(id);
+}
+
+TEST_F(ResourceControl, LimitsGivenAtCreationAreInForce) {
+  std::string id = sandbox_.Detach("moat-res-a", {"--cpu", "150", "--cpu-weight", "300", "--memory",
+                                                  "200M", "--memory-high", "150M", "--pids", "99"});
+  auto limits = Stats(sandbox_, id)["limits"];
+  EXPECT_DOUBLE_EQ(limits.value("cpu_percent", 0.0), 150.0);
+  EXPECT_EQ(limits.value("cpu_weight", 0), 300);
+  EXPECT_EQ(limits.value("memory_max", 0ull), 200ull << 20);
+  EXPECT_EQ(limits.value("memory_high", 0ull), 150ull << 20);
+  EXPECT_EQ(limits.value("pids_max", 0), 99);
+  sandbox_.Stop(id);
+}
+
+}  // namespace
+}  // namespace moat::test
