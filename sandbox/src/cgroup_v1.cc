@@ -44,37 +44,29 @@ class CgroupV1 final : public CgroupDriverBase {
     });
   }
 
-  Result<CgroupUsage> Usage(const std::string& group) const override {
-    CgroupUsage usage;
-    auto read = [&](const char* hierarchy, const char* file) {
-      return ReadCgroupFile(Path(hierarchy, group) + "/" + file);
+  std::vector<CounterFile> CounterFiles(const std::string& group) const override {
+    const std::pair<const char*, std::pair<const char*, CounterKind>> table[] = {
+        {"cpuacct", {"cpuacct.usage", CounterKind::kV1CpuacctUsage}},
+        {"cpu", {"cpu.stat", CounterKind::kV1CpuStat}},
+        {"memory", {"memory.usage_in_bytes", CounterKind::kV1MemoryUsage}},
+        {"memory", {"memory.max_usage_in_bytes", CounterKind::kV1MemoryMaxUsage}},
+        {"pids", {"pids.current", CounterKind::kPidsCurrent}},
+        {"blkio", {"blkio.throttle.io_service_bytes_recursive", CounterKind::kV1BlkioBytes}},
+        {"blkio", {"blkio.throttle.io_serviced_recursive", CounterKind::kV1BlkioOps}},
+        {"freezer", {"freezer.state", CounterKind::kV1FreezerState}},
+        {"unified", {"cpu.pressure", CounterKind::kCpuPressure}},
+        {"unified", {"memory.pressure", CounterKind::kMemoryPressure}},
+        {"unified", {"io.pressure", CounterKind::kIoPressure}},
     };
-    MOAT_TRY(auto cpu_ns, read("cpuacct", "cpuacct.usage"));
-    usage.cpu_usage_us = std::stoull(cpu_ns) / 1000;
-    MOAT_TRY(auto cpu_stat, read("cpu", "cpu.stat"));
-    usage.cpu_throttled_us = FindKeyedValue(cpu_stat, "throttled_time").value_or(0) / 1000;
-    usage.cpu_nr_throttled = FindKeyedValue(cpu_stat, "nr_throttled").value_or(0);
-    MOAT_TRY(auto current, read("memory", "memory.usage_in_bytes"));
-    usage.memory_current = std::stoull(current);
-    MOAT_TRY(auto peak, read("memory", "memory.max_usage_in_bytes"));
-    usage.memory_peak = std::stoull(peak);
-    usage.oom_kills = OomKills(group);
-    MOAT_TRY(auto pids, read("pids", "pids.current"));
-    usage.pids_current = std::stoull(pids);
-    if (auto bytes = read("blkio", "blkio.throttle.io_service_bytes_recursive")) {
-      AddV1BlkioTotals(*bytes, usage.io_read_bytes, usage.io_write_bytes);
+    std::vector<CounterFile> files;
+    for (const auto& [hierarchy, file] : table) {
+      if (!Has(hierarchy)) continue;
+      std::string path = Path(hierarchy, group) + "/" + file.first;
+      if (::access(path.c_str(), R_OK) == 0) files.push_back({path, file.second});
     }
-    if (auto ops = read("blkio", "blkio.throttle.io_serviced_recursive")) {
-      AddV1BlkioTotals(*ops, usage.io_read_ops, usage.io_write_ops);
-    }
-    if (auto cpu = read("unified", "cpu.pressure")) usage.cpu_pressure = ParsePressureAvg10(*cpu, "some");
-    if (auto memory = read("unified", "memory.pressure")) {
-      usage.memory_pressure = ParsePressureAvg10(*memory, "some");
-      usage.memory_full_pressure = ParsePressureAvg10(*memory, "full");
-    }
-    if (auto io = read("unified", "io.pressure")) usage.io_pressure = ParsePressureAvg10(*io, "some");
-    if (auto state = read("freezer", "freezer.state")) usage.frozen = state->starts_with("FROZEN");
-    return usage;
+    // v1 counts an OOM kill only in the killed task's own group: read every sub-group's too.
+    AddOomControlFiles(group, files);
+    return files;
   }
 
   Status Freeze(const std::string& group) override {
@@ -196,14 +188,12 @@ class CgroupV1 final : public CgroupDriverBase {
     }
     return false;
   }
-  // v1 counts an OOM kill only in the group of the killed task, not in its ancestors.
-  uint64_t OomKills(const std::string& group) const {
-    auto text = ReadCgroupFile(Path("memory", group) + "/memory.oom_control");
-    uint64_t kills = text ? FindKeyedValue(*text, "oom_kill").value_or(0) : 0;
+  void AddOomControlFiles(const std::string& group, std::vector<CounterFile>& files) const {
+    if (!Has("memory")) return;
+    files.push_back({Path("memory", group) + "/memory.oom_control", CounterKind::kV1OomControl});
     if (auto children = Children(group)) {
-      for (const auto& child : *children) kills += OomKills(group + "/" + child);
+      for (const auto& child : *children) AddOomControlFiles(group + "/" + child, files);
     }
-    return kills;
   }
 
   std::string PidHierarchy() const {

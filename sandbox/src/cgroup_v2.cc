@@ -31,36 +31,25 @@ class CgroupV2 final : public CgroupDriverBase {
     });
   }
 
-  Result<CgroupUsage> Usage(const std::string& group) const override {
-    CgroupUsage usage;
-    auto read = [&](const char* file) { return ReadCgroupFile(Path(group) + "/" + file); };
-    MOAT_TRY(auto cpu_stat, read("cpu.stat"));
-    usage.cpu_usage_us = FindKeyedValue(cpu_stat, "usage_usec").value_or(0);
-    usage.cpu_throttled_us = FindKeyedValue(cpu_stat, "throttled_usec").value_or(0);
-    usage.cpu_nr_throttled = FindKeyedValue(cpu_stat, "nr_throttled").value_or(0);
-    if (auto current = read("memory.current")) usage.memory_current = std::stoull(*current);
-    if (auto peak = read("memory.peak")) usage.memory_peak = std::stoull(*peak);
-    if (auto events = read("memory.events")) {
-      usage.oom_kills = FindKeyedValue(*events, "oom_kill").value_or(0);
+  std::vector<CounterFile> CounterFiles(const std::string& group) const override {
+    const std::pair<const char*, CounterKind> table[] = {
+        {"cpu.stat", CounterKind::kV2CpuStat},
+        {"memory.current", CounterKind::kV2MemoryCurrent},
+        {"memory.peak", CounterKind::kV2MemoryPeak},
+        {"memory.events", CounterKind::kV2MemoryEvents},
+        {"pids.current", CounterKind::kPidsCurrent},
+        {"io.stat", CounterKind::kV2IoStat},
+        {"cgroup.events", CounterKind::kV2CgroupEvents},
+        {"cpu.pressure", CounterKind::kCpuPressure},
+        {"memory.pressure", CounterKind::kMemoryPressure},
+        {"io.pressure", CounterKind::kIoPressure},
+    };
+    std::vector<CounterFile> files;
+    for (const auto& [file, kind] : table) {
+      std::string path = Path(group) + "/" + file;
+      if (::access(path.c_str(), R_OK) == 0) files.push_back({path, kind});
     }
-    if (auto pids = read("pids.current")) usage.pids_current = std::stoull(*pids);
-    if (auto io = read("io.stat")) {
-      auto totals = ParseV2IoStat(*io);
-      usage.io_read_bytes = totals.read_bytes;
-      usage.io_write_bytes = totals.write_bytes;
-      usage.io_read_ops = totals.read_ops;
-      usage.io_write_ops = totals.write_ops;
-    }
-    if (auto cpu = read("cpu.pressure")) usage.cpu_pressure = ParsePressureAvg10(*cpu, "some");
-    if (auto memory = read("memory.pressure")) {
-      usage.memory_pressure = ParsePressureAvg10(*memory, "some");
-      usage.memory_full_pressure = ParsePressureAvg10(*memory, "full");
-    }
-    if (auto io = read("io.pressure")) usage.io_pressure = ParsePressureAvg10(*io, "some");
-    if (auto events = read("cgroup.events")) {
-      usage.frozen = FindKeyedValue(*events, "frozen").value_or(0) == 1;
-    }
-    return usage;
+    return files;
   }
 
   Status Freeze(const std::string& group) override {

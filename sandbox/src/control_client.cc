@@ -22,6 +22,17 @@ Result<ControlClient> ControlClient::Connect(const std::string& socket_path) {
   return ControlClient(std::move(fd));
 }
 
+Status ControlClient::SetTimeout(std::chrono::milliseconds timeout) {
+  struct timeval tv = {static_cast<time_t>(timeout.count() / 1000),
+                       static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  for (int option : {SO_RCVTIMEO, SO_SNDTIMEO}) {
+    if (::setsockopt(socket_.get(), SOL_SOCKET, option, &tv, sizeof(tv)) != 0) {
+      return FailErrno("setsockopt", "control socket timeout");
+    }
+  }
+  return {};
+}
+
 Result<nlohmann::json> ControlClient::Call(const nlohmann::json& request) {
   MOAT_TRY_VOID(SendControlMessage(socket_.get(), request));
   MOAT_TRY(auto reply, ReceiveControlMessage(socket_.get()));

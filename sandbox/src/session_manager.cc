@@ -212,7 +212,7 @@ Status SessionManager::Stop(const std::string& id, std::chrono::milliseconds gra
     (void)cgroups_->Thaw(info.cgroup);
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, info.pid, 0)));
     auto client = ControlClient::Connect(info.control_socket);
-    bool asked = client && client->Shutdown(grace);
+    bool asked = client && client->SetTimeout(std::chrono::seconds(2)) && client->Shutdown(grace);
     int wait_ms = static_cast<int>(grace.count()) + 2000;
     if (!asked || !pidfd || !WaitForExit(pidfd.get(), wait_ms)) {
       // moat-init did not answer or did not finish: killing the pid namespace's init kills
@@ -280,10 +280,11 @@ Result<Limits> SessionManager::ReadLimits(const std::string& id, const std::stri
 Result<CgroupUsage> SessionManager::Usage(const std::string& id, const std::string& app) const {
   MOAT_TRY(auto group, GroupOf(id, app));
   MOAT_TRY(auto usage, cgroups_->Usage(group));
-  if (app.empty()) {
+  if (app.empty() && !usage.frozen) {
     // On cgroup v1 the kills in application groups that are gone live only in moat-init.
     MOAT_TRY(auto info, Find(id));
-    if (auto client = ControlClient::Connect(info.control_socket)) {
+    auto client = ControlClient::Connect(info.control_socket);
+    if (client && client->SetTimeout(std::chrono::milliseconds(500))) {
       if (auto reply = client->Call({{"op", "info"}})) {
         usage.oom_kills += reply->value("ended_app_oom_kills", uint64_t{0});
       }

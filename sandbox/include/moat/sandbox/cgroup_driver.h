@@ -31,6 +31,37 @@ struct CgroupUsage {
   bool frozen = false;
 };
 
+// One kernel file that feeds CgroupUsage, and how to read it.
+enum class CounterKind {
+  kV1CpuacctUsage,      // cpuacct.usage, nanoseconds
+  kV1CpuStat,           // cpu.stat: nr_throttled, throttled_time (ns)
+  kV1MemoryUsage,       // memory.usage_in_bytes
+  kV1MemoryMaxUsage,    // memory.max_usage_in_bytes
+  kV1OomControl,        // memory.oom_control: oom_kill
+  kV1BlkioBytes,        // blkio.throttle.io_service_bytes_recursive
+  kV1BlkioOps,          // blkio.throttle.io_serviced_recursive
+  kV1FreezerState,      // freezer.state
+  kV2CpuStat,           // cpu.stat: usage_usec, nr_throttled, throttled_usec
+  kV2MemoryCurrent,
+  kV2MemoryPeak,
+  kV2MemoryEvents,      // memory.events: oom_kill (hierarchical)
+  kV2IoStat,
+  kV2CgroupEvents,      // cgroup.events: frozen
+  kPidsCurrent,
+  kCpuPressure,
+  kMemoryPressure,
+  kIoPressure,
+};
+
+struct CounterFile {
+  std::string path;
+  CounterKind kind;
+};
+
+// Folds one file's contents into `usage`. Counters that add up (v1 OOM kills of several
+// groups) are added; the rest are set.
+void ApplyCounter(CounterKind kind, const std::string& text, CgroupUsage& usage);
+
 struct CgroupOptions {
   // Moat's parent group, relative to each hierarchy's root (v1) or the unified root (v2).
   std::string parent = "moat";
@@ -49,7 +80,11 @@ class CgroupDriver {
   // refused change changes nothing.
   virtual Status Apply(const std::string& group, const Limits& limits) = 0;
   virtual Result<Limits> ReadLimits(const std::string& group) const = 0;
-  virtual Result<CgroupUsage> Usage(const std::string& group) const = 0;
+  // Reads every file of CounterFiles() once.
+  Result<CgroupUsage> Usage(const std::string& group) const;
+  // The files that make up a group's usage, for samplers that keep them open. Files this host
+  // lacks (no PSI, no blkio) are left out.
+  virtual std::vector<CounterFile> CounterFiles(const std::string& group) const = 0;
   // Freeze returns once every task is frozen; a frozen group uses no CPU and keeps its memory.
   virtual Status Freeze(const std::string& group) = 0;
   virtual Status Thaw(const std::string& group) = 0;

@@ -52,6 +52,9 @@ class ControlClient {
   Status Shutdown(std::chrono::milliseconds grace);
   Result<nlohmann::json> Call(const nlohmann::json& request);
 
+  // Bounds every later send and receive: a frozen or wedged moat-init cannot hang the caller.
+  Status SetTimeout(std::chrono::milliseconds timeout);
+
   int fd() const { return socket_.get(); }
 
  private:
