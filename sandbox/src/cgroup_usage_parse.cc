@@ -4,16 +4,27 @@
 
 namespace moat::sandbox {
 
-void AddV1BlkioTotals(const std::string& text, uint64_t& read, uint64_t& write) {
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream words(line);
-    std::string device, op;
-    uint64_t value = 0;
-    if (!(words >> device >> op >> value)) continue;
-    if (op == "Read") read += value;
-    if (op == "Write") write += value;
+void AddV1BlkioTotals(std::string_view text, uint64_t& read, uint64_t& write) {
+  // Lines "MAJ:MIN Read N"; sampled every second for every session, so no streams here.
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    size_t space = line.find(' ');
+    if (space != std::string_view::npos) {
+      std::string_view rest = line.substr(space + 1);
+      uint64_t* target = rest.starts_with("Read ") ? &read : rest.starts_with("Write ") ? &write : nullptr;
+      if (target != nullptr) {
+        uint64_t value = 0;
+        for (char c : rest.substr(rest.find(' ') + 1)) {
+          if (c < '0' || c > '9') break;
+          value = value * 10 + static_cast<uint64_t>(c - '0');
+        }
+        *target += value;
+      }
+    }
+    pos = end + 1;
   }
 }
 

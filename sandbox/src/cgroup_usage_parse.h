@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace moat::sandbox {
 
@@ -12,7 +13,7 @@ struct IoTotals {
 };
 
 // v1 blkio.throttle.io_service_bytes_recursive / io_serviced_recursive: "MAJ:MIN Read N" lines.
-void AddV1BlkioTotals(const std::string& text, uint64_t& read, uint64_t& write);
+void AddV1BlkioTotals(std::string_view text, uint64_t& read, uint64_t& write);
 // v2 io.stat: "MAJ:MIN rbytes=N wbytes=N rios=N wios=N ..." lines, summed over devices.
 IoTotals ParseV2IoStat(const std::string& text);
 // "some avg10=1.23 avg60=..." → 1.23 for kind "some" (or "full").

@@ -16,34 +16,43 @@ Status UsageSampler::Track(const std::string& group) {
     if (!fd) return FailErrno("open", file.path);
     counters.push_back({std::move(fd), file.kind});
   }
-  groups_[group] = std::move(counters);
+  TrackedGroup tracked;
+  tracked.counters = std::move(counters);
+  MOAT_TRY_VOID(Read(tracked, true));
+  groups_[group] = std::move(tracked);
   return {};
 }
 
 void UsageSampler::Untrack(const std::string& group) { groups_.erase(group); }
 
-Result<CgroupUsage> UsageSampler::Read(const std::vector<OpenCounter>& counters) const {
-  CgroupUsage usage;
+Status UsageSampler::Read(TrackedGroup& group, bool include_slow) {
   char buffer[4096];
-  for (const auto& counter : counters) {
+  // Counters that add up over files (v1 OOM kills of sub-groups) start again from zero.
+  if (include_slow) group.last.oom_kills = 0;
+  for (const auto& counter : group.counters) {
+    if (!include_slow && IsSlowCounter(counter.kind)) continue;
     ssize_t n = ::pread(counter.fd.get(), buffer, sizeof(buffer) - 1, 0);
     if (n < 0) return FailErrno("pread", "cgroup counter");
-    ApplyCounter(counter.kind, std::string(buffer, static_cast<size_t>(n)), usage);
+    ApplyCounter(counter.kind, std::string_view(buffer, static_cast<size_t>(n)), group.last);
   }
-  return usage;
+  return {};
 }
 
-Result<CgroupUsage> UsageSampler::Sample(const std::string& group) const {
+Result<CgroupUsage> UsageSampler::Sample(const std::string& group) {
   auto it = groups_.find(group);
   if (it == groups_.end()) return Fail(InvalidArgument("cgroup '" + group + "' is not tracked"));
-  return Read(it->second);
+  MOAT_TRY_VOID(Read(it->second, true));
+  return it->second.last;
 }
 
-std::vector<std::pair<std::string, CgroupUsage>> UsageSampler::SampleAll() const {
+std::vector<std::pair<std::string, CgroupUsage>> UsageSampler::SampleAll() {
   std::vector<std::pair<std::string, CgroupUsage>> samples;
   samples.reserve(groups_.size());
-  for (const auto& [group, counters] : groups_) {
-    if (auto usage = Read(counters)) samples.emplace_back(group, std::move(*usage));
+  unsigned index = 0;
+  ++pass_;
+  for (auto& [name, group] : groups_) {
+    bool slow = (index++ + pass_) % kSlowEvery == 0;
+    if (Read(group, slow)) samples.emplace_back(name, group.last);
   }
   return samples;
 }

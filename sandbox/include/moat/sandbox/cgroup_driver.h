@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "moat/common/error.h"
@@ -60,7 +61,10 @@ struct CounterFile {
 
 // Folds one file's contents into `usage`. Counters that add up (v1 OOM kills of several
 // groups) are added; the rest are set.
-void ApplyCounter(CounterKind kind, const std::string& text, CgroupUsage& usage);
+void ApplyCounter(CounterKind kind, std::string_view text, CgroupUsage& usage);
+// Counters that change rarely or are averaged by the kernel anyway (PSI is recomputed every
+// 2 s): samplers may read them less often than every pass.
+bool IsSlowCounter(CounterKind kind);
 
 struct CgroupOptions {
   // Moat's parent group, relative to each hierarchy's root (v1) or the unified root (v2).

@@ -24,19 +24,28 @@ class UsageSampler {
   void Untrack(const std::string& group);
   size_t size() const { return groups_.size(); }
 
-  Result<CgroupUsage> Sample(const std::string& group) const;
-  // Every tracked group; groups that vanished (their files read as ENODEV) are skipped.
-  std::vector<std::pair<std::string, CgroupUsage>> SampleAll() const;
+  // Every counter of one group.
+  Result<CgroupUsage> Sample(const std::string& group);
+  // One pass over every tracked group: fast counters every pass; slow ones (OOM kills, frozen,
+  // PSI: see IsSlowCounter) every kSlowEvery passes, staggered so each pass reads a share of
+  // them. Groups that vanished are skipped.
+  std::vector<std::pair<std::string, CgroupUsage>> SampleAll();
+  static constexpr unsigned kSlowEvery = 4;
 
  private:
   struct OpenCounter {
     UniqueFd fd;
     CounterKind kind;
   };
-  Result<CgroupUsage> Read(const std::vector<OpenCounter>& counters) const;
+  struct TrackedGroup {
+    std::vector<OpenCounter> counters;
+    CgroupUsage last;  // keeps the slow counters between their reads
+  };
+  Status Read(TrackedGroup& group, bool include_slow);
 
   const CgroupDriver& driver_;
-  std::map<std::string, std::vector<OpenCounter>> groups_;
+  std::map<std::string, TrackedGroup> groups_;
+  unsigned pass_ = 0;
 };
 
 }  // namespace moat::sandbox

@@ -1,0 +1,56 @@
+// Needs root and a cgroup hierarchy: real groups, a real process, real counters.
+#include "moat/sandbox/usage_sampler.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace moat::sandbox {
+namespace {
+
+TEST(UsageSampler, AgreesWithADirectReadAndSeesAProcessArriveAndCpuGrow) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+  CgroupOptions options;
+  options.parent = "moat-unit-" + std::to_string(getpid());
+  auto driver = CgroupDriver::Detect(options);
+  ASSERT_TRUE(driver) << driver.error().message();
+  ASSERT_TRUE((*driver)->Create("g")) << "create";
+  UsageSampler sampler(**driver);
+  ASSERT_TRUE(sampler.Track("g"));
+  EXPECT_EQ(sampler.SampleAll().at(0).second.pids_current, 0u);
+
+  pid_t child = fork();
+  if (child == 0) {
+    for (;;) {
+    }
+  }
+  ASSERT_TRUE((*driver)->AddProcess("g", child));
+  usleep(200 * 1000);
+  auto sampled = sampler.Sample("g");
+  auto direct = (*driver)->Usage("g");
+  ASSERT_TRUE(sampled && direct);
+  EXPECT_EQ(sampled->pids_current, 1u);
+  EXPECT_EQ(direct->pids_current, 1u);
+  EXPECT_GT(sampled->cpu_usage_us, 50000u);
+  EXPECT_GT(sampled->memory_current, 0u);
+  EXPECT_NEAR(static_cast<double>(sampled->cpu_usage_us), static_cast<double>(direct->cpu_usage_us),
+              20000.0);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  sampler.Untrack("g");
+  EXPECT_TRUE((*driver)->Destroy("g"));
+  EXPECT_TRUE((*driver)->Destroy(""));
+  EXPECT_FALSE((*driver)->Exists("g"));
+}
+
+TEST(UsageSampler, RefusesAGroupThatDoesNotExist) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to read cgroups";
+  auto driver = CgroupDriver::Detect();
+  ASSERT_TRUE(driver);
+  UsageSampler sampler(**driver);
+  EXPECT_FALSE(sampler.Track("no-such-group-moat"));
+}
+
+}  // namespace
+}  // namespace moat::sandbox
