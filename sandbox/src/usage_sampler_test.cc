@@ -28,7 +28,8 @@ TEST(UsageSampler, AgreesWithADirectReadAndSeesAProcessArriveAndCpuGrow) {
     char byte;
     (void)!read(go[0], &byte, 1);
     static char touched[8 << 20];
-    for (size_t i = 0; i < sizeof(touched); i += 4096) touched[i] = 1;
+    volatile char* page = touched;  // volatile: the stores must happen
+    for (size_t i = 0; i < sizeof(touched); i += 4096) page[i] = 1;
     for (;;) {
     }
   }
