@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <memory>
 
 namespace moat::sandbox {
 
@@ -34,8 +35,10 @@ Status SendControlMessage(int socket_fd, const nlohmann::json& body, const std::
 }
 
 Result<ControlMessage> ReceiveControlMessage(int socket_fd) {
-  std::string buffer(kMaxControlMessage, '\0');
-  struct iovec iov = {buffer.data(), buffer.size()};
+  // Not zero-filled: only the bytes received are ever touched, so an idle moat-init does not
+  // carry 64 KiB of dirty pages for its largest possible message.
+  std::unique_ptr<char[]> buffer(new char[kMaxControlMessage]);
+  struct iovec iov = {buffer.get(), kMaxControlMessage};
   struct msghdr msg {};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -65,7 +68,7 @@ Result<ControlMessage> ReceiveControlMessage(int socket_fd) {
   }
   if (msg.msg_flags & MSG_TRUNC) return Fail(InvalidArgument("control message truncated"));
   try {
-    out.body = nlohmann::json::parse(buffer.begin(), buffer.begin() + n);
+    out.body = nlohmann::json::parse(buffer.get(), buffer.get() + n);
   } catch (const nlohmann::json::exception& e) {
     return Fail(InvalidArgument(std::string("control message is not JSON: ") + e.what()));
   }

@@ -3,11 +3,11 @@
 #include <grp.h>
 #include <linux/securebits.h>
 #include <sched.h>
-#include <sys/capability.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <memory>
 
 namespace moat::sandbox::init {
 
@@ -40,9 +40,10 @@ Status DropAllCapabilities() {
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
     return FailErrno("prctl", "PR_CAP_AMBIENT_CLEAR_ALL");
   }
-  std::unique_ptr<struct _cap_struct, int (*)(void*)> empty(cap_init(), cap_free);
-  if (!empty) return FailErrno("cap_init", "");
-  if (cap_set_proc(empty.get()) != 0) return FailErrno("cap_set_proc", "empty set");
+  // capset(2) directly: moat-init is linked statically and needs no libcap for an empty set.
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capset, &header, data) != 0) return FailErrno("capset", "empty set");
   return {};
 }
 
