@@ -14,6 +14,8 @@ packages=(
   bubblewrap crun uidmap
   # run time and test tools
   iproute2 procps psmisc util-linux passwd strace python3
+  # the cgroup v2 guest of tests/vm (its kernel comes from apt-get download, unpacked there)
+  qemu-system-x86 busybox-static cpio xz-utils
 )
 
 missing=()
