@@ -96,6 +96,10 @@ ScratchRunDir::ScratchRunDir() {
 }
 
 ScratchRunDir::~ScratchRunDir() {
+  // A test that failed half-way may leave sessions running: end them before their state goes.
+  for (const auto& id : ListDir(path_ + "/sessions")) {
+    RunCommand({MOAT_SANDBOX_BIN, "--run-dir", path_, "stop", id, "--grace", "0.2"});
+  }
   RunCommand({"rm", "-rf", "--one-file-system", path_});
 }
 
