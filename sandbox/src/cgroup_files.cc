@@ -47,11 +47,11 @@ Result<std::vector<pid_t>> ReadPidList(const std::string& path) {
 }
 
 Status MakeDirs(const std::string& path, mode_t mode) {
-  for (size_t pos = 1; pos <= path.size(); ++pos) {
-    if (pos != path.size() && path[pos] != '/') continue;
-    std::string prefix = path.substr(0, pos);
-    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) return FailErrno("mkdir", prefix);
-  }
+  // Leaf first: the parents usually exist, and each failed mkdir on cgroupfs costs a lookup.
+  if (path.empty() || ::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return {};
+  if (errno != ENOENT) return FailErrno("mkdir", path);
+  MOAT_TRY_VOID(MakeDirs(path.substr(0, path.rfind('/')), mode));
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return FailErrno("mkdir", path);
   return {};
 }
 

@@ -123,6 +123,12 @@ class CgroupV1 final : public CgroupDriverBase {
     return {};
   }
 
+  bool Populated(const std::string& group) const override {
+    if (!Has("pids")) return true;  // no cheap hierarchical count: assume so
+    auto count = ReadCgroupFile(Path("pids", group) + "/pids.current");
+    return !count || std::strtoull(count->c_str(), nullptr, 10) > 0;
+  }
+
   Result<std::vector<pid_t>> Processes(const std::string& group) const override {
     return ReadPidList(Path(PidHierarchy(), group) + "/cgroup.procs");
   }

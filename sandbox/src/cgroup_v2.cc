@@ -87,6 +87,11 @@ class CgroupV2 final : public CgroupDriverBase {
     return WriteCgroupFile(Path(group) + "/cgroup.procs", std::to_string(pid));
   }
 
+  bool Populated(const std::string& group) const override {
+    auto events = ReadCgroupFile(Path(group) + "/cgroup.events");
+    return !events || FindKeyedValue(*events, "populated").value_or(1) != 0;
+  }
+
   Result<std::vector<pid_t>> Processes(const std::string& group) const override {
     return ReadPidList(Path(group) + "/cgroup.procs");
   }

@@ -18,6 +18,7 @@
 #include "moat/sandbox/control_protocol.h"
 #include "moat/sandbox/seccomp_policy.h"
 #include "process_identity.h"
+#include "seccomp_disk_cache.h"
 #include "session_state.h"
 #include "setup_config.h"
 #include "user_identity.h"
@@ -116,7 +117,7 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   if (spec.hostname.empty()) spec.hostname = "moat-" + spec.id;
   MOAT_TRY_VOID(ValidateSessionSpec(spec));
   MOAT_TRY(auto user, LookupUser(spec.user));
-  MOAT_TRY(auto program, CachedSeccompProfile(spec.seccomp_profile));
+  MOAT_TRY(auto program, LoadSeccompProgram(options_.run_dir + "/seccomp", spec.seccomp_profile));
 
   std::string dir = SessionDir(spec.id);
   if (::mkdir(dir.c_str(), 0700) != 0) {
@@ -144,7 +145,7 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   MOAT_TRY_VOID(cgroups_->Apply(spec.id, spec.limits));
   // moat-init, as the user, makes one sub-group per application inside the session's group.
   MOAT_TRY_VOID(cgroups_->Delegate(spec.id, user.uid, user.gid));
-  MOAT_TRY(auto seccomp_fd, ProgramToMemfd(*program));
+  MOAT_TRY(auto seccomp_fd, ProgramToMemfd(program));
 
   SetupConfig config;
   config.id = spec.id;
@@ -209,7 +210,9 @@ Status SessionManager::Stop(const std::string& id, std::chrono::milliseconds gra
   MOAT_TRY(auto info, Find(id));
   if (info.running) {
     // A frozen moat-init could not act on the shutdown request.
-    (void)cgroups_->Thaw(info.cgroup);
+    if (auto usage = cgroups_->Usage(info.cgroup); usage && usage->frozen) {
+      (void)cgroups_->Thaw(info.cgroup);
+    }
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, info.pid, 0)));
     auto client = ControlClient::Connect(info.control_socket);
     bool asked = client && client->SetTimeout(std::chrono::seconds(2)) && client->Shutdown(grace);
@@ -237,7 +240,9 @@ Status SessionManager::Reap(const std::string& id) {
 Status SessionManager::RemoveSessionTraces(const SessionInfo& info) {
   Status result;
   if (cgroups_->Exists(info.cgroup)) {
-    (void)cgroups_->Kill(info.cgroup);
+    // Once moat-init has gone its pid namespace is empty; a kill is needed only for what
+    // escaped into the group some other way.
+    if (cgroups_->Populated(info.cgroup)) (void)cgroups_->Kill(info.cgroup);
     result = cgroups_->Destroy(info.cgroup);
   }
   std::string dir = SessionDir(info.id);

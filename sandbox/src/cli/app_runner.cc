@@ -62,8 +62,6 @@ int LaunchErrorCode(const Error& error) {
 
 Result<ExitStatus> RunApplication(const std::string& control_socket, const RunRequest& request) {
   MOAT_TRY(auto client, ControlClient::Connect(control_socket));
-  // A second connection carries signals while the first waits for the exit event.
-  MOAT_TRY(auto signaller, ControlClient::Connect(control_socket));
   LaunchRequest launch;
   launch.argv = request.argv;
   launch.env = request.env;
@@ -110,7 +108,11 @@ Result<ExitStatus> RunApplication(const std::string& control_socket, const RunRe
           struct winsize size {};
           if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &size) == 0) ::ioctl(master, TIOCSWINSZ, &size);
         } else if (info.ssi_signo != SIGWINCH) {
-          (void)signaller.Signal(launched->pid, static_cast<int>(info.ssi_signo));
+          // A second connection carries signals while the first waits for the exit event;
+          // opened only when there is one to forward.
+          if (auto signaller = ControlClient::Connect(control_socket)) {
+            (void)signaller->Signal(launched->pid, static_cast<int>(info.ssi_signo));
+          }
         }
       }
     }

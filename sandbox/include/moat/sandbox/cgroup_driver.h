@@ -109,6 +109,8 @@ class CgroupDriver {
   virtual std::vector<std::string> ProcsFiles(const std::string& group) const = 0;
   virtual Status AddProcess(const std::string& group, pid_t pid) = 0;
   virtual Result<std::vector<pid_t>> Processes(const std::string& group) const = 0;
+  // Whether any process lives in the group or below it.
+  virtual bool Populated(const std::string& group) const = 0;
   virtual Status Kill(const std::string& group) = 0;
   // Removes the group and its sub-groups, waiting briefly for dying processes to leave.
   virtual Status Destroy(const std::string& group) = 0;
