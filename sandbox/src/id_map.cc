@@ -40,7 +40,7 @@ void IdSlotLease::Release() {
   path_.clear();
 }
 
-Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& session_id) {
+Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& owner) {
   for (uint32_t slot = 0; slot < kIdSlotCount; ++slot) {
     std::string path = dir + "/" + std::to_string(slot);
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -48,7 +48,7 @@ Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& ses
       if (errno == EEXIST) continue;
       return FailErrno("create id slot lease", path);
     }
-    std::string text = session_id + "\n";
+    std::string text = owner + "\n";
     if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
       int err = errno;
       ::unlink(path.c_str());

@@ -46,7 +46,8 @@ class IdSlotLease {
   uint32_t slot_ = 0;
 };
 
-Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& session_id);
+// `owner` (the session's run directory entry) is written into the lease for admins to read.
+Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& owner);
 // Removes the lease of a slot that a finished session held.
 void ReleaseIdSlot(const std::string& dir, uint32_t slot);
 

@@ -100,7 +100,7 @@ Result<std::unique_ptr<SessionManager>> SessionManager::Open(ManagerOptions opti
   }
   options.init_path = FindInitBinary(options.init_path);
   for (const std::string& dir :
-       {options.run_dir, options.run_dir + "/sessions", options.run_dir + "/idslots"}) {
+       {options.run_dir, options.run_dir + "/sessions", options.id_lease_dir}) {
     MOAT_TRY_VOID_CTX(MakeDirs(dir, 0700), "prepare run directory");
   }
   MOAT_TRY(auto cgroups, CgroupDriver::Detect(options.cgroups));
@@ -132,16 +132,22 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   info.user = user.name;
   info.uid = user.uid;
   info.control_socket = dir + "/control.sock";
-  info.cgroup = spec.id;
   info.created_unix = std::time(nullptr);
   ScopeGuard remove_traces([&] { (void)RemoveSessionTraces(info); });
 
-  MOAT_TRY(auto lease, AcquireIdSlot(options_.run_dir + "/idslots", spec.id));
+  // The session's group must be new: an id reused in another run directory must not share it.
+  if (cgroups_->Exists(spec.id)) {
+    return Fail(Error(std::make_error_code(std::errc::file_exists),
+                      "a cgroup for session '" + spec.id +
+                          "' exists already (a session of another run directory?)"));
+  }
+  MOAT_TRY(auto lease, AcquireIdSlot(options_.id_lease_dir, options_.run_dir + "/sessions/" + spec.id));
   // The lease object releases the slot on failure; RemoveSessionTraces must not (another
   // session may hold it by then), so host_id_base stays 0 until we succeed.
   const uint32_t id_base = HostIdBase(lease.slot());
   info.id_slot = lease.slot();
   MOAT_TRY_VOID(cgroups_->Create(spec.id));
+  info.cgroup = spec.id;  // ours from here on: the rollback may remove it
   MOAT_TRY_VOID(cgroups_->Apply(spec.id, spec.limits));
   // moat-init, as the user, makes one sub-group per application inside the session's group.
   MOAT_TRY_VOID(cgroups_->Delegate(spec.id, user.uid, user.gid));
@@ -239,7 +245,7 @@ Status SessionManager::Reap(const std::string& id) {
 
 Status SessionManager::RemoveSessionTraces(const SessionInfo& info) {
   Status result;
-  if (cgroups_->Exists(info.cgroup)) {
+  if (!info.cgroup.empty() && cgroups_->Exists(info.cgroup)) {
     // Once moat-init has gone its pid namespace is empty; a kill is needed only for what
     // escaped into the group some other way.
     if (cgroups_->Populated(info.cgroup)) (void)cgroups_->Kill(info.cgroup);
@@ -252,7 +258,7 @@ Status SessionManager::RemoveSessionTraces(const SessionInfo& info) {
   // The root was mounted only inside the session's mount namespace: here it is an empty dir.
   ::rmdir((dir + "/root").c_str());
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && result) result = FailErrno("rmdir", dir);
-  if (info.host_id_base != 0) ReleaseIdSlot(options_.run_dir + "/idslots", info.id_slot);
+  if (info.host_id_base != 0) ReleaseIdSlot(options_.id_lease_dir, info.id_slot);
   return result;
 }
 

@@ -416,7 +416,7 @@ bool EnsureBenchUser() {
 // Removes the private run directory (walls already stopped) and the cgroup parent, from the
 // unified root and from every hierarchy mounted below it, whichever the driver used.
 void CleanUp(const ManagerOptions& options) {
-  for (const char* sub : {"/sessions", "/idslots"}) ::rmdir((options.run_dir + sub).c_str());
+  ::rmdir((options.run_dir + "/sessions").c_str());
   ::rmdir(options.run_dir.c_str());
   const auto& c = options.cgroups;
   ::rmdir((c.mount_root + "/" + c.parent).c_str());

@@ -171,6 +171,14 @@ std::vector<std::string> ListDir(const std::string& path) {
   return entries;
 }
 
+std::vector<std::string> LeasesOf(const std::string& run_dir) {
+  std::vector<std::string> leases;
+  for (const auto& slot : ListDir("/run/moat-idranges")) {
+    if (ReadFile("/run/moat-idranges/" + slot).starts_with(run_dir + "/")) leases.push_back(slot);
+  }
+  return leases;
+}
+
 std::string Trim(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;

@@ -59,5 +59,7 @@ bool Exists(const std::string& path);
 // Entries of a directory, without . and ..
 std::vector<std::string> ListDir(const std::string& path);
 std::string Trim(std::string text);
+// The host id range leases held by sessions of a run directory.
+std::vector<std::string> LeasesOf(const std::string& run_dir);
 
 }  // namespace moat::test

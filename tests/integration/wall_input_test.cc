@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "test_support.h"
 
 namespace moat::test {
@@ -13,7 +15,7 @@ class WallInput : public ::testing::Test {
 
   void ExpectNothingCreated(const std::string& id) {
     EXPECT_EQ(ListDir(sandbox_.run_dir() + "/sessions"), std::vector<std::string>{});
-    EXPECT_EQ(ListDir(sandbox_.run_dir() + "/idslots"), std::vector<std::string>{});
+    EXPECT_EQ(LeasesOf(sandbox_.run_dir()), std::vector<std::string>{});
     EXPECT_FALSE(Exists("/sys/fs/cgroup/pids/moat/" + id));
     EXPECT_FALSE(Exists("/sys/fs/cgroup/moat/" + id));
   }
@@ -75,6 +77,26 @@ TEST_F(WallInput, DuplicateIdIsRefusedAndTheFirstSessionIsUntouched) {
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
   EXPECT_EQ(sandbox_.Exec(id, "echo alive").out, "alive\n");
+  sandbox_.Stop(id);
+}
+
+// Another manager (its own run directory) must neither share the session's cgroup nor its
+// host id range.
+TEST_F(WallInput, AnotherRunDirectoryGetsNeitherTheSameCgroupNorTheSameIdRange) {
+  ScratchRunDir other_dir;
+  Sandbox other(other_dir);
+  std::string id = sandbox_.Detach("moat-wall-a");
+  auto clash = other.Cli({"run", "--id", id, "--user", "moat-wall-a", "--", "true"});
+  EXPECT_EQ(clash.exit_code, 125);
+  EXPECT_NE(clash.err.find("exists already"), std::string::npos) << clash.err;
+  EXPECT_EQ(sandbox_.Exec(id, "echo alive").out, "alive\n");
+  std::string second = other.Detach("moat-wall-a");
+  auto mine = nlohmann::json::parse(sandbox_.Cli({"list", "--json"}).out);
+  auto theirs = nlohmann::json::parse(other.Cli({"list", "--json"}).out);
+  ASSERT_EQ(mine.size(), 1u);
+  ASSERT_EQ(theirs.size(), 1u);
+  EXPECT_NE(mine[0]["host_id_base"], theirs[0]["host_id_base"]);
+  other.Stop(second);
   sandbox_.Stop(id);
 }
 

@@ -19,9 +19,7 @@ class WallLifecycle : public ::testing::Test {
     for (const auto& entry : ListDir(sandbox_.run_dir() + "/sessions")) {
       traces.push_back("run dir entry " + entry);
     }
-    for (const auto& entry : ListDir(sandbox_.run_dir() + "/idslots")) {
-      traces.push_back("id slot lease " + entry);
-    }
+    for (const auto& lease : LeasesOf(sandbox_.run_dir())) traces.push_back("id range lease " + lease);
     for (const char* controller : {"cpu", "cpuacct", "memory", "pids", "freezer", "blkio", ""}) {
       std::string path = std::string("/sys/fs/cgroup/") + controller + "/moat/" + id;
       if (Exists(path)) traces.push_back("cgroup " + path);

@@ -16,8 +16,14 @@
 
 namespace moat::sandbox {
 
+// Where host id ranges are leased: one place per host, whatever the run directory, because
+// two sessions must never share a range even when different managers (the agent, a test,
+// an admin's moat-sandbox with its own --run-dir) created them.
+inline constexpr const char* kIdLeaseDir = "/run/moat-idranges";
+
 struct ManagerOptions {
   std::string run_dir = "/run/moat";
+  std::string id_lease_dir = kIdLeaseDir;
   CgroupOptions cgroups;
   std::string init_path;  // moat-init; found beside the running binary when empty
 };
