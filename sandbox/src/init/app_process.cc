@@ -31,9 +31,6 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
   if (::setsid() < 0) die(errno);
-  int oom = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-  if (oom < 0 || ::write(oom, "0", 1) != 1) die(errno);
-  ::close(oom);
   // Join the application's own sub-group before exec, so that all it ever runs is counted
   // and limited there.
   if (spawn.cgroup_dirs != nullptr) {

@@ -46,20 +46,6 @@ Result<std::vector<UniqueFd>> JoinCgroups(const SetupConfig& c) {
   return dir_fds;
 }
 
-// The OOM killer of a full session must pick an application, never the session's PID 1 (its
-// death would end the session). Set while still privileged; applications set theirs back to 0,
-// which needs no privilege because it only makes them easier to kill.
-// Best effort: without CAP_SYS_RESOURCE (some container hosts withhold it) the kernel refuses a
-// negative value, and the session works on without the protection.
-Status ProtectFromOomKiller() {
-  UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
-  if (!fd) return FailErrno("open", "/proc/self/oom_score_adj");
-  if (::write(fd.get(), "-999", 4) != 4 && errno != EACCES && errno != EPERM) {
-    return FailErrno("write", "/proc/self/oom_score_adj");
-  }
-  return {};
-}
-
 Status SetHostname(const SetupConfig& c) {
   if (::sethostname(c.hostname.data(), c.hostname.size()) != 0) {
     return FailErrno("sethostname", c.hostname);
@@ -115,7 +101,6 @@ Status LoadSeccomp(int seccomp_fd) {
 Result<SetupOutcome> RunSetup(const SetupConfig& config, int setup_socket, int seccomp_fd) {
   SetupOutcome outcome;
   MOAT_TRY_CTX(outcome.cgroup_dirs, JoinCgroups(config), "join cgroup");
-  MOAT_TRY_VOID_CTX(ProtectFromOomKiller(), "protect from the OOM killer");
   MOAT_TRY_VOID_CTX(SetHostname(config), "set hostname");
   MOAT_TRY_VOID_CTX(BringUpLoopback(), "bring up loopback");
   MOAT_TRY_VOID_CTX(BuildRoot(config), "build root");
