@@ -267,6 +267,11 @@ Result<std::string> SessionManager::GroupOf(const std::string& id, const std::st
   if (!info.running) {
     return Fail(InvalidArgument("session '" + id + "' has ended; 'stop' it to clean up"));
   }
+  if (!cgroups_->Exists(info.cgroup)) {
+    return Fail(Error(std::make_error_code(std::errc::no_such_file_or_directory),
+                      "session '" + id + "' has no cgroup under this manager's parent group "
+                      "(was it started with another --cgroup-parent?)"));
+  }
   if (app.empty()) return info.cgroup;
   std::string name = app.starts_with("app-") ? app : "app-" + app;
   bool digits = name.size() > 4 && name.find_first_not_of("0123456789", 4) == std::string::npos;

@@ -136,5 +136,37 @@ TEST_F(ResourceControl, LimitsGivenAtCreationAreInForce) {
   sandbox_.Stop(id);
 }
 
+// systemd's Delegate=yes hands a service a cgroup v2 subtree: a manager started there keeps its
+// sessions inside it. The first process moves itself into a leaf so that the subtree's own
+// group can enable controllers for the sessions.
+TEST_F(ResourceControl, SessionsLiveInsideADelegatedSubtree) {
+  if (!Exists("/sys/fs/cgroup/cgroup.subtree_control")) {
+    GTEST_SKIP() << "cgroup v1 host: delegation is a cgroup v2 notion (tests/vm runs this)";
+  }
+  std::string service = UniqueId("moat-test-svc") + ".service";
+  std::string root = "/sys/fs/cgroup/" + service;
+  ASSERT_EQ(RunCommand({"mkdir", root}).exit_code, 0);
+  std::string id = UniqueId("deleg");
+  auto started = RunCommand(
+      {"/bin/sh", "-c",
+       "echo $$ > " + root + "/cgroup.procs && exec " MOAT_SANDBOX_BIN " --run-dir " +
+           sandbox_.run_dir() + " --cgroup-parent delegated run --detach --id " + id +
+           " --user moat-res-a -- sleep 600"});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  EXPECT_TRUE(Exists(root + "/moat/" + id + "/init")) << "session outside the delegation";
+  EXPECT_EQ(Trim(ReadFile(root + "/supervisor/cgroup.procs")), "") << "the CLI has exited";
+  EXPECT_NE(ReadFile(root + "/cgroup.subtree_control").find("memory"), std::string::npos);
+  auto set_direct = RunCommand({MOAT_SANDBOX_BIN, "--run-dir", sandbox_.run_dir(),
+                                "--cgroup-parent", service + "/moat", "set", id, "--memory", "64M"});
+  EXPECT_EQ(set_direct.exit_code, 0) << set_direct.err;
+  EXPECT_EQ(Trim(ReadFile(root + "/moat/" + id + "/memory.max")), std::to_string(64 << 20));
+  auto stopped = RunCommand({MOAT_SANDBOX_BIN, "--run-dir", sandbox_.run_dir(), "--cgroup-parent",
+                             service + "/moat", "stop", id, "--grace", "1"});
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_FALSE(Exists(root + "/moat/" + id));
+  RunCommand({"rmdir", root + "/moat", root + "/supervisor", root});
+  EXPECT_FALSE(Exists(root));
+}
+
 }  // namespace
 }  // namespace moat::test

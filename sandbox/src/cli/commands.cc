@@ -35,6 +35,11 @@ int Report(const Error& error) {
 Result<std::unique_ptr<SessionManager>> OpenManager(const GlobalOptions& global) {
   ManagerOptions options;
   options.run_dir = global.run_dir;
+  if (global.cgroup_parent == "delegated") {
+    MOAT_TRY(options.cgroups, DelegatedCgroupOptions(options.cgroups));
+  } else {
+    options.cgroups.parent = global.cgroup_parent;
+  }
   return SessionManager::Open(options);
 }
 

@@ -13,6 +13,9 @@ inline constexpr int kExitOwnFailure = 125;
 
 struct GlobalOptions {
   std::string run_dir = "/run/moat";
+  // Moat's parent cgroup, relative to the cgroup root; "delegated": inside the caller's own
+  // cgroup v2 subtree (DelegatedCgroupOptions).
+  std::string cgroup_parent = "moat";
 };
 
 int CommandRun(const GlobalOptions& global, const std::vector<std::string>& args);

@@ -13,7 +13,7 @@ using namespace moat::sandbox::cli;
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: moat-sandbox [--run-dir DIR] COMMAND ...
+constexpr const char* kUsage = R"(usage: moat-sandbox [--run-dir DIR] [--cgroup-parent PATH|delegated] COMMAND ...
 
   run [--spec FILE] [--id ID] [--user NAME] [--root DIR] [--hostname NAME]
       [--bind SRC[:DST]] [--ro-bind SRC[:DST]] [--upper-size SIZE] [--env K=V]
@@ -46,6 +46,15 @@ int main(int argc, char** argv) {
     }
     if (args[i] == "--run-dir" && i + 1 < args.size()) {
       global.run_dir = args[++i];
+    } else if (args[i] == "--cgroup-parent" && i + 1 < args.size()) {
+      global.cgroup_parent = args[++i];
+      bool ok = !global.cgroup_parent.empty() && global.cgroup_parent[0] != '/' &&
+                global.cgroup_parent.find("..") == std::string::npos;
+      if (!ok) {
+        std::fprintf(stderr, "moat-sandbox: --cgroup-parent '%s' must be a relative cgroup path "
+                             "without '..', or 'delegated'\n", global.cgroup_parent.c_str());
+        return kExitOwnFailure;
+      }
     } else {
       std::fprintf(stderr, "moat-sandbox: unknown or incomplete flag '%s'\n%s", args[i].c_str(),
                    kUsage);

@@ -119,4 +119,11 @@ class CgroupDriver {
   static Result<std::unique_ptr<CgroupDriver>> Detect(const CgroupOptions& options = {});
 };
 
+// For a daemon started in a delegated cgroup v2 subtree (systemd's Delegate=yes): moves the
+// calling process into a "supervisor" leaf of its own cgroup (a group with controllers for its
+// children may hold no process itself) and returns options whose parent is "<own>/moat", so
+// that sessions live inside the delegation. On cgroup v1, or when the process is in the root
+// cgroup, returns `fallback` unchanged. The caller must be the only process in its cgroup.
+Result<CgroupOptions> DelegatedCgroupOptions(const CgroupOptions& fallback = {});
+
 }  // namespace moat::sandbox
