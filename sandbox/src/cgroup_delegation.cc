@@ -36,7 +36,8 @@ Result<CgroupOptions> DelegatedCgroupOptions(const CgroupOptions& fallback) {
   MOAT_TRY_VOID_CTX(MakeDirs(leaf), "delegated cgroup");
   MOAT_TRY_VOID_CTX(WriteCgroupFile(leaf + "/cgroup.procs", std::to_string(::getpid())),
                     "move into the supervisor leaf of the delegated cgroup (is this process "
-                    "alone in '" + own + "'?)");
+                    "alone in '" +
+                        own + "'?)");
   CgroupOptions options = fallback;
   options.parent = own + "/moat";
   return options;

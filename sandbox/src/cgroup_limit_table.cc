@@ -25,8 +25,8 @@ std::vector<CgroupWrite> LimitWritesV1(const Limits& limits, uint64_t current_me
   }
   // v2 weight 100 is the default share; v1's default is 1024 shares (minimum 2).
   if (limits.cpu_weight) {
-    writes.push_back(
-        {"cpu", "cpu.shares", std::to_string(std::max<uint64_t>(2, *limits.cpu_weight * 1024 / 100))});
+    writes.push_back({"cpu", "cpu.shares",
+                      std::to_string(std::max<uint64_t>(2, *limits.cpu_weight * 1024 / 100))});
   }
   // memsw must stay >= the memory limit at every step: lift it, set memory, then set memsw.
   bool swap = limits.swap_max.has_value();
@@ -56,8 +56,9 @@ std::vector<CgroupWrite> LimitWritesV1(const Limits& limits, uint64_t current_me
     // Writing 0 removes a v1 throttle rule.
     auto rule = [&](const char* file, const std::optional<uint64_t>& value) {
       if (value) {
-        writes.push_back({"blkio", file,
-                          device.device + " " + (*value == kUnlimited ? "0" : std::to_string(*value))});
+        writes.push_back(
+            {"blkio", file,
+             device.device + " " + (*value == kUnlimited ? "0" : std::to_string(*value))});
       }
     };
     rule("blkio.throttle.read_bps_device", device.read_bps);
@@ -74,7 +75,8 @@ std::vector<CgroupWrite> LimitWritesV2(const Limits& limits) {
     std::string quota = *limits.cpu_percent == kNoCpuCap ? "max" : CpuQuotaUs(*limits.cpu_percent);
     writes.push_back({"cpu", "cpu.max", quota + " " + std::to_string(kCpuPeriodUs)});
   }
-  if (limits.cpu_weight) writes.push_back({"cpu", "cpu.weight", std::to_string(*limits.cpu_weight)});
+  if (limits.cpu_weight)
+    writes.push_back({"cpu", "cpu.weight", std::to_string(*limits.cpu_weight)});
   if (limits.memory_max) writes.push_back({"memory", "memory.max", V2Value(*limits.memory_max)});
   if (limits.memory_high) writes.push_back({"memory", "memory.high", V2Value(*limits.memory_high)});
   if (limits.swap_max) writes.push_back({"memory", "memory.swap.max", V2Value(*limits.swap_max)});

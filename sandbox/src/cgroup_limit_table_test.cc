@@ -119,14 +119,15 @@ TEST(CgroupLimitRead, ParsesV1FilesAsTheKernelWritesThem) {
 }
 
 TEST(CgroupLimitRead, ParsesV2FilesAsTheKernelWritesThem) {
-  auto limits = ReadLimitsV2(FakeFiles({{"cpu.max", "25000 100000\n"},
-                                        {"cpu.weight", "50\n"},
-                                        {"memory.max", "536870912\n"},
-                                        {"memory.high", "max\n"},
-                                        {"memory.swap.max", "0\n"},
-                                        {"pids.max", "100\n"},
-                                        {"io.weight", "default 100\n"},
-                                        {"io.max", "254:0 rbps=max wbps=4096 riops=max wiops=max\n"}}));
+  auto limits =
+      ReadLimitsV2(FakeFiles({{"cpu.max", "25000 100000\n"},
+                              {"cpu.weight", "50\n"},
+                              {"memory.max", "536870912\n"},
+                              {"memory.high", "max\n"},
+                              {"memory.swap.max", "0\n"},
+                              {"pids.max", "100\n"},
+                              {"io.weight", "default 100\n"},
+                              {"io.max", "254:0 rbps=max wbps=4096 riops=max wiops=max\n"}}));
   ASSERT_TRUE(limits) << limits.error().message();
   EXPECT_DOUBLE_EQ(*limits->cpu_percent, 25.0);
   EXPECT_EQ(*limits->cpu_weight, 50u);
@@ -153,12 +154,14 @@ TEST(CgroupUsageParse, ReadsBlkioIoStatAndPressure) {
                    write);
   EXPECT_EQ(read, 4096u);
   EXPECT_EQ(write, 8192u);
-  auto io = ParseV2IoStat("254:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n"
-                          "8:0 rbytes=5 wbytes=5 rios=1 wios=1\n");
+  auto io = ParseV2IoStat(
+      "254:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n"
+      "8:0 rbytes=5 wbytes=5 rios=1 wios=1\n");
   EXPECT_EQ(io.read_bytes, 15u);
   EXPECT_EQ(io.write_ops, 3u);
-  std::string pressure = "some avg10=12.50 avg60=1.00 avg300=0.00 total=5\n"
-                         "full avg10=3.25 avg60=0.00 avg300=0.00 total=1\n";
+  std::string pressure =
+      "some avg10=12.50 avg60=1.00 avg300=0.00 total=5\n"
+      "full avg10=3.25 avg60=0.00 avg300=0.00 total=1\n";
   EXPECT_DOUBLE_EQ(*ParsePressureAvg10(pressure, "some"), 12.5);
   EXPECT_DOUBLE_EQ(*ParsePressureAvg10(pressure, "full"), 3.25);
   EXPECT_FALSE(ParsePressureAvg10("garbage", "some"));

@@ -14,7 +14,9 @@ void AddV1BlkioTotals(std::string_view text, uint64_t& read, uint64_t& write) {
     size_t space = line.find(' ');
     if (space != std::string_view::npos) {
       std::string_view rest = line.substr(space + 1);
-      uint64_t* target = rest.starts_with("Read ") ? &read : rest.starts_with("Write ") ? &write : nullptr;
+      uint64_t* target = rest.starts_with("Read ")    ? &read
+                         : rest.starts_with("Write ") ? &write
+                                                      : nullptr;
       if (target != nullptr) {
         uint64_t value = 0;
         for (char c : rest.substr(rest.find(' ') + 1)) {

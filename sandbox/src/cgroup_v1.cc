@@ -73,10 +73,12 @@ class CgroupV1 final : public CgroupDriverBase {
     std::string state = Path("freezer", group) + "/freezer.state";
     MOAT_TRY_VOID_CTX(WriteCgroupFile(state, "FROZEN"), "freeze cgroup '" + group + "'");
     // FREEZING until every task has stopped; report frozen only when it is.
-    bool frozen = WaitUntil([&] {
-      auto text = ReadCgroupFile(state);
-      return text && text->starts_with("FROZEN");
-    }, 2000);
+    bool frozen = WaitUntil(
+        [&] {
+          auto text = ReadCgroupFile(state);
+          return text && text->starts_with("FROZEN");
+        },
+        2000);
     if (!frozen) return Fail(InvalidArgument("cgroup '" + group + "' did not freeze within 2 s"));
     return {};
   }
@@ -87,7 +89,8 @@ class CgroupV1 final : public CgroupDriverBase {
 
   std::vector<std::string> ProcsFiles(const std::string& group) const override {
     std::vector<std::string> files;
-    for (const auto& hierarchy : hierarchies_) files.push_back(Path(hierarchy, group) + "/cgroup.procs");
+    for (const auto& hierarchy : hierarchies_)
+      files.push_back(Path(hierarchy, group) + "/cgroup.procs");
     return files;
   }
 
@@ -110,7 +113,8 @@ class CgroupV1 final : public CgroupDriverBase {
     for (const auto& dir : Directories(group)) {
       for (const std::string& path : {dir, dir + "/cgroup.procs", dir + "/tasks"}) {
         // The cgroup2 mount of the hybrid layout has no "tasks" file.
-        if (::chown(path.c_str(), uid, gid) != 0 && errno != ENOENT) return FailErrno("chown", path);
+        if (::chown(path.c_str(), uid, gid) != 0 && errno != ENOENT)
+          return FailErrno("chown", path);
       }
     }
     return {};

@@ -55,10 +55,12 @@ class CgroupV2 final : public CgroupDriverBase {
   Status Freeze(const std::string& group) override {
     MOAT_TRY_VOID_CTX(WriteCgroupFile(Path(group) + "/cgroup.freeze", "1"),
                       "freeze cgroup '" + group + "'");
-    bool frozen = WaitUntil([&] {
-      auto events = ReadCgroupFile(Path(group) + "/cgroup.events");
-      return events && FindKeyedValue(*events, "frozen").value_or(0) == 1;
-    }, 2000);
+    bool frozen = WaitUntil(
+        [&] {
+          auto events = ReadCgroupFile(Path(group) + "/cgroup.events");
+          return events && FindKeyedValue(*events, "frozen").value_or(0) == 1;
+        },
+        2000);
     if (!frozen) return Fail(InvalidArgument("cgroup '" + group + "' did not freeze within 2 s"));
     return {};
   }
@@ -150,7 +152,8 @@ class CgroupV2 final : public CgroupDriverBase {
     for (const char* controller : {"cpu", "memory", "pids", "io"}) {
       if (available.find(controller) == std::string::npos) continue;
       if (enabled.find(controller) != std::string::npos) continue;
-      MOAT_TRY_VOID(WriteCgroupFile(dir + "/cgroup.subtree_control", std::string("+") + controller));
+      MOAT_TRY_VOID(
+          WriteCgroupFile(dir + "/cgroup.subtree_control", std::string("+") + controller));
     }
     return {};
   }

@@ -33,12 +33,13 @@ std::string BinaryKey() {
 
 }  // namespace
 
-Result<SeccompProgram> LoadSeccompProgram(const std::string& cache_dir, const std::string& profile) {
+Result<SeccompProgram> LoadSeccompProgram(const std::string& cache_dir,
+                                          const std::string& profile) {
   std::string key = BinaryKey();
   std::string path = cache_dir + "/" + profile + "-" + key + ".bpf";
   if (!key.empty()) {
-    if (auto text = ReadCgroupFile(path); text && !text->empty() &&
-                                          text->size() % sizeof(struct sock_filter) == 0) {
+    if (auto text = ReadCgroupFile(path);
+        text && !text->empty() && text->size() % sizeof(struct sock_filter) == 0) {
       return SeccompProgram{std::vector<uint8_t>(text->begin(), text->end())};
     }
   }

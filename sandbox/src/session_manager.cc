@@ -141,7 +141,8 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
                       "a cgroup for session '" + spec.id +
                           "' exists already (a session of another run directory?)"));
   }
-  MOAT_TRY(auto lease, AcquireIdSlot(options_.id_lease_dir, options_.run_dir + "/sessions/" + spec.id));
+  MOAT_TRY(auto lease,
+           AcquireIdSlot(options_.id_lease_dir, options_.run_dir + "/sessions/" + spec.id));
   // The lease object releases the slot on failure; RemoveSessionTraces must not (another
   // session may hold it by then), so host_id_base stays 0 until we succeed.
   const uint32_t id_base = HostIdBase(lease.slot());
@@ -269,8 +270,9 @@ Result<std::string> SessionManager::GroupOf(const std::string& id, const std::st
   }
   if (!cgroups_->Exists(info.cgroup)) {
     return Fail(Error(std::make_error_code(std::errc::no_such_file_or_directory),
-                      "session '" + id + "' has no cgroup under this manager's parent group "
-                      "(was it started with another --cgroup-parent?)"));
+                      "session '" + id +
+                          "' has no cgroup under this manager's parent group "
+                          "(was it started with another --cgroup-parent?)"));
   }
   if (app.empty()) return info.cgroup;
   std::string name = app.starts_with("app-") ? app : "app-" + app;

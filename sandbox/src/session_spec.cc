@@ -311,8 +311,8 @@ Status CheckRange(const char* name, const std::optional<uint64_t>& value, uint64
   if (*value == kUnlimited && unlimited_ok) return {};
   if (*value < low || *value > high) {
     return Fail(InvalidArgument(std::string("limit '") + name + "' = " + std::to_string(*value) +
-                                " is outside " + std::to_string(low) + ".." +
-                                std::to_string(high) + (unlimited_ok ? " (or max)" : "")));
+                                " is outside " + std::to_string(low) + ".." + std::to_string(high) +
+                                (unlimited_ok ? " (or max)" : "")));
   }
   return {};
 }

@@ -78,7 +78,11 @@ void BM_SamplePassNaive(benchmark::State& state) {
   }
   state.counters["sessions"] = static_cast<double>(groups.names().size());
 }
-BENCHMARK(BM_SamplePassNaive)->Arg(1)->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_SamplePassNaive)
+    ->Arg(1)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime();
 
 void BM_SamplePassSampler(benchmark::State& state) {
@@ -92,7 +96,11 @@ void BM_SamplePassSampler(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(sampler.SampleAll());
   state.counters["sessions"] = static_cast<double>(sampler.size());
 }
-BENCHMARK(BM_SamplePassSampler)->Arg(1)->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_SamplePassSampler)
+    ->Arg(1)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime();
 
 }  // namespace

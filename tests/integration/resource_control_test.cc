@@ -37,8 +37,8 @@ TEST_F(ResourceControl, AMemoryHogIsOomKilledInsideItsSessionAndTheNeighbourLive
 }
 
 TEST_F(ResourceControl, AForkBombStopsAtPidsMaxAndTheHostStaysResponsive) {
-  std::string id = sandbox_.Detach("moat-res-a", {"--pids", "64"},
-                                   {"/bin/bash", "-c", "b() { b | b & }; b"});
+  std::string id =
+      sandbox_.Detach("moat-res-a", {"--pids", "64"}, {"/bin/bash", "-c", "b() { b | b & }; b"});
   std::this_thread::sleep_for(std::chrono::seconds(2));
   auto stats = Stats(sandbox_, id);
   EXPECT_LE(stats.value("pids", 1000), 64);
@@ -56,8 +56,9 @@ TEST_F(ResourceControl, AFrozenSessionMakesNoProgressKeepsItsMemoryAndResumesOnT
   std::string id = sandbox_.Detach(
       "moat-res-a", {},
       // Written aside and renamed, so that a freeze never leaves a half-written counter.
-      {"/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > " + counter + ".new; mv " +
-                            counter + ".new " + counter + "; sleep 0.01; done"});
+      {"/bin/sh", "-c",
+       "i=0; while :; do i=$((i+1)); echo $i > " + counter + ".new; mv " + counter + ".new " +
+           counter + "; sleep 0.01; done"});
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto memory_before = Stats(sandbox_, id).value("memory_current", 0ull);
   ASSERT_EQ(sandbox_.Cli({"freeze", id}).exit_code, 0);
@@ -85,13 +86,16 @@ TEST_F(ResourceControl, AFrozenSessionCanStillBeStopped) {
 
 TEST_F(ResourceControl, WriteBandwidthIsCappedPerDevice) {
   // The home directory's device is what the session writes to.
-  auto device = Trim(RunCommand({"findmnt", "-n", "-o", "MAJ:MIN", "-T", HomeOf("moat-res-a")}).out);
+  auto device =
+      Trim(RunCommand({"findmnt", "-n", "-o", "MAJ:MIN", "-T", HomeOf("moat-res-a")}).out);
   ASSERT_FALSE(device.empty());
   std::string id = sandbox_.Detach("moat-res-a", {"--io-write-bps", device + "=4M"});
   auto started = std::chrono::steady_clock::now();
-  auto dd = sandbox_.Exec(id, "dd if=/dev/zero of=$HOME/io-test bs=1M count=12 oflag=direct 2>&1;"
-                              " rm -f $HOME/io-test");
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  auto dd = sandbox_.Exec(id,
+                          "dd if=/dev/zero of=$HOME/io-test bs=1M count=12 oflag=direct 2>&1;"
+                          " rm -f $HOME/io-test");
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   EXPECT_EQ(dd.exit_code, 0) << dd.out;
   // 12 MiB at 4 MiB/s: at least 2 s even with the throttle's initial burst allowance.
   EXPECT_GE(seconds, 2.0) << dd.out;
@@ -102,11 +106,16 @@ TEST_F(ResourceControl, WriteBandwidthIsCappedPerDevice) {
 TEST_F(ResourceControl, InvalidLimitsAreRefusedAndChangeNothing) {
   std::string id = sandbox_.Detach("moat-res-a", {"--cpu", "30", "--memory", "128M"});
   auto before = Stats(sandbox_, id)["limits"];
-  for (const std::vector<std::string>& flags :
-       {std::vector<std::string>{"--cpu", "-5"}, {"--cpu", "0"}, {"--cpu-weight", "0"},
-        {"--memory", "12"}, {"--memory", "99999T"}, {"--pids", "0"}, {"--cpu", "lots"},
-        {"--io-read-bps", "/dev/nonexistent=1M"}, {"--io-read-bps", "999:999=1M"},
-        {"--frobnicate", "1"}}) {
+  for (const std::vector<std::string>& flags : {std::vector<std::string>{"--cpu", "-5"},
+                                                {"--cpu", "0"},
+                                                {"--cpu-weight", "0"},
+                                                {"--memory", "12"},
+                                                {"--memory", "99999T"},
+                                                {"--pids", "0"},
+                                                {"--cpu", "lots"},
+                                                {"--io-read-bps", "/dev/nonexistent=1M"},
+                                                {"--io-read-bps", "999:999=1M"},
+                                                {"--frobnicate", "1"}}) {
     std::vector<std::string> args = {"set", id};
     args.insert(args.end(), flags.begin(), flags.end());
     // A valid change in the same call must not be half-applied either.
@@ -147,17 +156,18 @@ TEST_F(ResourceControl, SessionsLiveInsideADelegatedSubtree) {
   std::string root = "/sys/fs/cgroup/" + service;
   ASSERT_EQ(RunCommand({"mkdir", root}).exit_code, 0);
   std::string id = UniqueId("deleg");
-  auto started = RunCommand(
-      {"/bin/sh", "-c",
-       "echo $$ > " + root + "/cgroup.procs && exec " MOAT_SANDBOX_BIN " --run-dir " +
-           sandbox_.run_dir() + " --cgroup-parent delegated run --detach --id " + id +
-           " --user moat-res-a -- sleep 600"});
+  auto started =
+      RunCommand({"/bin/sh", "-c",
+                  "echo $$ > " + root + "/cgroup.procs && exec " MOAT_SANDBOX_BIN " --run-dir " +
+                      sandbox_.run_dir() + " --cgroup-parent delegated run --detach --id " + id +
+                      " --user moat-res-a -- sleep 600"});
   ASSERT_EQ(started.exit_code, 0) << started.err;
   EXPECT_TRUE(Exists(root + "/moat/" + id + "/init")) << "session outside the delegation";
   EXPECT_EQ(Trim(ReadFile(root + "/supervisor/cgroup.procs")), "") << "the CLI has exited";
   EXPECT_NE(ReadFile(root + "/cgroup.subtree_control").find("memory"), std::string::npos);
-  auto set_direct = RunCommand({MOAT_SANDBOX_BIN, "--run-dir", sandbox_.run_dir(),
-                                "--cgroup-parent", service + "/moat", "set", id, "--memory", "64M"});
+  auto set_direct =
+      RunCommand({MOAT_SANDBOX_BIN, "--run-dir", sandbox_.run_dir(), "--cgroup-parent",
+                  service + "/moat", "set", id, "--memory", "64M"});
   EXPECT_EQ(set_direct.exit_code, 0) << set_direct.err;
   EXPECT_EQ(Trim(ReadFile(root + "/moat/" + id + "/memory.max")), std::to_string(64 << 20));
   auto stopped = RunCommand({MOAT_SANDBOX_BIN, "--run-dir", sandbox_.run_dir(), "--cgroup-parent",

@@ -30,8 +30,8 @@ TEST_F(ResourceCpu, CapAt25PercentHoldsBetween22And28) {
 // Both sessions are pinned to one CPU so that fairness, not the core count, decides: without
 // per-session groups the 20-process session would get 20/21 of it.
 TEST_F(ResourceCpu, SessionsShareFairlyWhateverTheirProcessCount) {
-  std::string one = sandbox_.Detach("moat-res-a", {},
-                                    {"/bin/sh", "-c", "exec taskset -c 0 sh -c 'while :; do :; done'"});
+  std::string one = sandbox_.Detach(
+      "moat-res-a", {}, {"/bin/sh", "-c", "exec taskset -c 0 sh -c 'while :; do :; done'"});
   std::string twenty = sandbox_.Detach(
       "moat-res-b", {},
       {"/bin/sh", "-c",

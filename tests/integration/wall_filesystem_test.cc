@@ -50,7 +50,8 @@ TEST_F(WallFilesystem, TmpAndShmArePrivateToEachSession) {
   std::string a = sandbox_.Detach("moat-wall-a");
   std::string b = sandbox_.Detach("moat-wall-b");
   std::string name = UniqueId("tmp-marker");
-  ASSERT_EQ(sandbox_.Exec(a, "echo a > /tmp/" + name + " && echo a > /dev/shm/" + name).exit_code, 0);
+  ASSERT_EQ(sandbox_.Exec(a, "echo a > /tmp/" + name + " && echo a > /dev/shm/" + name).exit_code,
+            0);
   EXPECT_EQ(sandbox_.Exec(a, "cat /tmp/" + name).out, "a\n");
   EXPECT_NE(sandbox_.Exec(b, "cat /tmp/" + name).exit_code, 0);
   EXPECT_NE(sandbox_.Exec(b, "cat /dev/shm/" + name).exit_code, 0);
@@ -78,8 +79,9 @@ TEST_F(WallFilesystem, DevHoldsOnlyTheHarmlessDevices) {
 }
 
 TEST_F(WallFilesystem, SysIsReadOnlyAndFirmwareIsMasked) {
-  auto r = sandbox_.Sh("moat-wall-a", "grep ' /sys ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1;"
-                                      "ls -A /sys/firmware | wc -l");
+  auto r = sandbox_.Sh("moat-wall-a",
+                       "grep ' /sys ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1;"
+                       "ls -A /sys/firmware | wc -l");
   EXPECT_EQ(r.out, "ro\n0\n");
 }
 

@@ -35,7 +35,8 @@ class WallInput : public ::testing::Test {
 };
 
 TEST_F(WallInput, BadFlagsAreRefused) {
-  ExpectRefused({"--user", "moat-wall-a", "--frobnicate", "--", "true"}, "unknown flag '--frobnicate'");
+  ExpectRefused({"--user", "moat-wall-a", "--frobnicate", "--", "true"},
+                "unknown flag '--frobnicate'");
   ExpectRefused({"--user", "moat-wall-a"}, "no command");
   ExpectRefused({"--user", "moat-wall-a", "--upper-size", "lots", "--", "true"}, "size 'lots'");
   ExpectRefused({"--user", "moat-wall-a", "--env", "=x", "--", "true"}, "NAME=VALUE");
@@ -49,10 +50,14 @@ TEST_F(WallInput, BadUsersAreRefused) {
 }
 
 TEST_F(WallInput, BadSpecValuesAreRefused) {
-  ExpectRefused({"--user", "moat-wall-a", "--root", "/nonexistent", "--", "true"}, "root '/nonexistent'");
-  ExpectRefused({"--user", "moat-wall-a", "--bind", "/nonexistent:/x", "--", "true"}, "bind source");
-  ExpectRefused({"--user", "moat-wall-a", "--ro-bind", "/usr:/proc/x", "--", "true"}, "reserved '/proc'");
-  ExpectRefused({"--user", "moat-wall-a", "--ro-bind", "/usr:/a/../etc", "--", "true"}, "bind target");
+  ExpectRefused({"--user", "moat-wall-a", "--root", "/nonexistent", "--", "true"},
+                "root '/nonexistent'");
+  ExpectRefused({"--user", "moat-wall-a", "--bind", "/nonexistent:/x", "--", "true"},
+                "bind source");
+  ExpectRefused({"--user", "moat-wall-a", "--ro-bind", "/usr:/proc/x", "--", "true"},
+                "reserved '/proc'");
+  ExpectRefused({"--user", "moat-wall-a", "--ro-bind", "/usr:/a/../etc", "--", "true"},
+                "bind target");
   ExpectRefused({"--user", "moat-wall-a", "--hostname", "a b", "--", "true"}, "hostname");
   auto r = sandbox_.Cli({"run", "--id", "Bad_ID", "--user", "moat-wall-a", "--", "true"});
   EXPECT_EQ(r.exit_code, 125);

@@ -55,8 +55,10 @@ TEST_F(WallIsolation, ConcurrentSessionsGetDisjointHostIdRanges) {
 }
 
 TEST_F(WallIsolation, ProcShowsOnlyTheSessionsOwnProcesses) {
-  auto r = sandbox_.Sh("moat-wall-a", "ls /proc | grep -c '^[0-9]*$'; cat /proc/1/comm; "
-                                      "test -e /proc/" + std::to_string(getpid()) + " && echo SEEN; true");
+  auto r = sandbox_.Sh("moat-wall-a",
+                       "ls /proc | grep -c '^[0-9]*$'; cat /proc/1/comm; "
+                       "test -e /proc/" +
+                           std::to_string(getpid()) + " && echo SEEN; true");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::istringstream out(r.out);
   int count = 0;
@@ -78,7 +80,8 @@ TEST_F(WallIsolation, CapabilitiesAreEmptyAndNoNewPrivsIsSet) {
 }
 
 TEST_F(WallIsolation, InitIsNotDumpableSoItsMemoryIsUnreadable) {
-  auto r = sandbox_.Sh("moat-wall-a", "cat /proc/1/environ >/dev/null 2>&1 && echo READ || echo DENIED");
+  auto r =
+      sandbox_.Sh("moat-wall-a", "cat /proc/1/environ >/dev/null 2>&1 && echo READ || echo DENIED");
   EXPECT_EQ(r.out, "DENIED\n");
 }
 
@@ -89,10 +92,11 @@ TEST_F(WallIsolation, SeccompDeniesNamespaceCreation) {
 }
 
 TEST_F(WallIsolation, NetworkHasOnlyAWorkingLoopback) {
-  auto r = sandbox_.Sh("moat-wall-a",
-                       "ls /sys/class/net; cat /sys/class/net/lo/operstate; "
-                       "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); "
-                       "s.listen(); c=socket.create_connection(s.getsockname()); print(\"LOOPBACK-OK\")'");
+  auto r = sandbox_.Sh(
+      "moat-wall-a",
+      "ls /sys/class/net; cat /sys/class/net/lo/operstate; "
+      "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); "
+      "s.listen(); c=socket.create_connection(s.getsockname()); print(\"LOOPBACK-OK\")'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, 3), "lo\n") << r.out;
   EXPECT_NE(r.out.find("LOOPBACK-OK"), std::string::npos);

@@ -19,7 +19,8 @@ class WallLifecycle : public ::testing::Test {
     for (const auto& entry : ListDir(sandbox_.run_dir() + "/sessions")) {
       traces.push_back("run dir entry " + entry);
     }
-    for (const auto& lease : LeasesOf(sandbox_.run_dir())) traces.push_back("id range lease " + lease);
+    for (const auto& lease : LeasesOf(sandbox_.run_dir()))
+      traces.push_back("id range lease " + lease);
     for (const char* controller : {"cpu", "cpuacct", "memory", "pids", "freezer", "blkio", ""}) {
       std::string path = std::string("/sys/fs/cgroup/") + controller + "/moat/" + id;
       if (Exists(path)) traces.push_back("cgroup " + path);
@@ -29,7 +30,8 @@ class WallLifecycle : public ::testing::Test {
     }
     // A zombie moat-init of a detached session is its parent's to reap (host init here, the
     // agent in production); it holds no resources, so only live processes count.
-    auto ps = RunCommand({"ps", "-u", std::to_string(UidOf("moat-wall-a")), "-o", "stat=,pid=,comm="});
+    auto ps =
+        RunCommand({"ps", "-u", std::to_string(UidOf("moat-wall-a")), "-o", "stat=,pid=,comm="});
     std::istringstream lines(ps.out);
     for (std::string line; std::getline(lines, line);) {
       if (!line.empty() && line[0] != 'Z') traces.push_back("process of the session user: " + line);
@@ -78,8 +80,10 @@ TEST_F(WallLifecycle, StopSendsSigtermFirstSoApplicationsCanSave) {
   std::string id = UniqueId("term");
   std::string marker = HomeOf("moat-wall-a") + "/" + id + ".saved";
   sandbox_.Detach("moat-wall-a", {"--id", id},
-                  {"/bin/sh", "-c", "trap 'echo saved > " + marker + "; exit 0' TERM; "
-                                    "while true; do sleep 0.05; done"});
+                  {"/bin/sh", "-c",
+                   "trap 'echo saved > " + marker +
+                       "; exit 0' TERM; "
+                       "while true; do sleep 0.05; done"});
   usleep(200 * 1000);
   sandbox_.Stop(id);
   EXPECT_EQ(ReadFile(marker), "saved\n");

@@ -19,8 +19,9 @@ int ExitCodeOf(const Result<ExitStatus>& status) {
     return LaunchErrorCode(status.error());
   }
   if (status->oom_killed) {
-    std::fprintf(stderr, "moat-sandbox: the application ran out of memory (session limit) and "
-                         "was killed\n");
+    std::fprintf(stderr,
+                 "moat-sandbox: the application ran out of memory (session limit) and "
+                 "was killed\n");
   }
   return status->ShellCode();
 }

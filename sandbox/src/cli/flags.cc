@@ -39,10 +39,14 @@ Result<uint64_t> ParseSize(const std::string& text) {
   unsigned long long value = std::strtoull(text.c_str(), &end, 10);
   std::string suffix(end);
   uint64_t scale = 1;
-  if (suffix == "K" || suffix == "k") scale = 1ull << 10;
-  else if (suffix == "M" || suffix == "m") scale = 1ull << 20;
-  else if (suffix == "G" || suffix == "g") scale = 1ull << 30;
-  else if (!suffix.empty()) return Fail(InvalidArgument("size '" + text + "' has an unknown unit"));
+  if (suffix == "K" || suffix == "k")
+    scale = 1ull << 10;
+  else if (suffix == "M" || suffix == "m")
+    scale = 1ull << 20;
+  else if (suffix == "G" || suffix == "g")
+    scale = 1ull << 30;
+  else if (!suffix.empty())
+    return Fail(InvalidArgument("size '" + text + "' has an unknown unit"));
   if (errno == ERANGE || value > UINT64_MAX / scale) {
     return Fail(InvalidArgument("size '" + text + "' is too large"));
   }
@@ -80,9 +84,9 @@ IoDeviceLimit& DeviceEntry(Limits& limits, const std::string& device) {
 }  // namespace
 
 bool IsLimitFlag(const std::string& flag) {
-  for (const char* known : {"--cpu", "--cpu-weight", "--memory", "--memory-high", "--swap", "--pids",
-                            "--io-weight", "--io-read-bps", "--io-write-bps", "--io-read-iops",
-                            "--io-write-iops"}) {
+  for (const char* known :
+       {"--cpu", "--cpu-weight", "--memory", "--memory-high", "--swap", "--pids", "--io-weight",
+        "--io-read-bps", "--io-write-bps", "--io-read-iops", "--io-write-iops"}) {
     if (flag == known) return true;
   }
   return false;
@@ -115,7 +119,8 @@ Result<bool> ParseLimitFlag(const std::string& flag, const std::string& value, L
   } else if (flag.starts_with("--io-")) {
     auto eq = value.find('=');
     if (eq == std::string::npos) {
-      return Fail(InvalidArgument(flag + " '" + value + "' must be DEVICE=VALUE, e.g. /dev/vda=10M"));
+      return Fail(
+          InvalidArgument(flag + " '" + value + "' must be DEVICE=VALUE, e.g. /dev/vda=10M"));
     }
     MOAT_TRY(auto device, ResolveBlockDevice(value.substr(0, eq)));
     std::string amount = value.substr(eq + 1);
@@ -197,7 +202,8 @@ Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args) {
       MOAT_TRY(auto text, value(flag));
       MOAT_TRY_VOID(ParseLimitFlag(flag, text, options.spec.limits));
     } else {
-      return Fail(InvalidArgument("unknown flag '" + flag + "' for 'run' (see moat-sandbox --help)"));
+      return Fail(
+          InvalidArgument("unknown flag '" + flag + "' for 'run' (see moat-sandbox --help)"));
     }
   }
   if (options.command.empty() && !options.detach) {

@@ -13,7 +13,8 @@ using namespace moat::sandbox::cli;
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: moat-sandbox [--run-dir DIR] [--cgroup-parent PATH|delegated] COMMAND ...
+constexpr const char* kUsage =
+    R"(usage: moat-sandbox [--run-dir DIR] [--cgroup-parent PATH|delegated] COMMAND ...
 
   run [--spec FILE] [--id ID] [--user NAME] [--root DIR] [--hostname NAME]
       [--bind SRC[:DST]] [--ro-bind SRC[:DST]] [--upper-size SIZE] [--env K=V]
@@ -51,8 +52,10 @@ int main(int argc, char** argv) {
       bool ok = !global.cgroup_parent.empty() && global.cgroup_parent[0] != '/' &&
                 global.cgroup_parent.find("..") == std::string::npos;
       if (!ok) {
-        std::fprintf(stderr, "moat-sandbox: --cgroup-parent '%s' must be a relative cgroup path "
-                             "without '..', or 'delegated'\n", global.cgroup_parent.c_str());
+        std::fprintf(stderr,
+                     "moat-sandbox: --cgroup-parent '%s' must be a relative cgroup path "
+                     "without '..', or 'delegated'\n",
+                     global.cgroup_parent.c_str());
         return kExitOwnFailure;
       }
     } else {

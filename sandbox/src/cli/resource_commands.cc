@@ -46,8 +46,9 @@ nlohmann::json LimitsJson(const Limits& limits) {
                        {"write_iops", number(d.write_iops)}});
   }
   nlohmann::json cpu = nullptr;
-  if (limits.cpu_percent) cpu = *limits.cpu_percent == kNoCpuCap ? nlohmann::json("max")
-                                                                   : nlohmann::json(*limits.cpu_percent);
+  if (limits.cpu_percent)
+    cpu = *limits.cpu_percent == kNoCpuCap ? nlohmann::json("max")
+                                           : nlohmann::json(*limits.cpu_percent);
   return {{"cpu_percent", cpu},
           {"cpu_weight", number(limits.cpu_weight)},
           {"memory_max", number(limits.memory_max)},
@@ -63,12 +64,13 @@ void PrintLimits(const Limits& limits) {
                     : *limits.cpu_percent == kNoCpuCap
                         ? "max"
                         : std::to_string(static_cast<int>(*limits.cpu_percent + 0.5)) + "%";
-  std::printf("limits: cpu=%s cpu-weight=%s memory=%s memory-high=%s swap=%s pids=%s io-weight=%s\n",
-              cpu.c_str(), Count(limits.cpu_weight).c_str(),
-              limits.memory_max ? Bytes(*limits.memory_max).c_str() : "-",
-              limits.memory_high ? Bytes(*limits.memory_high).c_str() : "-",
-              limits.swap_max ? Bytes(*limits.swap_max).c_str() : "-",
-              Count(limits.pids_max).c_str(), Count(limits.io_weight).c_str());
+  std::printf(
+      "limits: cpu=%s cpu-weight=%s memory=%s memory-high=%s swap=%s pids=%s io-weight=%s\n",
+      cpu.c_str(), Count(limits.cpu_weight).c_str(),
+      limits.memory_max ? Bytes(*limits.memory_max).c_str() : "-",
+      limits.memory_high ? Bytes(*limits.memory_high).c_str() : "-",
+      limits.swap_max ? Bytes(*limits.swap_max).c_str() : "-", Count(limits.pids_max).c_str(),
+      Count(limits.io_weight).c_str());
   for (const auto& d : limits.io_devices) {
     std::printf("  io %s: read=%s/s write=%s/s read-iops=%s write-iops=%s\n", d.device.c_str(),
                 d.read_bps ? Bytes(*d.read_bps).c_str() : "-",
@@ -111,7 +113,8 @@ int CommandSet(const GlobalOptions& global, const std::vector<std::string>& args
       continue;
     }
     if (!IsLimitFlag(args[i]) || i + 1 >= args.size()) {
-      return Report(InvalidArgument("unknown or incomplete flag '" + args[i] + "' for 'set'\n" + usage));
+      return Report(
+          InvalidArgument("unknown or incomplete flag '" + args[i] + "' for 'set'\n" + usage));
     }
     auto parsed = ParseLimitFlag(args[i], args[i + 1], limits);
     if (!parsed) return Report(parsed.error());
@@ -162,10 +165,9 @@ int CommandStats(const GlobalOptions& global, const std::vector<std::string>& ar
     auto usage = (*manager)->Usage(target->id, target->app);
     if (!usage) return Report(usage.error());
     auto now = std::chrono::steady_clock::now();
-    double elapsed_us =
-        std::chrono::duration<double, std::micro>(now - previous_time).count();
-    double cpu_pct = 100.0 * static_cast<double>(usage->cpu_usage_us - previous->cpu_usage_us) /
-                     elapsed_us;
+    double elapsed_us = std::chrono::duration<double, std::micro>(now - previous_time).count();
+    double cpu_pct =
+        100.0 * static_cast<double>(usage->cpu_usage_us - previous->cpu_usage_us) / elapsed_us;
     auto limits = (*manager)->ReadLimits(target->id, target->app);
     auto apps = target->app.empty() ? (*manager)->Applications(target->id)
                                     : Result<std::vector<std::string>>(std::vector<std::string>{});
@@ -195,16 +197,16 @@ int CommandStats(const GlobalOptions& global, const std::vector<std::string>& ar
       if (limits) out["limits"] = LimitsJson(*limits);
       std::printf("%s\n", out.dump(watch ? -1 : 2).c_str());
     } else {
-      std::printf("%s%s%s: %s cpu=%.1f%% throttled=%.2fs memory=%s peak=%s oom-kills=%lu "
-                  "pids=%lu io-read=%s io-write=%s psi-cpu=%.2f psi-mem=%.2f psi-io=%.2f\n",
-                  target->id.c_str(), target->app.empty() ? "" : "/", target->app.c_str(),
-                  usage->frozen ? "FROZEN" : "running", cpu_pct, usage->cpu_throttled_us / 1e6,
-                  Bytes(usage->memory_current).c_str(), Bytes(usage->memory_peak).c_str(),
-                  static_cast<unsigned long>(usage->oom_kills),
-                  static_cast<unsigned long>(usage->pids_current),
-                  Bytes(usage->io_read_bytes).c_str(), Bytes(usage->io_write_bytes).c_str(),
-                  usage->cpu_pressure.value_or(0), usage->memory_pressure.value_or(0),
-                  usage->io_pressure.value_or(0));
+      std::printf(
+          "%s%s%s: %s cpu=%.1f%% throttled=%.2fs memory=%s peak=%s oom-kills=%lu "
+          "pids=%lu io-read=%s io-write=%s psi-cpu=%.2f psi-mem=%.2f psi-io=%.2f\n",
+          target->id.c_str(), target->app.empty() ? "" : "/", target->app.c_str(),
+          usage->frozen ? "FROZEN" : "running", cpu_pct, usage->cpu_throttled_us / 1e6,
+          Bytes(usage->memory_current).c_str(), Bytes(usage->memory_peak).c_str(),
+          static_cast<unsigned long>(usage->oom_kills),
+          static_cast<unsigned long>(usage->pids_current), Bytes(usage->io_read_bytes).c_str(),
+          Bytes(usage->io_write_bytes).c_str(), usage->cpu_pressure.value_or(0),
+          usage->memory_pressure.value_or(0), usage->io_pressure.value_or(0));
       if (limits && !watch) PrintLimits(*limits);
       if (apps && !apps->empty() && !watch) {
         std::printf("applications:");

@@ -1,13 +1,12 @@
 #include "credentials.h"
 
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/securebits.h>
 #include <sched.h>
-#include <linux/capability.h>
-#include <sys/syscall.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
-
 
 namespace moat::sandbox::init {
 
@@ -31,7 +30,8 @@ Status DropAllCapabilities() {
   unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
                        SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
                        SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-  if (::prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) return FailErrno("prctl", "PR_SET_SECUREBITS");
+  if (::prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0)
+    return FailErrno("prctl", "PR_SET_SECUREBITS");
   for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) {
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
       return FailErrno("prctl PR_CAPBSET_DROP", std::to_string(cap));
@@ -48,7 +48,8 @@ Status DropAllCapabilities() {
 }
 
 Status LockDownProcess() {
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return FailErrno("prctl", "PR_SET_NO_NEW_PRIVS");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    return FailErrno("prctl", "PR_SET_NO_NEW_PRIVS");
   // moat-init holds the control socket: keep session processes from ptracing it or reading
   // /proc/1/mem, /proc/1/environ and /proc/1/exe (CVE-2019-5736 went through the latter).
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return FailErrno("prctl", "PR_SET_DUMPABLE");

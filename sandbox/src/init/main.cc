@@ -24,9 +24,9 @@ int main(int argc, char** argv) {
   if (!first) return 3;
   auto config = SetupConfigFromJson(first->body);
   if (!config) {
-    (void)SendControlMessage(kSetupSocketFd, {{"phase", "failed"},
-                                              {"errno", EINVAL},
-                                              {"message", config.error().message()}});
+    (void)SendControlMessage(
+        kSetupSocketFd,
+        {{"phase", "failed"}, {"errno", EINVAL}, {"message", config.error().message()}});
     return 3;
   }
   auto outcome = init::RunSetup(*config, kSetupSocketFd, kSeccompProgramFd);

@@ -101,9 +101,11 @@ Status MountDev(const SetupConfig& c) {
                       "newinstance,ptmxmode=0666,mode=0620,gid=" + std::to_string(c.user.gid)));
   MOAT_TRY_VOID(EnsureMountPoint(dev + "/shm", true));
   MOAT_TRY_VOID(Bind(Scratch(c, "shm"), dev + "/shm", false, kSafe | MS_NOEXEC));
-  const std::pair<const char*, const char*> links[] = {
-      {"pts/ptmx", "ptmx"},         {"/proc/self/fd", "fd"},     {"/proc/self/fd/0", "stdin"},
-      {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}};
+  const std::pair<const char*, const char*> links[] = {{"pts/ptmx", "ptmx"},
+                                                       {"/proc/self/fd", "fd"},
+                                                       {"/proc/self/fd/0", "stdin"},
+                                                       {"/proc/self/fd/1", "stdout"},
+                                                       {"/proc/self/fd/2", "stderr"}};
   for (const auto& [to, name] : links) {
     std::string path = dev + "/" + name;
     if (::symlink(to, path.c_str()) != 0) return FailErrno("symlink", path);
@@ -113,10 +115,11 @@ Status MountDev(const SetupConfig& c) {
 
 // The paths runc masks or makes read-only (runc libcontainer/specconv defaults).
 constexpr const char* kMaskedProcSys[] = {
-    "/proc/acpi",        "/proc/asound",       "/proc/kcore",         "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",   "/proc/sched_debug",
-    "/proc/scsi",        "/proc/sysrq-trigger", "/sys/firmware",      "/sys/devices/virtual/powercap",
-    "/sys/kernel/debug", "/sys/kernel/tracing", "/sys/kernel/security"};
+    "/proc/acpi",          "/proc/asound",        "/proc/kcore",
+    "/proc/keys",          "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats",   "/proc/sched_debug",   "/proc/scsi",
+    "/proc/sysrq-trigger", "/sys/firmware",       "/sys/devices/virtual/powercap",
+    "/sys/kernel/debug",   "/sys/kernel/tracing", "/sys/kernel/security"};
 constexpr const char* kReadOnlyProc[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"};
 
 Status MountProc(const SetupConfig& c) {

@@ -1,10 +1,10 @@
 #include "setup.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -36,7 +36,8 @@ Result<std::vector<UniqueFd>> JoinCgroups(const SetupConfig& c) {
     if (auto available = ReadCgroupFile(dir + "/cgroup.controllers")) {
       for (const char* controller : {"cpu", "memory", "pids", "io"}) {
         if (available->find(controller) == std::string::npos) continue;
-        MOAT_TRY_VOID(WriteCgroupFile(dir + "/cgroup.subtree_control", std::string("+") + controller));
+        MOAT_TRY_VOID(
+            WriteCgroupFile(dir + "/cgroup.subtree_control", std::string("+") + controller));
       }
     }
     UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));

@@ -52,7 +52,7 @@ class Supervisor {
   UniqueFd signals_;
   UniqueFd shutdown_timer_;
   std::map<int, Client> clients_;
-  std::map<pid_t, int> app_owner_;  // pid → client fd that launched it
+  std::map<pid_t, int> app_owner_;          // pid → client fd that launched it
   std::map<pid_t, std::string> app_group_;  // pid → its sub-group, while it runs
   std::set<std::string> ended_groups_;      // sub-groups to remove once empty
   std::vector<UniqueFd> cgroup_dirs_;

@@ -67,27 +67,29 @@ inline tl::unexpected<Error> FailErrno(std::string_view call, std::string_view o
 
 // MOAT_TRY(auto x, Expr()) binds the value or returns the error from the enclosing function.
 #define MOAT_TRY(decl, expr) MOAT_TRY_IMPL(decl, expr, MOAT_CONCAT(moat_try_, __LINE__))
-#define MOAT_TRY_IMPL(decl, expr, tmp)                           \
-  auto tmp = (expr);                                             \
+#define MOAT_TRY_IMPL(decl, expr, tmp)                                      \
+  auto tmp = (expr);                                                        \
   if (!tmp) return ::tl::unexpected<::moat::Error>(std::move(tmp).error()); \
   decl = std::move(*tmp)
 
 #define MOAT_TRY_VOID(expr) MOAT_TRY_VOID_IMPL(expr, MOAT_CONCAT(moat_try_, __LINE__))
-#define MOAT_TRY_VOID_IMPL(expr, tmp) \
-  do {                                \
-    auto tmp = (expr);                \
+#define MOAT_TRY_VOID_IMPL(expr, tmp)                                         \
+  do {                                                                        \
+    auto tmp = (expr);                                                        \
     if (!tmp) return ::tl::unexpected<::moat::Error>(std::move(tmp).error()); \
   } while (0)
 
 // Same, but prefixes context to the error on the way out.
-#define MOAT_TRY_CTX(decl, expr, ctx) MOAT_TRY_CTX_IMPL(decl, expr, ctx, MOAT_CONCAT(moat_try_, __LINE__))
-#define MOAT_TRY_CTX_IMPL(decl, expr, ctx, tmp) \
-  auto tmp = (expr);                            \
+#define MOAT_TRY_CTX(decl, expr, ctx) \
+  MOAT_TRY_CTX_IMPL(decl, expr, ctx, MOAT_CONCAT(moat_try_, __LINE__))
+#define MOAT_TRY_CTX_IMPL(decl, expr, ctx, tmp)                                       \
+  auto tmp = (expr);                                                                  \
   if (!tmp) return ::tl::unexpected<::moat::Error>(std::move(tmp).error().Wrap(ctx)); \
   decl = std::move(*tmp)
-#define MOAT_TRY_VOID_CTX(expr, ctx) MOAT_TRY_VOID_CTX_IMPL(expr, ctx, MOAT_CONCAT(moat_try_, __LINE__))
-#define MOAT_TRY_VOID_CTX_IMPL(expr, ctx, tmp) \
-  do {                                         \
-    auto tmp = (expr);                         \
+#define MOAT_TRY_VOID_CTX(expr, ctx) \
+  MOAT_TRY_VOID_CTX_IMPL(expr, ctx, MOAT_CONCAT(moat_try_, __LINE__))
+#define MOAT_TRY_VOID_CTX_IMPL(expr, ctx, tmp)                                          \
+  do {                                                                                  \
+    auto tmp = (expr);                                                                  \
     if (!tmp) return ::tl::unexpected<::moat::Error>(std::move(tmp).error().Wrap(ctx)); \
   } while (0)

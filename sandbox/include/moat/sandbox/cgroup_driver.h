@@ -34,20 +34,20 @@ struct CgroupUsage {
 
 // One kernel file that feeds CgroupUsage, and how to read it.
 enum class CounterKind {
-  kV1CpuacctUsage,      // cpuacct.usage, nanoseconds
-  kV1CpuStat,           // cpu.stat: nr_throttled, throttled_time (ns)
-  kV1MemoryUsage,       // memory.usage_in_bytes
-  kV1MemoryMaxUsage,    // memory.max_usage_in_bytes
-  kV1OomControl,        // memory.oom_control: oom_kill
-  kV1BlkioBytes,        // blkio.throttle.io_service_bytes_recursive
-  kV1BlkioOps,          // blkio.throttle.io_serviced_recursive
-  kV1FreezerState,      // freezer.state
-  kV2CpuStat,           // cpu.stat: usage_usec, nr_throttled, throttled_usec
+  kV1CpuacctUsage,    // cpuacct.usage, nanoseconds
+  kV1CpuStat,         // cpu.stat: nr_throttled, throttled_time (ns)
+  kV1MemoryUsage,     // memory.usage_in_bytes
+  kV1MemoryMaxUsage,  // memory.max_usage_in_bytes
+  kV1OomControl,      // memory.oom_control: oom_kill
+  kV1BlkioBytes,      // blkio.throttle.io_service_bytes_recursive
+  kV1BlkioOps,        // blkio.throttle.io_serviced_recursive
+  kV1FreezerState,    // freezer.state
+  kV2CpuStat,         // cpu.stat: usage_usec, nr_throttled, throttled_usec
   kV2MemoryCurrent,
   kV2MemoryPeak,
-  kV2MemoryEvents,      // memory.events: oom_kill (hierarchical)
+  kV2MemoryEvents,  // memory.events: oom_kill (hierarchical)
   kV2IoStat,
-  kV2CgroupEvents,      // cgroup.events: frozen
+  kV2CgroupEvents,  // cgroup.events: frozen
   kPidsCurrent,
   kCpuPressure,
   kMemoryPressure,

@@ -20,7 +20,7 @@ struct LaunchRequest {
   std::string cwd;               // empty: the user's home
   // Allocate a pseudo-terminal inside the wall; its master comes back to the caller.
   bool tty = false;
-  std::string term;              // TERM for a tty, e.g. "xterm-256color"
+  std::string term;  // TERM for a tty, e.g. "xterm-256color"
   uint16_t rows = 0, cols = 0;
 };
 
@@ -33,7 +33,7 @@ struct Launched {
 struct ExitStatus {
   int code = 0;
   int signal = 0;
-  std::string error;  // why exec failed, when it did
+  std::string error;        // why exec failed, when it did
   bool oom_killed = false;  // its group hit the memory limit and the kernel killed in it
   int ShellCode() const { return signal ? 128 + signal : code; }
 };
@@ -44,8 +44,7 @@ class ControlClient {
 
   // Starts an application. Its stdio are the given fds (ignored with tty). The connection then
   // belongs to that application: WaitExit() returns when it ends.
-  Result<Launched> Launch(const LaunchRequest& request, int stdin_fd, int stdout_fd,
-                          int stderr_fd);
+  Result<Launched> Launch(const LaunchRequest& request, int stdin_fd, int stdout_fd, int stderr_fd);
   Result<ExitStatus> WaitExit();
   Status Signal(pid_t pid, int signal);
   // Asks moat-init to end the session: SIGTERM to all, SIGKILL after `grace`, then exit.

@@ -32,14 +32,14 @@ struct SessionInfo {
   std::string id;
   std::string user;
   uid_t uid = 0;
-  pid_t pid = 0;              // moat-init on the host
-  uint64_t start_time = 0;    // of pid, in clock ticks since boot: guards against pid reuse
+  pid_t pid = 0;            // moat-init on the host
+  uint64_t start_time = 0;  // of pid, in clock ticks since boot: guards against pid reuse
   uint32_t id_slot = 0;
   uint32_t host_id_base = 0;  // root inside maps here
   int64_t created_unix = 0;
   bool running = false;
   std::string control_socket;
-  std::string cgroup;         // relative group name
+  std::string cgroup;  // relative group name
 };
 
 class SessionManager {

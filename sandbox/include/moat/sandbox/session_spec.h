@@ -34,13 +34,13 @@ struct IoDeviceLimit {
 
 // Unset fields are left as they are; a set field is put into force (kUnlimited/kNoCpuCap lift).
 struct Limits {
-  std::optional<double> cpu_percent;       // percent of one core, may exceed 100
-  std::optional<uint64_t> cpu_weight;      // 1..10000, v2 semantics (default 100)
-  std::optional<uint64_t> memory_max;      // bytes
-  std::optional<uint64_t> memory_high;     // bytes
-  std::optional<uint64_t> swap_max;        // bytes
+  std::optional<double> cpu_percent;    // percent of one core, may exceed 100
+  std::optional<uint64_t> cpu_weight;   // 1..10000, v2 semantics (default 100)
+  std::optional<uint64_t> memory_max;   // bytes
+  std::optional<uint64_t> memory_high;  // bytes
+  std::optional<uint64_t> swap_max;     // bytes
   std::optional<uint64_t> pids_max;
-  std::optional<uint64_t> io_weight;       // 1..10000 (default 100)
+  std::optional<uint64_t> io_weight;  // 1..10000 (default 100)
   std::vector<IoDeviceLimit> io_devices;
   bool operator==(const Limits&) const = default;
 };
@@ -51,11 +51,11 @@ Status ValidateLimits(const Limits& limits);
 Result<std::string> ResolveBlockDevice(const std::string& name);
 
 struct SessionSpec {
-  std::string id;                  // [a-z0-9][a-z0-9-]{0,31}; generated when empty
-  std::string user;                // host user name; keeps its uid/gid inside the wall
-  std::string root = "/";          // read-only lower layer of the root overlay
-  std::string hostname;            // defaults to "moat-<id>"
-  std::vector<BindMount> mounts;   // extra binds, after the home bind
+  std::string id;                            // [a-z0-9][a-z0-9-]{0,31}; generated when empty
+  std::string user;                          // host user name; keeps its uid/gid inside the wall
+  std::string root = "/";                    // read-only lower layer of the root overlay
+  std::string hostname;                      // defaults to "moat-<id>"
+  std::vector<BindMount> mounts;             // extra binds, after the home bind
   uint64_t upper_size_bytes = 256ull << 20;  // writable upper + /tmp + /run + /dev/shm tmpfs
   std::string seccomp_profile = "default";
   std::map<std::string, std::string> env;  // extra environment for applications
