@@ -297,7 +297,8 @@ int main(int argc, char** argv) {
   Facts facts = ParseArgs(argc, argv, &only);
   Tally tally;
   for (auto table : {HostAttacks(), MountAttacks(), ProcSysAttacks(), KernelAttacks(),
-                     DeviceAttacks(), PrivilegeAttacks(), CrossSessionAttacks()}) {
+                     DeviceAttacks(), PrivilegeAttacks(), CrossSessionAttacks(),
+                     CgroupAttacks()}) {
     for (const Attack& attack : table) {
       if (Selected(only, attack.name)) Print(attack.name, RunInChild(attack, facts), &tally);
     }

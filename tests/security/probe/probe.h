@@ -70,6 +70,7 @@ std::span<const Attack> DeviceAttacks();
 std::span<const Attack> PrivilegeAttacks();
 std::span<const Attack> HostAttacks();
 std::span<const Attack> CrossSessionAttacks();
+std::span<const Attack> CgroupAttacks();
 
 // Runs in the probe's main process, never in a child: see escape_probe.cc.
 Outcome KillAllAttack(const Facts& facts);
