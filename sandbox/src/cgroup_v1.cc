@@ -87,7 +87,7 @@ class CgroupV1 final : public CgroupDriverBase {
     return WriteCgroupFile(Path("freezer", group) + "/freezer.state", "THAWED");
   }
 
-  std::vector<std::string> ProcsFiles(const std::string& group) const override {
+  std::vector<std::string> ProcsFiles(const std::string& group) const {
     std::vector<std::string> files;
     for (const auto& hierarchy : hierarchies_)
       files.push_back(Path(hierarchy, group) + "/cgroup.procs");

@@ -69,10 +69,6 @@ class CgroupV2 final : public CgroupDriverBase {
     return WriteCgroupFile(Path(group) + "/cgroup.freeze", "0");
   }
 
-  std::vector<std::string> ProcsFiles(const std::string& group) const override {
-    return {Path(group) + "/cgroup.procs"};
-  }
-
   std::vector<std::string> Directories(const std::string& group) const override {
     return {Path(group)};
   }

@@ -105,8 +105,6 @@ class CgroupDriver {
   virtual Status Delegate(const std::string& group, uid_t uid, gid_t gid) = 0;
   // Direct sub-groups (names only).
   virtual Result<std::vector<std::string>> Children(const std::string& group) const = 0;
-  // The cgroup.procs files a process writes "0" into to join `group` in every hierarchy.
-  virtual std::vector<std::string> ProcsFiles(const std::string& group) const = 0;
   virtual Status AddProcess(const std::string& group, pid_t pid) = 0;
   virtual Result<std::vector<pid_t>> Processes(const std::string& group) const = 0;
   // Whether any process lives in the group or below it.
