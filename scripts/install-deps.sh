@@ -16,6 +16,8 @@ packages=(
   iproute2 procps psmisc util-linux passwd strace python3
   # the cgroup v2 guest of tests/vm (its kernel comes from apt-get download, unpacked there)
   qemu-system-x86 busybox-static cpio xz-utils
+  # the session database and the broker's crypto (issue "Control plane")
+  libsqlite3-dev sqlite3 libssl-dev
 )
 
 missing=()
