@@ -149,7 +149,7 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   info.id_slot = lease.slot();
   MOAT_TRY_VOID(cgroups_->Create(spec.id));
   info.cgroup = spec.id;  // ours from here on: the rollback may remove it
-  MOAT_TRY_VOID(cgroups_->Apply(spec.id, spec.limits));
+  if (!(spec.limits == Limits{})) MOAT_TRY_VOID(cgroups_->Apply(spec.id, spec.limits));
   // moat-init, as the user, makes one sub-group per application inside the session's group.
   MOAT_TRY_VOID(cgroups_->Delegate(spec.id, user.uid, user.gid));
   MOAT_TRY(auto seccomp_fd, ProgramToMemfd(program));
