@@ -59,6 +59,7 @@ Result<Launched> ControlClient::Launch(const LaunchRequest& request, int stdin_f
   }
   Launched launched;
   launched.pid = reply.body.value("pid", 0);
+  launched.group = reply.body.value("group", std::string());
   if (request.tty) {
     if (reply.fds.empty()) return Fail(InvalidArgument("moat-init sent no pty master"));
     launched.pty_master = std::move(reply.fds.front());

@@ -26,6 +26,7 @@ struct LaunchRequest {
 
 struct Launched {
   pid_t pid = 0;        // inside the session's pid namespace
+  std::string group;    // its cgroup inside the session, "app-N"
   UniqueFd pty_master;  // when tty was asked for
 };
 

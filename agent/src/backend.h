@@ -1,0 +1,73 @@
+// The one interface between the agent and whatever builds a session's wall: the namespace
+// sandbox (sandbox_backend.h) or, later, a QEMU microVM. Nothing above it knows which backend a
+// session has. Calls are synchronous and made from the agent's one loop thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "moat/common/error.h"
+#include "moat/common/wire/messages.h"
+#include "moat/sandbox/cgroup_driver.h"
+
+namespace moat::agent {
+
+// One session as the backend sees it now: what runs, for the re-adoption report and the
+// broker's reconciliation.
+struct BackendSession {
+  std::string session_id;
+  std::string user;
+  bool running = false;  // false: it ended by itself; End() removes what it left
+  int64_t created_unix = 0;
+  std::string cgroup;  // its group under the backend's CgroupDriver, for usage sampling
+};
+
+// An application to start inside a running session.
+struct AppLaunch {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // "K=V"
+  std::string cwd;               // empty: the user's home
+};
+
+struct LaunchedApp {
+  pid_t pid = 0;    // inside the session
+  std::string app;  // its sub-group, "app-N", for SetLimits/Usage; empty if not found
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "sandbox" or "vm".
+  virtual std::string_view Kind() const = 0;
+
+  // Builds the wall and starts the session in it; on failure nothing is left.
+  virtual Result<BackendSession> Create(const wire::SessionCreate& spec) = 0;
+  virtual Result<LaunchedApp> Launch(const std::string& session, const AppLaunch& app) = 0;
+  // `app` empty: the whole session. Validated first; a refused change changes nothing.
+  virtual Status SetLimits(const std::string& session, const std::string& app,
+                           const wire::SessionLimits& limits) = 0;
+  // The effective limits, read back from the kernel.
+  virtual Result<wire::SessionLimits> ReadLimits(const std::string& session,
+                                                 const std::string& app) const = 0;
+  virtual Result<sandbox::CgroupUsage> Usage(const std::string& session,
+                                             const std::string& app) const = 0;
+  virtual Result<std::vector<std::string>> ListApps(const std::string& session) const = 0;
+  virtual Status Freeze(const std::string& session) = 0;
+  virtual Status Thaw(const std::string& session) = 0;
+  // SIGTERM, SIGKILL after `grace`, then every trace goes. Also cleans up an ended session.
+  virtual Status End(const std::string& session, std::chrono::milliseconds grace) = 0;
+  // Every session this backend has on this host, running or ended-but-not-cleaned-up,
+  // including those a previous agent process created.
+  virtual Result<std::vector<BackendSession>> List() const = 0;
+
+  // Where BackendSession::cgroup lives, for UsageCollector's sampler.
+  virtual const sandbox::CgroupDriver& Cgroups() const = 0;
+};
+
+}  // namespace moat::agent

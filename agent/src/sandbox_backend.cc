@@ -1,0 +1,113 @@
+#include "sandbox_backend.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+
+#include "limits_conversion.h"
+#include "moat/sandbox/control_client.h"
+
+namespace moat::agent {
+namespace {
+
+BackendSession FromInfo(const sandbox::SessionInfo& info) {
+  return BackendSession{info.id, info.user, info.running, info.created_unix, info.cgroup};
+}
+
+// The wire lets the broker name a device "/dev/vda"; the sandbox wants "MAJ:MIN".
+Result<sandbox::Limits> ResolveLimits(const wire::SessionLimits& limits) {
+  sandbox::Limits out = ToSandboxLimits(limits);
+  for (auto& device : out.io_devices) {
+    auto resolved = sandbox::ResolveBlockDevice(device.device);
+    if (!resolved) {
+      return Fail(InvalidArgument("io device '" + device.device +
+                                  "' is not a block device here: " + resolved.error().message()));
+    }
+    device.device = *resolved;
+  }
+  MOAT_TRY_VOID(sandbox::ValidateLimits(out));
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SandboxBackend>> SandboxBackend::Open(sandbox::ManagerOptions options) {
+  MOAT_TRY(auto manager, sandbox::SessionManager::Open(std::move(options)));
+  return std::unique_ptr<SandboxBackend>(new SandboxBackend(std::move(manager)));
+}
+
+Result<BackendSession> SandboxBackend::Create(const wire::SessionCreate& spec) {
+  if (spec.backend != wire::Backend::kSandbox) {
+    return Fail(InvalidArgument("the sandbox backend cannot create a '" +
+                                std::string(wire::BackendName(spec.backend)) + "' session"));
+  }
+  sandbox::SessionSpec session;
+  session.id = spec.session_id;
+  session.user = spec.user;
+  MOAT_TRY(session.limits, ResolveLimits(spec.limits));
+  // `desktop` (Xvnc and a window manager) is started by the display work; until then a desktop
+  // session is a wall with moat-init only, like a shell-only one.
+  MOAT_TRY(auto info, manager_->Create(std::move(session)));
+  return FromInfo(info);
+}
+
+Result<LaunchedApp> SandboxBackend::Launch(const std::string& session, const AppLaunch& app) {
+  MOAT_TRY(auto info, manager_->Find(session));
+  if (!info.running) return Fail(InvalidArgument("session '" + session + "' has ended"));
+  MOAT_TRY(auto client, sandbox::ControlClient::Connect(info.control_socket));
+  MOAT_TRY_VOID(client.SetTimeout(std::chrono::seconds(5)));
+  sandbox::LaunchRequest request;
+  request.argv = app.argv;
+  request.env = app.env;
+  request.cwd = app.cwd;
+  // An application started by the agent gets /dev/null: the agent's stdio is its transport.
+  UniqueFd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!dev_null) return FailErrno("open", "/dev/null");
+  int fd = dev_null.get();
+  MOAT_TRY(auto launched, client.Launch(request, fd, fd, fd));
+  LaunchedApp out;
+  out.pid = launched.pid;
+  out.app = launched.group;
+  return out;
+}
+
+Status SandboxBackend::SetLimits(const std::string& session, const std::string& app,
+                                 const wire::SessionLimits& limits) {
+  MOAT_TRY(auto resolved, ResolveLimits(limits));
+  return manager_->SetLimits(session, app, resolved);
+}
+
+Result<wire::SessionLimits> SandboxBackend::ReadLimits(const std::string& session,
+                                                       const std::string& app) const {
+  MOAT_TRY(auto limits, manager_->ReadLimits(session, app));
+  return ToWireLimits(limits);
+}
+
+Result<sandbox::CgroupUsage> SandboxBackend::Usage(const std::string& session,
+                                                   const std::string& app) const {
+  return manager_->Usage(session, app);
+}
+
+Result<std::vector<std::string>> SandboxBackend::ListApps(const std::string& session) const {
+  return manager_->Applications(session);
+}
+
+Status SandboxBackend::Freeze(const std::string& session) { return manager_->Freeze(session); }
+
+Status SandboxBackend::Thaw(const std::string& session) { return manager_->Thaw(session); }
+
+Status SandboxBackend::End(const std::string& session, std::chrono::milliseconds grace) {
+  return manager_->Stop(session, grace);
+}
+
+Result<std::vector<BackendSession>> SandboxBackend::List() const {
+  MOAT_TRY(auto infos, manager_->List());
+  std::vector<BackendSession> sessions;
+  sessions.reserve(infos.size());
+  for (const auto& info : infos) sessions.push_back(FromInfo(info));
+  return sessions;
+}
+
+const sandbox::CgroupDriver& SandboxBackend::Cgroups() const { return manager_->cgroups(); }
+
+}  // namespace moat::agent

@@ -1,0 +1,42 @@
+// The sandbox backend: every session is a namespace wall built by libmoat-sandbox. All state
+// lives in the kernel and the run directory, so a new SandboxBackend on the same run directory
+// (the agent after a restart) sees and drives the sessions an earlier one created.
+#pragma once
+
+#include <memory>
+
+#include "backend.h"
+#include "moat/sandbox/session_manager.h"
+
+namespace moat::agent {
+
+class SandboxBackend final : public Backend {
+ public:
+  static Result<std::unique_ptr<SandboxBackend>> Open(sandbox::ManagerOptions options);
+
+  std::string_view Kind() const override { return "sandbox"; }
+  Result<BackendSession> Create(const wire::SessionCreate& spec) override;
+  Result<LaunchedApp> Launch(const std::string& session, const AppLaunch& app) override;
+  Status SetLimits(const std::string& session, const std::string& app,
+                   const wire::SessionLimits& limits) override;
+  Result<wire::SessionLimits> ReadLimits(const std::string& session,
+                                         const std::string& app) const override;
+  Result<sandbox::CgroupUsage> Usage(const std::string& session,
+                                     const std::string& app) const override;
+  Result<std::vector<std::string>> ListApps(const std::string& session) const override;
+  Status Freeze(const std::string& session) override;
+  Status Thaw(const std::string& session) override;
+  Status End(const std::string& session, std::chrono::milliseconds grace) override;
+  Result<std::vector<BackendSession>> List() const override;
+  const sandbox::CgroupDriver& Cgroups() const override;
+
+  sandbox::SessionManager& manager() { return *manager_; }
+
+ private:
+  explicit SandboxBackend(std::unique_ptr<sandbox::SessionManager> manager)
+      : manager_(std::move(manager)) {}
+
+  std::unique_ptr<sandbox::SessionManager> manager_;
+};
+
+}  // namespace moat::agent
