@@ -134,14 +134,16 @@ TEST_F(ResourceControl, InvalidLimitsAreRefusedAndChangeNothing) {
 }
 
 TEST_F(ResourceControl, LimitsGivenAtCreationAreInForce) {
-  std::string id = sandbox_.Detach("moat-res-a", {"--cpu", "150", "--cpu-weight", "300", "--memory",
-                                                  "200M", "--memory-high", "150M", "--pids", "99"});
+  std::string id = sandbox_.Detach(
+      "moat-res-a", {"--cpu", "150", "--cpu-weight", "300", "--memory", "200M", "--memory-high",
+                     "150M", "--pids", "99", "--io-weight", "200"});
   auto limits = Stats(sandbox_, id)["limits"];
   EXPECT_DOUBLE_EQ(limits.value("cpu_percent", 0.0), 150.0);
   EXPECT_EQ(limits.value("cpu_weight", 0), 300);
   EXPECT_EQ(limits.value("memory_max", 0ull), 200ull << 20);
   EXPECT_EQ(limits.value("memory_high", 0ull), 150ull << 20);
   EXPECT_EQ(limits.value("pids_max", 0), 99);
+  EXPECT_EQ(limits.value("io_weight", 0), 200);
   sandbox_.Stop(id);
 }
 
