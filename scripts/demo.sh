@@ -12,6 +12,6 @@ echo "processes visible:"; ps -e -o pid,user,comm;
 echo "network: $(ls /sys/class/net | tr "\n" " ")";
 echo "homes visible: $(ls /home)"; echo "/run: $(ls -A /run | tr "\n" " ")";
 grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status;
-cat /etc/shadow >/dev/null 2>&1 && echo "/etc/shadow: readable" || echo "/etc/shadow: not readable";
+if [ -s /etc/shadow ]; then echo "/etc/shadow: has content (unexpected)"; else echo "/etc/shadow: masked (empty)"; fi;
 echo "type exit to end the session; everything in it is then removed."'
 exec "$sandbox" run --user moat-demo -- /bin/bash -c "$show; exec bash -l"
