@@ -32,7 +32,9 @@ Status DropAllCapabilities() {
                        SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
   if (::prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0)
     return FailErrno("prctl", "PR_SET_SECUREBITS");
-  for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) {
+  // Up to 63, not the build headers' CAP_LAST_CAP: a newer kernel may know more capabilities
+  // (the ones it does not know give EINVAL).
+  for (int cap = 0; cap < 64; ++cap) {
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
       return FailErrno("prctl PR_CAPBSET_DROP", std::to_string(cap));
     }
