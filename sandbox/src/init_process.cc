@@ -52,6 +52,9 @@ Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_f
     // A session of its own: no controlling terminal of the host's, and no SIGHUP or SIGINT
     // when the terminal that started a detached session closes.
     if (::setsid() < 0) ::_exit(126);
+    // Only fds 0-4 may enter the wall: whatever the caller (a daemon with sockets of its own)
+    // forgot to mark close-on-exec is closed here.
+    if (::syscall(SYS_close_range, kSeccompProgramFd + 1, ~0U, 0) != 0) ::_exit(126);
     ::execve(argv[0], const_cast<char* const*>(argv), const_cast<char* const*>(envp));
     ::_exit(127);
   }

@@ -103,6 +103,17 @@ TEST_F(WallIsolation, NetworkHasOnlyAWorkingLoopback) {
   EXPECT_EQ(r.out.find("eth"), std::string::npos);
 }
 
+// A caller that leaks an fd (not close-on-exec) must not leak it into the wall: neither
+// moat-init nor the applications it starts may hold it.
+TEST_F(WallIsolation, NoFdOfTheCallerEntersTheWall) {
+  auto r = RunCommand({"/bin/sh", "-c",
+                       "exec 9</etc/hostname; exec " MOAT_SANDBOX_BIN " --run-dir " +
+                           sandbox_.run_dir() +
+                           " run --no-tty --user moat-wall-a -- /bin/sh -c 'ls /proc/self/fd'"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "0\n1\n2\n3\n") << "3 is ls's own directory fd";
+}
+
 TEST_F(WallIsolation, HostnameIsTheSessionsOwn) {
   auto r = sandbox_.Sh("moat-wall-a", "hostname", {"--hostname", "desk-7"});
   EXPECT_EQ(r.out, "desk-7\n");
