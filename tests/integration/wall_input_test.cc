@@ -117,6 +117,26 @@ TEST_F(WallInput, SetupFailurePartWayIsRolledBackAndNamesTheStep) {
   ExpectNothingCreated(id);
 }
 
+// A user plants a symlink in their home, hoping that an admin's bind target beneath it makes
+// the wall create a mount point on a host path as root.
+TEST_F(WallInput, ABindTargetThroughAUserPlantedSymlinkIsRefused) {
+  std::string home = HomeOf("moat-wall-a");
+  std::string link = home + "/planted-" + UniqueId("l");
+  std::string host_dir = "/var/tmp/" + UniqueId("moat-victim-dir");
+  ASSERT_EQ(mkdir(host_dir.c_str(), 0755), 0);
+  ASSERT_EQ(symlink(host_dir.c_str(), link.c_str()), 0);
+  std::string id = UniqueId("symlink");
+  auto r = sandbox_.Cli({"run", "--id", id, "--user", "moat-wall-a", "--ro-bind",
+                         "/usr/share/doc:" + link + "/created", "--", "true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("symlink"), std::string::npos) << r.err;
+  EXPECT_FALSE(Exists(host_dir + "/created")) << "the wall created a directory on the host";
+  ExpectNothingCreated(id);
+  unlink(link.c_str());
+  rmdir((host_dir + "/created").c_str());
+  rmdir(host_dir.c_str());
+}
+
 TEST_F(WallInput, UnknownSessionsGetAClearError) {
   auto stop = sandbox_.Cli({"stop", "nope"});
   EXPECT_EQ(stop.exit_code, 125);

@@ -147,8 +147,41 @@ Status MaskKernelInterfaces(const SetupConfig& c) {
   return {};
 }
 
+// Mount points are made by path walks before the pivot, where an absolute symlink resolves
+// against the host's root. A directory the session's user owns (their home, bound above) may
+// hold a symlink they planted; so every existing component of a bind target must be a real
+// directory owned by root. The scratch tmpfs is new and empty at this point, so it is safe.
+Status CheckTargetPath(const SetupConfig& c, const std::string& target) {
+  std::string path = Merged(c);
+  size_t pos = 1;
+  while (pos <= target.size()) {
+    size_t end = target.find('/', pos);
+    if (end == std::string::npos) end = target.size();
+    path += "/" + target.substr(pos, end - pos);
+    pos = end + 1;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return {};  // the rest is created by us, as root, in our dirs
+      return FailErrno("lstat", path);
+    }
+    bool last = end == target.size();
+    std::string inside = path.substr(Merged(c).size());
+    // The scratch mounts are world-writable but new: nothing can have been planted in them.
+    bool fresh = inside == "/tmp" || inside == "/var/tmp" || inside == "/dev/shm";
+    bool writable_by_others = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !fresh;
+    if (S_ISLNK(st.st_mode) || (!last && (st.st_uid != 0 || writable_by_others))) {
+      return Fail(Error(std::make_error_code(std::errc::operation_not_permitted),
+                        "bind target '" + target + "' passes through '" + inside +
+                            "', a symlink or a directory others than root may write: refusing "
+                            "(choose a target outside user-writable directories)"));
+    }
+  }
+  return {};
+}
+
 Status BindUserMounts(const SetupConfig& c) {
   for (const auto& mount : c.mounts) {
+    MOAT_TRY_VOID(CheckTargetPath(c, mount.target));
     std::string target = Merged(c) + mount.target;
     MOAT_TRY_VOID(EnsureMountPoint(target, IsDirectory(mount.source)));
     MOAT_TRY_VOID(Bind(mount.source, target, mount.read_only));
