@@ -127,7 +127,7 @@ TEST_F(WallInput, ABindTargetThroughAUserPlantedSymlinkIsRefused) {
   ASSERT_EQ(symlink(host_dir.c_str(), link.c_str()), 0);
   std::string id = UniqueId("symlink");
   auto r = sandbox_.Cli({"run", "--id", id, "--user", "moat-wall-a", "--ro-bind",
-                         "/usr/share/doc:" + link + "/created", "--", "true"});
+                         "/etc:" + link + "/created", "--", "true"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_NE(r.err.find("symlink"), std::string::npos) << r.err;
   EXPECT_FALSE(Exists(host_dir + "/created")) << "the wall created a directory on the host";
