@@ -8,22 +8,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "moat/common/testing/temp_dir.h"
+
 namespace moat::tls {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "moat-ca-test.XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = ::moat::testing::TempDir;
 
 mode_t ModeOf(const std::filesystem::path& path) {
   struct stat st {};

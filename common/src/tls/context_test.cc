@@ -9,26 +9,14 @@
 #include <cstdlib>
 #include <thread>
 
+#include "moat/common/testing/temp_dir.h"
 #include "moat/common/tls/ca.h"
 #include "moat/common/unique_fd.h"
 
 namespace moat::tls {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "moat-tls-test.XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = ::moat::testing::TempDir;
 
 struct Outcome {
   bool server_ok = false;

@@ -12,24 +12,11 @@
 #include "db/audit.h"
 #include "db/clock.h"
 #include "db/database.h"
+#include "moat/common/testing/temp_dir.h"
 
 namespace moat::broker::db::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "moat-db-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = ::moat::testing::TempDir;
 
 class DbTest : public ::testing::Test {
  protected:

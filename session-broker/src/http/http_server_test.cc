@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "http/server.h"
+#include "moat/common/testing/temp_dir.h"
 #include "moat/common/tls/ca.h"
 #include "moat/common/tls/context.h"
 
@@ -40,20 +41,7 @@ constexpr size_t kMaxBody = 1024;
 constexpr size_t kEventQueueMessages = 256;
 constexpr const char* kToken = "secret-token";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "moat-http-test.XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = ::moat::testing::TempDir;
 
 using Response = bhttp::response<bhttp::string_body>;
 
