@@ -222,20 +222,30 @@ Result<std::int64_t> Database::QueryInt(std::string_view sql) const {
 // --- Transaction -----------------------------------------------------------------------------
 
 Result<Transaction> Transaction::Begin(const Database& db, Mode mode) {
+  // Inside another transaction on this connection: a savepoint, so that stores compose (a
+  // caller's transaction around a store call that opens its own).
+  if (sqlite3_get_autocommit(db.handle()) == 0) {
+    MOAT_TRY_VOID(db.Exec("SAVEPOINT moat_nested"));
+    return Transaction(&db, /*nested=*/true);
+  }
   MOAT_TRY_VOID(db.Exec(mode == Mode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));
-  return Transaction(&db);
+  return Transaction(&db, /*nested=*/false);
 }
 
 Transaction::~Transaction() {
-  if (db_ != nullptr) sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  if (db_ == nullptr) return;
+  const char* undo = nested_ ? "ROLLBACK TO moat_nested; RELEASE moat_nested" : "ROLLBACK";
+  sqlite3_exec(db_->handle(), undo, nullptr, nullptr, nullptr);
 }
 
 Status Transaction::Commit() {
   const Database* db = std::exchange(db_, nullptr);
   if (db == nullptr) return Fail(InvalidArgument("commit: the transaction is already finished"));
-  if (int rc = sqlite3_exec(db->handle(), "COMMIT", nullptr, nullptr, nullptr); rc != SQLITE_OK) {
-    Error error = SqliteError("sqlite3_exec", "COMMIT", db->handle(), rc);
-    sqlite3_exec(db->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  const char* commit = nested_ ? "RELEASE moat_nested" : "COMMIT";
+  if (int rc = sqlite3_exec(db->handle(), commit, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+    Error error = SqliteError("sqlite3_exec", commit, db->handle(), rc);
+    const char* undo = nested_ ? "ROLLBACK TO moat_nested; RELEASE moat_nested" : "ROLLBACK";
+    sqlite3_exec(db->handle(), undo, nullptr, nullptr, nullptr);
     return Fail(std::move(error));
   }
   return {};

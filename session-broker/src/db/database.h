@@ -125,14 +125,16 @@ class Database {
   bool read_only_ = false;
 };
 
-// Rolls back on scope exit unless committed. Writers use BEGIN IMMEDIATE, so they take the write
+// Rolls back on scope exit unless committed. Begun inside another transaction on the same
+// connection, it is a savepoint of that one. Writers use BEGIN IMMEDIATE, so they take the write
 // lock up front and wait for it under busy_timeout instead of failing at their first write.
 class Transaction {
  public:
   enum class Mode { kImmediate, kDeferred };
   static Result<Transaction> Begin(const Database& db, Mode mode = Mode::kImmediate);
 
-  Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  Transaction(Transaction&& other) noexcept
+      : db_(std::exchange(other.db_, nullptr)), nested_(other.nested_) {}
   Transaction& operator=(Transaction&&) = delete;
   Transaction(const Transaction&) = delete;
   ~Transaction();
@@ -140,8 +142,9 @@ class Transaction {
   Status Commit();
 
  private:
-  explicit Transaction(const Database* db) : db_(db) {}
+  Transaction(const Database* db, bool nested) : db_(db), nested_(nested) {}
   const Database* db_;
+  bool nested_ = false;
 };
 
 }  // namespace moat::broker::db

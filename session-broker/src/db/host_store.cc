@@ -137,7 +137,7 @@ Result<std::optional<Host>> HostStore::PickForPlacement() const {
            db_.Prepare("SELECT " + std::string(kColumns) +
                        " FROM hosts WHERE id = (SELECT id FROM v_hosts_load "
                        "WHERE enabled = 1 AND drained = 0 AND state = 'online' AND free_slots > 0 "
-                       "ORDER BY free_slots DESC, name LIMIT 1)"));
+                       "ORDER BY 1.0 * live_sessions / capacity, free_slots DESC, name LIMIT 1)"));
   MOAT_TRY(bool row, stmt.Step());
   if (!row) return std::optional<Host>();
   return std::optional<Host>(ReadHost(stmt));

@@ -12,6 +12,7 @@ std::span<const Migration> AllMigrations() {
   static const Migration migrations[] = {
       {1, "tables", kSchemaTables},
       {2, "views", kSchemaViews},
+      {3, "enrolment", kSchemaEnrolment},
   };
   return migrations;
 }

@@ -7,5 +7,6 @@ namespace moat::broker::db {
 
 extern const std::string_view kSchemaTables;  // migration 1: the tables and indexes
 extern const std::string_view kSchemaViews;   // migration 2: the stable views for ops
+extern const std::string_view kSchemaEnrolment;  // migration 3: host enrolment tokens
 
 }  // namespace moat::broker::db

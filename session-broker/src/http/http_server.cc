@@ -22,6 +22,7 @@
 
 #include "http/server.h"
 #include "http/tls_stream.h"
+#include "moat/common/tls/context.h"
 
 namespace moat::broker::http {
 namespace {
@@ -56,7 +57,13 @@ bool IsWebSocketUpgrade(const BeastRequest& request) {
          EqualsIgnoreCase(upgrade->value(), "websocket");
 }
 
-HttpRequest ToHttpRequest(BeastRequest&& request, const tcp::endpoint& peer) {
+struct PeerIdentity {
+  std::string common_name;
+  std::string fingerprint;
+};
+
+HttpRequest ToHttpRequest(BeastRequest&& request, const tcp::endpoint& peer,
+                          const PeerIdentity& identity) {
   HttpRequest out;
   out.method = std::string(request.method_string());
   out.target = std::string(request.target());
@@ -66,6 +73,8 @@ HttpRequest ToHttpRequest(BeastRequest&& request, const tcp::endpoint& peer) {
   out.body = std::move(request.body());
   out.peer_address = peer.address().to_string();
   out.peer_port = peer.port();
+  out.peer_common_name = identity.common_name;
+  out.peer_cert_fingerprint = identity.fingerprint;
   return out;
 }
 
@@ -75,7 +84,7 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
   HttpSession(tcp::socket&& socket, ssl::context& tls, ServerShared& shared)
       : stream_(std::move(socket), tls), executor_(stream_.get_executor()), shared_(shared) {
     beast::error_code ec;
-    peer_ = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    peer_address_ = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
   }
 
   ~HttpSession() override { shared_.connections.Remove(this); }
@@ -105,6 +114,13 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
 
   void OnHandshake(beast::error_code ec) {
     if (ec || stopping_) return CloseSocket();
+    // Only a certificate that verified against the configured client CA counts.
+    SSL* ssl = stream_.native_handle();
+    if (X509* cert = SSL_get0_peer_certificate(ssl);
+        cert != nullptr && SSL_get_verify_result(ssl) == X509_V_OK) {
+      peer_.common_name = tls::PeerCommonName(ssl);
+      peer_.fingerprint = tls::CertificateFingerprint(cert).value_or("");
+    }
     DoRead();
   }
 
@@ -151,7 +167,14 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
     bool upgrade = IsWebSocketUpgrade(request);
     std::string_view path = request.target().substr(0, request.target().find('?'));
     if (upgrade && path == events_path) return Upgrade(std::move(request));
-    HttpRequest http_request = ToHttpRequest(std::move(request), peer_);
+    for (const WsEndpoint& endpoint : shared_.options.ws_endpoints) {
+      if (path != endpoint.path) continue;
+      if (upgrade) return UpgradePeer(std::move(request), endpoint);
+      return Respond(JsonError(426, "upgrade_required",
+                               "'" + endpoint.path + "' is a WebSocket endpoint; upgrade to it"),
+                     close);
+    }
+    HttpRequest http_request = ToHttpRequest(std::move(request), peer_address_, peer_);
     if (path == events_path) {
       return Respond(JsonError(426, "upgrade_required",
                                "'" + events_path + "' is a WebSocket stream; upgrade to it"),
@@ -163,7 +186,7 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
   void Upgrade(BeastRequest&& request) {
     // The authentication callback sees the request without its body (an upgrade has none).
     BeastRequest headers_only = request;
-    HttpRequest http_request = ToHttpRequest(std::move(headers_only), peer_);
+    HttpRequest http_request = ToHttpRequest(std::move(headers_only), peer_address_, peer_);
     if (!Authenticate(http_request)) {
       return Respond(JsonError(401, "unauthorized", "the event stream needs a valid token"),
                      /*close=*/true);
@@ -173,6 +196,26 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
     internal::StartEventStream(
         std::move(stream_), std::move(request), shared_.hub, shared_.connections,
         {shared_.options.event_queue_messages, shared_.options.event_queue_bytes});
+  }
+
+  void UpgradePeer(BeastRequest&& request, const WsEndpoint& endpoint) {
+    BeastRequest headers_only = request;
+    HttpRequest http_request = ToHttpRequest(std::move(headers_only), peer_address_, peer_);
+    std::shared_ptr<WsHandler> handler;
+    try {
+      if (endpoint.accept) handler = endpoint.accept(http_request);
+    } catch (...) {
+      handler = nullptr;  // an exception must not escape into the I/O thread
+    }
+    if (!handler) {
+      return Respond(JsonError(403, "forbidden", "this connection may not use '" + endpoint.path +
+                                                     "' (client certificate missing or unknown)"),
+                     /*close=*/true);
+    }
+    handed_off_ = true;
+    shared_.connections.Remove(this);
+    internal::StartPeerStream(std::move(stream_), std::move(request), std::move(handler),
+                              shared_.connections, endpoint);
   }
 
   bool Authenticate(const HttpRequest& request) const {
@@ -226,7 +269,8 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
   TlsStream stream_;
   net::any_io_executor executor_;  // the connection's strand; survives a hand-off of stream_
   ServerShared& shared_;
-  tcp::endpoint peer_;
+  tcp::endpoint peer_address_;
+  PeerIdentity peer_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;

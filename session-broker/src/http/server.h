@@ -46,6 +46,10 @@ struct HttpRequest {
   std::string body;
   std::string peer_address;  // "127.0.0.1", "::1"
   uint16_t peer_port = 0;
+  // The subject CN of the client certificate, when the server asked for one and it verified
+  // (mutual TLS: an agent's host name); empty otherwise.
+  std::string peer_common_name;
+  std::string peer_cert_fingerprint;  // SHA-256 of that certificate, hex; empty without one
   // `{name}` segments of the matched route pattern, percent-decoded; filled by Router.
   std::map<std::string, std::string, std::less<>> path_params;
 
@@ -100,6 +104,35 @@ class Router {
   std::vector<Route> routes_;
 };
 
+// The server's side of a two-way WebSocket connection (the agent link). Send queues and never
+// blocks; after the connection ended, Send and Close do nothing.
+class WsPeer {
+ public:
+  virtual ~WsPeer() = default;
+  virtual void Send(std::string text) = 0;
+  virtual void Close() = 0;
+};
+
+// What the broker does with one two-way WebSocket connection. Called on the connection's strand,
+// one call at a time: OnOpen once the upgrade is done, OnMessage per text message, OnClose once
+// at the end (also when OnOpen was never called because the upgrade failed).
+class WsHandler {
+ public:
+  virtual ~WsHandler() = default;
+  virtual void OnOpen(std::shared_ptr<WsPeer> peer) = 0;
+  virtual void OnMessage(std::string text) = 0;
+  virtual void OnClose() = 0;
+};
+
+// A two-way WebSocket endpoint. `accept` sees the upgrade request (with peer_common_name) and
+// returns the connection's handler, or nullptr to refuse it with 403.
+struct WsEndpoint {
+  std::string path;
+  std::function<std::shared_ptr<WsHandler>(const HttpRequest&)> accept;
+  size_t max_message_bytes = 4 << 20;
+  size_t max_queued_bytes = 64 << 20;  // a peer that reads slower than this is dropped
+};
+
 struct HttpServerOptions {
   std::string bind_address = "127.0.0.1";
   uint16_t port = 0;       // 0: an ephemeral port, see HttpServer::port()
@@ -118,6 +151,9 @@ struct HttpServerOptions {
   // the publisher.
   size_t event_queue_messages = 1024;
   size_t event_queue_bytes = 8 << 20;
+
+  // Two-way WebSocket endpoints (the agent link), matched by path before the router.
+  std::vector<WsEndpoint> ws_endpoints;
 
   // Stop waits this long for connections to finish before abandoning them.
   std::chrono::milliseconds stop_grace{3'000};

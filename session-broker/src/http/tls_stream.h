@@ -11,6 +11,7 @@
 
 #include "http/connection_set.h"
 #include "http/event_hub.h"
+#include "http/server.h"
 
 namespace moat::broker::http::internal {
 
@@ -26,5 +27,10 @@ struct EventStreamLimits {
 // whose handshake is done, and subscribes the client to `hub`. Call on the stream's strand.
 void StartEventStream(TlsStream stream, BeastRequest request, EventHub& hub,
                       ConnectionSet& connections, EventStreamLimits limits);
+
+// Completes the WebSocket upgrade `request` (already accepted by `handler`'s endpoint) and runs
+// a two-way connection for `handler`. Call on the stream's strand.
+void StartPeerStream(TlsStream stream, BeastRequest request, std::shared_ptr<WsHandler> handler,
+                     ConnectionSet& connections, const WsEndpoint& endpoint);
 
 }  // namespace moat::broker::http::internal

@@ -1,0 +1,204 @@
+// Two-way WebSocket connections (the agent link): every text message goes to the endpoint's
+// WsHandler on the connection's strand; Send queues from any thread. A peer whose queue grows
+// past the endpoint's bound is dropped, so a stuck agent never holds the broker's memory.
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "http/tls_stream.h"
+
+namespace moat::broker::http::internal {
+namespace {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+namespace websocket = boost::beast::websocket;
+
+class PeerSession : public WsPeer,
+                    public Connection,
+                    public std::enable_shared_from_this<PeerSession> {
+ public:
+  PeerSession(TlsStream&& stream, std::shared_ptr<WsHandler> handler, ConnectionSet& connections,
+              const WsEndpoint& endpoint)
+      : ws_(std::move(stream)),
+        executor_(ws_.get_executor()),
+        handler_(std::move(handler)),
+        connections_(connections),
+        max_queued_bytes_(endpoint.max_queued_bytes) {
+    ws_.read_message_max(endpoint.max_message_bytes);
+  }
+
+  ~PeerSession() override { connections_.Remove(this); }
+
+  void Run(BeastRequest request) {
+    if (!connections_.Add(shared_from_this())) {
+      beast::get_lowest_layer(ws_).close();
+      return Finish();
+    }
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout timeout{};
+    timeout.handshake_timeout = std::chrono::seconds(10);
+    timeout.idle_timeout = std::chrono::seconds(30);
+    timeout.keep_alive_pings = true;  // a vanished agent is noticed within half a minute
+    ws_.set_option(timeout);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& response) { response.set("Server", "moat-broker"); }));
+    ws_.async_accept(request, beast::bind_front_handler(&PeerSession::OnAccept, shared_from_this()));
+  }
+
+  void Send(std::string text) override {
+    std::lock_guard lock(mutex_);
+    if (ended_ || detached_) return;
+    if (queued_bytes_ + text.size() > max_queued_bytes_) {
+      ended_ = true;
+      queue_.clear();
+      net::post(executor_, beast::bind_front_handler(&PeerSession::Drop, shared_from_this()));
+      return;
+    }
+    queued_bytes_ += text.size();
+    queue_.push_back(std::move(text));
+    if (open_ && !writing_) {
+      writing_ = true;
+      net::post(executor_, beast::bind_front_handler(&PeerSession::DoWrite, shared_from_this()));
+    }
+  }
+
+  void Close() override {
+    std::lock_guard lock(mutex_);
+    if (detached_) return;
+    net::post(executor_, beast::bind_front_handler(&PeerSession::DoClose, shared_from_this()));
+  }
+
+  void Detach() override {
+    std::lock_guard lock(mutex_);
+    detached_ = true;
+  }
+
+ private:
+  void OnAccept(beast::error_code ec) {
+    if (ec) return Drop();
+    handler_->OnOpen(shared_from_this());
+    bool start = false;
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+      if (!queue_.empty() && !writing_ && !ended_) start = writing_ = true;
+    }
+    if (start) DoWrite();
+    DoRead();
+  }
+
+  void DoRead() {
+    ws_.async_read(read_buffer_,
+                   beast::bind_front_handler(&PeerSession::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec) return Drop();
+    if (ws_.got_text()) handler_->OnMessage(beast::buffers_to_string(read_buffer_.data()));
+    read_buffer_.consume(read_buffer_.size());
+    DoRead();
+  }
+
+  void DoWrite() {
+    {
+      std::lock_guard lock(mutex_);
+      if (queue_.empty() || ended_) {
+        writing_ = false;
+        return;
+      }
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+      queued_bytes_ -= current_.size();
+    }
+    ws_.text(true);
+    ws_.async_write(net::buffer(current_),
+                    beast::bind_front_handler(&PeerSession::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, size_t) {
+    current_.clear();
+    if (ec) return Drop();
+    DoWrite();
+  }
+
+  void DoClose() {
+    bool busy;
+    {
+      std::lock_guard lock(mutex_);
+      ended_ = true;
+      queue_.clear();
+      busy = writing_ || !open_;
+    }
+    if (busy || closed_ || closing_) return Drop();
+    closing_ = true;
+    websocket::stream_base::timeout timeout{};
+    timeout.handshake_timeout = std::chrono::seconds(2);
+    timeout.idle_timeout = websocket::stream_base::none();
+    timeout.keep_alive_pings = false;
+    ws_.set_option(timeout);
+    ws_.async_close(websocket::close_code::going_away,
+                    [self = shared_from_this()](beast::error_code) { self->Drop(); });
+  }
+
+  void Drop() {
+    {
+      std::lock_guard lock(mutex_);
+      ended_ = true;
+      queue_.clear();
+      queued_bytes_ = 0;
+    }
+    if (!closed_) {
+      closed_ = true;
+      beast::get_lowest_layer(ws_).close();
+    }
+    Finish();
+  }
+
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    handler_->OnClose();
+  }
+
+  websocket::stream<TlsStream> ws_;
+  net::any_io_executor executor_;
+  std::shared_ptr<WsHandler> handler_;
+  ConnectionSet& connections_;
+  const size_t max_queued_bytes_;
+  beast::flat_buffer read_buffer_;
+  std::string current_;   // strand only
+  bool closing_ = false;  // strand only
+  bool closed_ = false;   // strand only
+  bool finished_ = false;
+
+  std::mutex mutex_;
+  std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;
+  bool open_ = false;
+  bool writing_ = false;
+  bool ended_ = false;
+  bool detached_ = false;
+};
+
+}  // namespace
+
+void StartPeerStream(TlsStream stream, BeastRequest request, std::shared_ptr<WsHandler> handler,
+                     ConnectionSet& connections, const WsEndpoint& endpoint) {
+  auto session =
+      std::make_shared<PeerSession>(std::move(stream), std::move(handler), connections, endpoint);
+  session->Run(std::move(request));
+}
+
+}  // namespace moat::broker::http::internal
