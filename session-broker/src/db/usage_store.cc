@@ -26,10 +26,13 @@ Status CheckSample(const UsageSample& sample) {
 Status UsageStore::Insert(std::span<const UsageSample> samples) {
   for (const UsageSample& sample : samples) MOAT_TRY_VOID(CheckSample(sample));
   if (!insert_) {
+    // A sample of a session the database does not know (yet, or any more) is skipped rather
+    // than failing the foreign key and with it the whole batch.
     MOAT_TRY(auto stmt, db_.Prepare("INSERT OR REPLACE INTO usage_samples (session_id, at, "
                                     "cpu_usage_us, cpu_percent, memory_current, memory_peak, "
                                     "pids, io_read_bytes, io_write_bytes, oom_kills) "
-                                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 "
+                                    "WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1)",
                                     /*persistent=*/true));
     insert_ = std::move(stmt);
   }

@@ -51,7 +51,8 @@ class UsageStore {
   explicit UsageStore(const Database& db, Clock clock = SystemClock())
       : db_(db), clock_(std::move(clock)) {}
 
-  // All or nothing. A sample repeated for the same session and second replaces the earlier one
+  // All or nothing; samples of sessions not in the database are skipped. A sample repeated
+  // for the same session and second replaces the earlier one
   // (an agent may resend after a reconnect).
   Status Insert(std::span<const UsageSample> samples);
 

@@ -1,0 +1,36 @@
+// What the broker announces on /api/v1/events, one JSON object per message:
+//   {"type":"session.state","at":…,"from":"starting","to":"active","session":{…}}
+//   {"type":"usage","at":…,"host":"h1","samples":[{"session_id":…,"cpu_percent":…,…}]}
+//   {"type":"audit","event":{"id":…,"at":…,"actor":…,"kind":…,"session_id":…,"old_value":…,…}}
+//   {"type":"host","host":{"name":…,"state":"online",…}}
+// Every message follows the commit of what it tells.
+#pragma once
+
+#include <string_view>
+
+#include "broker/session_view.h"
+#include "db/audit.h"
+#include "db/host_store.h"
+#include "http/event_hub.h"
+#include "moat/common/wire/messages.h"
+
+namespace moat::broker {
+
+wire::Json ToJson(const db::Host& host);
+wire::Json ToJson(const db::AuditRecord& record);
+wire::Json ToJson(const wire::UsageSample& sample);
+
+class Events {
+ public:
+  explicit Events(http::EventHub& hub) : hub_(hub) {}
+
+  void SessionState(const SessionView& session, std::string_view from);
+  void Usage(std::string_view host, const wire::UsageBatch& batch);
+  void Audit(const db::AuditRecord& record);
+  void Host(const db::Host& host);
+
+ private:
+  http::EventHub& hub_;
+};
+
+}  // namespace moat::broker

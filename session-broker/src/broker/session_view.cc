@@ -1,0 +1,67 @@
+#include "broker/session_view.h"
+
+namespace moat::broker {
+namespace {
+
+constexpr std::string_view kSelect =
+    "SELECT id, user_name, user_id, host_name, host_id, backend, state, limits, created_at, "
+    "updated_at, last_input_at, ended_at, failure_reason FROM v_sessions";
+
+SessionView Read(const db::Statement& row) {
+  return SessionView{row.Text(0),         row.Text(1),        row.Int(2),
+                     row.OptionalText(3), row.OptionalInt(4), row.Text(5),
+                     row.Text(6),         row.Text(7),        row.Int(8),
+                     row.Int(9),          row.OptionalInt(10), row.OptionalInt(11),
+                     row.OptionalText(12)};
+}
+
+}  // namespace
+
+Result<std::vector<SessionView>> ListSessionViews(const db::Database& db,
+                                                  const SessionQuery& query) {
+  // Each filter is "?N IS NULL OR column = ?N": one statement text for every combination.
+  std::string sql = std::string(kSelect) +
+                    " WHERE (?1 IS NULL OR user_name = ?1) AND (?2 IS NULL OR host_name = ?2) "
+                    "AND (?3 IS NULL OR state = ?3) AND (?4 = 0 OR live = 1) "
+                    "ORDER BY created_at DESC, id LIMIT ?5 OFFSET ?6";
+  MOAT_TRY(auto stmt, db.Prepare(sql));
+  MOAT_TRY_VOID(stmt.BindAll(query.user, query.host, query.state, query.live_only, query.limit,
+                             query.offset));
+  std::vector<SessionView> sessions;
+  for (;;) {
+    MOAT_TRY(bool row, stmt.Step());
+    if (!row) break;
+    sessions.push_back(Read(stmt));
+  }
+  return sessions;
+}
+
+Result<SessionView> GetSessionView(const db::Database& db, std::string_view id) {
+  MOAT_TRY(auto stmt, db.Prepare(std::string(kSelect) + " WHERE id = ?1"));
+  MOAT_TRY_VOID(stmt.BindAll(id));
+  MOAT_TRY(bool row, stmt.Step());
+  if (!row) return Fail(db::NotFound("no session '" + std::string(id) + "'"));
+  return Read(stmt);
+}
+
+wire::Json ToJson(const SessionView& s) {
+  auto optional = [](const auto& value) -> wire::Json {
+    if (!value) return nullptr;
+    return *value;
+  };
+  wire::Json limits = wire::Json::parse(s.limits, nullptr, /*allow_exceptions=*/false);
+  if (limits.is_discarded()) limits = wire::Json::object();
+  return wire::Json{{"id", s.id},
+                    {"user", s.user},
+                    {"host", optional(s.host)},
+                    {"backend", s.backend},
+                    {"state", s.state},
+                    {"limits", std::move(limits)},
+                    {"created_at", s.created_at},
+                    {"updated_at", s.updated_at},
+                    {"last_input_at", optional(s.last_input_at)},
+                    {"ended_at", optional(s.ended_at)},
+                    {"failure_reason", optional(s.failure_reason)}};
+}
+
+}  // namespace moat::broker
