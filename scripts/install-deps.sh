@@ -18,6 +18,8 @@ packages=(
   qemu-system-x86 busybox-static cpio xz-utils
   # the session database and the broker's crypto (issue "Control plane")
   libsqlite3-dev sqlite3 libssl-dev
+  # PAM logins of the broker (users whose source is 'pam'); the .deb is made by CPack
+  libpam0g-dev
   # the broker's HTTPS/WSS server (Boost.Beast and Asio, header-only)
   libboost1.81-dev
 )
