@@ -32,6 +32,9 @@ struct AppLaunch {
   std::vector<std::string> argv;
   std::vector<std::string> env;  // "K=V"
   std::string cwd;               // empty: the user's home
+  // Limits of the application's own group (a CPU cap, say), validated before it starts and
+  // applied right after; if they cannot be applied the application is killed again.
+  wire::SessionLimits limits;
 };
 
 struct LaunchedApp {
@@ -49,6 +52,12 @@ class Backend {
   // Builds the wall and starts the session in it; on failure nothing is left.
   virtual Result<BackendSession> Create(const wire::SessionCreate& spec) = 0;
   virtual Result<LaunchedApp> Launch(const std::string& session, const AppLaunch& app) = 0;
+  // Every process of the session as the session sees it (in-session pids, its own uids), with
+  // the application group each belongs to. Works while the session is frozen.
+  virtual Result<std::vector<wire::ProcessInfo>> Processes(const std::string& session) const = 0;
+  // Sends `signal` to the session's process `pid` (in-session). Refuses pid 1, the session's
+  // init (ending the session is End()); fails with ESRCH when there is no such process.
+  virtual Status Signal(const std::string& session, pid_t pid, int signal) = 0;
   // `app` empty: the whole session. Validated first; a refused change changes nothing.
   virtual Status SetLimits(const std::string& session, const std::string& app,
                            const wire::SessionLimits& limits) = 0;

@@ -70,6 +70,14 @@ Result<wire::Envelope> MessageHandler::Handle(const wire::Envelope& request) {
     body = OnSetLimits(request);
   } else if (request.type == wire::SessionAction::kType) {
     body = OnAction(request);
+  } else if (request.type == wire::AppLaunch::kType) {
+    body = OnAppLaunch(request);
+  } else if (request.type == wire::AppPs::kType) {
+    body = OnAppPs(request);
+  } else if (request.type == wire::AppKill::kType) {
+    body = OnAppKill(request);
+  } else if (request.type == wire::SessionGetLimits::kType) {
+    body = OnGetLimits(request);
   }
   if (!body)
     return wire::MakeErrorReply(request, WireErrorCode(body.error()), body.error().message());
@@ -136,6 +144,54 @@ Result<wire::Json> MessageHandler::OnAction(const wire::Envelope& request) {
   }
   MOAT_TRY_VOID_CTX(backend_.Thaw(id), context);
   return wire::Json{{"session_id", id}, {"state", "running"}};
+}
+
+Result<wire::Json> MessageHandler::OnAppLaunch(const wire::Envelope& request) {
+  MOAT_TRY(auto launch, wire::DecodeBody<wire::AppLaunch>(request));
+  const std::string& id = launch.session_id;
+  MOAT_TRY_VOID(CheckSessionRuns(id));
+  // moat-init is frozen with the session and could not answer.
+  if (auto usage = backend_.Usage(id, ""); usage && usage->frozen) {
+    return Fail(Conflict("session '" + id + "' is suspended: resume it first"));
+  }
+  AppLaunch app;
+  app.argv = std::move(launch.argv);
+  app.env = std::move(launch.env);
+  app.cwd = launch.cwd.value_or("");
+  app.limits.cpu_percent = launch.app_cpu_percent;
+  const std::string context = "launch '" + app.argv[0] + "' in session '" + id + "'";
+  MOAT_TRY_CTX(auto launched, backend_.Launch(id, app), context);
+  return wire::ToJson(
+      wire::AppLaunched{id, static_cast<uint64_t>(launched.pid), std::move(launched.app)});
+}
+
+Result<wire::Json> MessageHandler::OnAppPs(const wire::Envelope& request) {
+  MOAT_TRY(auto ps, wire::DecodeBody<wire::AppPs>(request));
+  MOAT_TRY_VOID(CheckSessionRuns(ps.session_id));
+  MOAT_TRY_CTX(auto processes, backend_.Processes(ps.session_id),
+               "list processes of session '" + ps.session_id + "'");
+  return wire::ToJson(wire::ProcessList{ps.session_id, std::move(processes)});
+}
+
+Result<wire::Json> MessageHandler::OnAppKill(const wire::Envelope& request) {
+  MOAT_TRY(auto kill, wire::DecodeBody<wire::AppKill>(request));
+  if (kill.pid == 1) {
+    return Fail(InvalidArgument(
+        "pid 1 is the session's moat-init: end the session with session.action \"end\""));
+  }
+  MOAT_TRY_VOID(CheckSessionRuns(kill.session_id));
+  MOAT_TRY_VOID_CTX(backend_.Signal(kill.session_id, static_cast<pid_t>(kill.pid), kill.signal),
+                    "signal " + std::to_string(kill.signal) + " to process " +
+                        std::to_string(kill.pid) + " of session '" + kill.session_id + "'");
+  return wire::ToJson(wire::AppKilled{kill.session_id, kill.pid});
+}
+
+Result<wire::Json> MessageHandler::OnGetLimits(const wire::Envelope& request) {
+  MOAT_TRY(auto get, wire::DecodeBody<wire::SessionGetLimits>(request));
+  MOAT_TRY_VOID(CheckSessionRuns(get.session_id));
+  MOAT_TRY_CTX(auto limits, backend_.ReadLimits(get.session_id, get.app.value_or("")),
+               "read limits of session '" + get.session_id + "'");
+  return wire::ToJson(wire::SessionLimitsReport{get.session_id, get.app, std::move(limits)});
 }
 
 wire::HostHello MessageHandler::MakeHello() const {

@@ -3,7 +3,7 @@
 // session, refused limits) gets an error reply and changes nothing.
 //
 //   error codes: invalid_argument  bad type, body or value
-//                not_found         no such session (or application)
+//                not_found         no such session (or application, or process)
 //                conflict          the session exists already, or is in the wrong state
 //                internal          the host failed (the message says which call)
 #pragma once
@@ -40,6 +40,10 @@ class MessageHandler {
   Result<wire::Json> OnCreate(const wire::Envelope& request);
   Result<wire::Json> OnSetLimits(const wire::Envelope& request);
   Result<wire::Json> OnAction(const wire::Envelope& request);
+  Result<wire::Json> OnAppLaunch(const wire::Envelope& request);
+  Result<wire::Json> OnAppPs(const wire::Envelope& request);
+  Result<wire::Json> OnAppKill(const wire::Envelope& request);
+  Result<wire::Json> OnGetLimits(const wire::Envelope& request);
   Status CheckSessionRuns(const std::string& session) const;
 
   Backend& backend_;

@@ -1,11 +1,13 @@
 #include "sandbox_backend.h"
 
 #include <fcntl.h>
+#include <signal.h>
 
 #include <algorithm>
 
 #include "limits_conversion.h"
 #include "moat/sandbox/control_client.h"
+#include "session_processes.h"
 
 namespace moat::agent {
 namespace {
@@ -51,9 +53,17 @@ Result<BackendSession> SandboxBackend::Create(const wire::SessionCreate& spec) {
   return FromInfo(info);
 }
 
-Result<LaunchedApp> SandboxBackend::Launch(const std::string& session, const AppLaunch& app) {
+Result<sandbox::SessionInfo> SandboxBackend::FindRunning(const std::string& session) const {
   MOAT_TRY(auto info, manager_->Find(session));
   if (!info.running) return Fail(InvalidArgument("session '" + session + "' has ended"));
+  return info;
+}
+
+Result<LaunchedApp> SandboxBackend::Launch(const std::string& session, const AppLaunch& app) {
+  MOAT_TRY(auto info, FindRunning(session));
+  // A refused limit must launch nothing: check it before anything starts.
+  const bool has_limits = !(app.limits == wire::SessionLimits{});
+  MOAT_TRY(auto limits, ResolveLimits(app.limits));
   MOAT_TRY(auto client, sandbox::ControlClient::Connect(info.control_socket));
   MOAT_TRY_VOID(client.SetTimeout(std::chrono::seconds(5)));
   sandbox::LaunchRequest request;
@@ -68,7 +78,36 @@ Result<LaunchedApp> SandboxBackend::Launch(const std::string& session, const App
   LaunchedApp out;
   out.pid = launched.pid;
   out.app = launched.group;
+  if (has_limits) {
+    // moat-init makes the group as it starts the application, so the limits can only follow;
+    // the application runs without them for the moment in between (one control round trip).
+    if (auto applied = manager_->SetLimits(session, out.app, limits); !applied) {
+      (void)Signal(session, out.pid, SIGKILL);
+      return Fail(std::move(applied).error().Wrap("limit application '" + out.app + "'"));
+    }
+  }
   return out;
+}
+
+Result<std::vector<wire::ProcessInfo>> SandboxBackend::Processes(const std::string& session) const {
+  MOAT_TRY(auto info, FindRunning(session));
+  MOAT_TRY(auto processes, ListSessionProcesses(manager_->cgroups(), info));
+  std::vector<wire::ProcessInfo> out;
+  out.reserve(processes.size());
+  for (auto& process : processes) out.push_back(std::move(process.info));
+  return out;
+}
+
+Status SandboxBackend::Signal(const std::string& session, pid_t pid, int signal) {
+  if (pid == 1) {
+    return Fail(InvalidArgument("pid 1 is moat-init, the session itself: end the session instead"));
+  }
+  if (pid < 1 || signal < 1 || signal >= NSIG) {
+    return Fail(
+        InvalidArgument("bad pid " + std::to_string(pid) + " or signal " + std::to_string(signal)));
+  }
+  MOAT_TRY(auto info, FindRunning(session));
+  return SignalSessionProcess(manager_->cgroups(), info, pid, signal);
 }
 
 Status SandboxBackend::SetLimits(const std::string& session, const std::string& app,

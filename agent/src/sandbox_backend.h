@@ -17,6 +17,8 @@ class SandboxBackend final : public Backend {
   std::string_view Kind() const override { return "sandbox"; }
   Result<BackendSession> Create(const wire::SessionCreate& spec) override;
   Result<LaunchedApp> Launch(const std::string& session, const AppLaunch& app) override;
+  Result<std::vector<wire::ProcessInfo>> Processes(const std::string& session) const override;
+  Status Signal(const std::string& session, pid_t pid, int signal) override;
   Status SetLimits(const std::string& session, const std::string& app,
                    const wire::SessionLimits& limits) override;
   Result<wire::SessionLimits> ReadLimits(const std::string& session,
@@ -35,6 +37,9 @@ class SandboxBackend final : public Backend {
  private:
   explicit SandboxBackend(std::unique_ptr<sandbox::SessionManager> manager)
       : manager_(std::move(manager)) {}
+
+  // The session's record, if it runs.
+  Result<sandbox::SessionInfo> FindRunning(const std::string& session) const;
 
   std::unique_ptr<sandbox::SessionManager> manager_;
 };

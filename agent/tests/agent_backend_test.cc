@@ -17,7 +17,7 @@ TEST_F(AgentBackend, KindIsSandbox) { EXPECT_EQ(backend_->Kind(), "sandbox"); }
 
 TEST_F(AgentBackend, LaunchedAppGetsItsOwnGroupWithItsOwnLimits) {
   std::string id = CreateSession("ab-app");
-  auto launched = backend_->Launch(id, {{"/bin/sleep", "60"}, {}, ""});
+  auto launched = backend_->Launch(id, {{"/bin/sleep", "60"}, {}, "", {}});
   ASSERT_TRUE(launched) << launched.error().message();
   EXPECT_GT(launched->pid, 1);
   ASSERT_FALSE(launched->app.empty());
@@ -40,7 +40,7 @@ TEST_F(AgentBackend, LaunchedAppGetsItsOwnGroupWithItsOwnLimits) {
 }
 
 TEST_F(AgentBackend, LaunchIntoAnUnknownSessionFails) {
-  auto launched = backend_->Launch("no-such-session", {{"/bin/true"}, {}, ""});
+  auto launched = backend_->Launch("no-such-session", {{"/bin/true"}, {}, "", {}});
   ASSERT_FALSE(launched);
   EXPECT_EQ(WireErrorCode(launched.error()), "not_found") << launched.error().message();
 }

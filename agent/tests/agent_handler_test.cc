@@ -89,7 +89,7 @@ TEST_F(AgentHandler, SuspendFreezesAndResumeThaws) {
 
 TEST_F(AgentHandler, UsageBatchHasTheSessionWithPidsAndASaneCpuPercent) {
   std::string id = CreateSession("ah-usage");
-  auto launched = backend_->Launch(id, {{"/bin/sh", "-c", "while :; do :; done"}, {}, ""});
+  auto launched = backend_->Launch(id, {{"/bin/sh", "-c", "while :; do :; done"}, {}, "", {}});
   ASSERT_TRUE(launched) << launched.error().message();
   EXPECT_EQ(launched->app.rfind("app-", 0), 0u) << launched->app;
 

@@ -84,6 +84,30 @@ Status ReadOptional(const Json& object, std::string_view key, std::string_view w
   return {};
 }
 
+Status ReadOptional(const Json& object, std::string_view key, std::string_view where,
+                    std::optional<std::string>& out) {
+  MOAT_TRY(const Json* value, Find(object, key, where, false));
+  if (!value) return {};
+  if (!value->is_string()) return Fail(WrongType(Join(where, key), "a string"));
+  out = value->get<std::string>();
+  return {};
+}
+
+Status Read(const Json& object, std::string_view key, std::string_view where,
+            std::vector<std::string>& out) {
+  MOAT_TRY(const Json* value, Find(object, key, where, true));
+  if (!value->is_array()) return Fail(WrongType(Join(where, key), "an array of strings"));
+  std::vector<std::string> items;
+  items.reserve(value->size());
+  for (size_t i = 0; i < value->size(); ++i) {
+    const Json& item = (*value)[i];
+    if (!item.is_string()) return Fail(WrongType(Index(Join(where, key), i), "a string"));
+    items.push_back(item.get<std::string>());
+  }
+  out = std::move(items);
+  return {};
+}
+
 Status ReadLimit(const Json& object, std::string_view key, std::string_view where,
                  std::optional<uint64_t>& out) {
   MOAT_TRY(const Json* value, Find(object, key, where, false));

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "moat/common/error.h"
 #include "moat/common/wire/messages.h"
@@ -32,6 +33,11 @@ Status Read(const Json& object, std::string_view key, std::string_view where, bo
 // Optional values: a missing key leaves `out` unset.
 Status ReadOptional(const Json& object, std::string_view key, std::string_view where,
                     std::optional<double>& out);
+Status ReadOptional(const Json& object, std::string_view key, std::string_view where,
+                    std::optional<std::string>& out);
+// An array of strings at `key` (required).
+Status Read(const Json& object, std::string_view key, std::string_view where,
+            std::vector<std::string>& out);
 // A limit: a whole number, or "max" for kUnlimitedValue / infinity.
 Status ReadLimit(const Json& object, std::string_view key, std::string_view where,
                  std::optional<uint64_t>& out);

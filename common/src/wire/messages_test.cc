@@ -120,11 +120,72 @@ TEST(Messages, DecodeBodyChecksTypeAndErrorReplies) {
   EXPECT_EQ(error.error().message(), "'session.action' failed: not_found: no session 's1'");
 }
 
+TEST(Messages, AppLaunchRoundTrips) {
+  AppLaunch full{"s1", {"/usr/bin/sleep", "300"}, {"A=1", "B="}, "/tmp", 25.5};
+  EXPECT_EQ(RoundTrip(full), full);
+  AppLaunch bare{"s1", {"xterm"}, {}, std::nullopt, std::nullopt};
+  EXPECT_EQ(RoundTrip(bare), bare);
+  EXPECT_EQ(ToJson(bare), Json::parse(R"({"session_id":"s1","argv":["xterm"],"env":[]})"));
+}
+
+TEST(Messages, AppLaunchEnvIsOptional) {
+  auto launch = BodyFromJson<AppLaunch>(Json::parse(R"({"session_id":"s1","argv":["sh"]})"));
+  ASSERT_TRUE(launch) << launch.error().message();
+  EXPECT_TRUE(launch->env.empty());
+  EXPECT_FALSE(launch->cwd);
+  EXPECT_FALSE(launch->app_cpu_percent);
+}
+
+TEST(Messages, AppRepliesRoundTrip) {
+  AppLaunched launched{"s1", 42, "app-3"};
+  EXPECT_EQ(RoundTrip(launched), launched);
+  ProcessList list{"s1",
+                   {{1, 0, 0, "", "/usr/lib/moat/moat-init", "S", 1 << 20, 12},
+                    {42, 1, 1000, "app-3", "sleep 300", "S", 700 << 10, 0}}};
+  EXPECT_EQ(RoundTrip(list), list);
+  EXPECT_EQ(RoundTrip(ProcessList{"s1", {}}), (ProcessList{"s1", {}}));
+  AppKilled killed{"s1", 42};
+  EXPECT_EQ(RoundTrip(killed), killed);
+}
+
+TEST(Messages, AppPsAndKillRoundTrip) {
+  EXPECT_EQ(RoundTrip(AppPs{"s1"}), AppPs{"s1"});
+  AppKill kill{"s1", 42, 9};
+  EXPECT_EQ(RoundTrip(kill), kill);
+  auto defaulted = BodyFromJson<AppKill>(Json::parse(R"({"session_id":"s1","pid":42})"));
+  ASSERT_TRUE(defaulted) << defaulted.error().message();
+  EXPECT_EQ(defaulted->signal, 15);
+}
+
+TEST(Messages, SessionGetLimitsRoundTrips) {
+  SessionGetLimits session{"s1", std::nullopt};
+  EXPECT_EQ(RoundTrip(session), session);
+  SessionGetLimits app{"s1", "app-12"};
+  EXPECT_EQ(RoundTrip(app), app);
+  SessionLimitsReport report{"s1", "app-12", FullLimits()};
+  EXPECT_EQ(RoundTrip(report), report);
+  SessionLimitsReport whole{"s1", std::nullopt, {}};
+  EXPECT_EQ(RoundTrip(whole), whole);
+}
+
+TEST(Messages, ReplyDecodesUnderItsRequestsType) {
+  AppLaunch launch{"s1", {"sleep", "1"}, {}, std::nullopt, std::nullopt};
+  Envelope request = MakeMessage(launch);
+  Envelope reply = MakeReply(request, ToJson(AppLaunched{"s1", 7, "app-1"}));
+  auto decoded = DecodeBody<AppLaunched>(reply);
+  ASSERT_TRUE(decoded) << decoded.error().message();
+  EXPECT_EQ(decoded->pid, 7u);
+}
+
 struct MalformedBody {
   const char* type;
   const char* body;
   const char* error;  // after "decode 'TYPE': "
 };
+
+auto AsDecodeError(const Envelope& envelope) {
+  return [&](Error error) { return std::move(error).Wrap("decode '" + envelope.type + "'"); };
+}
 
 Result<void> DecodeAny(const Envelope& envelope) {
   if (envelope.type == SessionCreate::kType)
@@ -136,6 +197,23 @@ Result<void> DecodeAny(const Envelope& envelope) {
     return DecodeBody<SessionAction>(envelope).map([](auto&&) {});
   if (envelope.type == UsageBatch::kType)
     return DecodeBody<UsageBatch>(envelope).map([](auto&&) {});
+  if (envelope.type == AppLaunch::kType) return DecodeBody<AppLaunch>(envelope).map([](auto&&) {});
+  if (envelope.type == AppPs::kType) return DecodeBody<AppPs>(envelope).map([](auto&&) {});
+  if (envelope.type == AppKill::kType) return DecodeBody<AppKill>(envelope).map([](auto&&) {});
+  if (envelope.type == SessionGetLimits::kType) {
+    return DecodeBody<SessionGetLimits>(envelope).map([](auto&&) {});
+  }
+  // Reply bodies, under a made-up type that names the struct.
+  if (envelope.type == "reply.app_launched") {
+    return BodyFromJson<AppLaunched>(envelope.body)
+        .map([](auto&&) {})
+        .map_error(AsDecodeError(envelope));
+  }
+  if (envelope.type == "reply.process_list") {
+    return BodyFromJson<ProcessList>(envelope.body)
+        .map([](auto&&) {})
+        .map_error(AsDecodeError(envelope));
+  }
   return DecodeBody<HostHello>(envelope).map([](auto&&) {});
 }
 
@@ -233,7 +311,57 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedBody{"host.hello",
                       R"({"agent_version":"1","host_name":"h","backends":[],"sessions":[],
                           "capacity":{"cpus":"8","memory_bytes":1,"max_sessions":1}})",
-                      "'body.capacity.cpus' must be a whole number >= 0"}));
+                      "'body.capacity.cpus' must be a whole number >= 0"},
+        MalformedBody{"app.launch", R"({"session_id":"s1"})", "missing 'body.argv'"},
+        MalformedBody{"app.launch", R"({"session_id":"s1","argv":[]})",
+                      "'body.argv' must name at least the program"},
+        MalformedBody{"app.launch", R"({"session_id":"s1","argv":[""]})",
+                      "'body.argv[0]' must not be empty"},
+        MalformedBody{"app.launch", R"({"session_id":"s1","argv":"sleep 1"})",
+                      "'body.argv' must be an array of strings"},
+        MalformedBody{"app.launch", R"({"session_id":"s1","argv":["sleep",1]})",
+                      "'body.argv[1]' must be a string"},
+        MalformedBody{"app.launch", R"({"session_id":"s1","argv":["a\u0000b"]})",
+                      "'body.argv[0]' must not contain NUL"},
+        MalformedBody{"app.launch", R"({"session_id":"s1","argv":["sh"],"env":["=x"]})",
+                      "'body.env[0]' must be \"NAME=value\", not '=x'"},
+        MalformedBody{"app.launch", R"({"session_id":"s1","argv":["sh"],"env":["PATH"]})",
+                      "'body.env[0]' must be \"NAME=value\", not 'PATH'"},
+        MalformedBody{"app.launch", R"({"session_id":"s1","argv":["sh"],"cwd":"tmp"})",
+                      "'body.cwd' must be an absolute path, not 'tmp'"},
+        MalformedBody{"app.launch", R"({"session_id":"s1","argv":["sh"],"app_cpu_percent":0})",
+                      "'body.app_cpu_percent' must be a number > 0"},
+        MalformedBody{"app.launch", R"({"session_id":"s1","argv":["sh"],"app_cpu_percent":"max"})",
+                      "'body.app_cpu_percent' must be a number"},
+        MalformedBody{"app.launch", R"({"session_id":"s1","argv":["sh"],"tty":true})",
+                      "unknown key 'body.tty'"},
+        MalformedBody{"app.ps", R"({})", "missing 'body.session_id'"},
+        MalformedBody{"app.ps", R"({"session_id":"s1","all":true})", "unknown key 'body.all'"},
+        MalformedBody{"app.kill", R"({"session_id":"s1"})", "missing 'body.pid'"},
+        MalformedBody{"app.kill", R"({"session_id":"s1","pid":0})",
+                      "'body.pid' must be a process id 1..4194304"},
+        MalformedBody{"app.kill", R"({"session_id":"s1","pid":"42"})",
+                      "'body.pid' must be a process id 1..4194304"},
+        MalformedBody{"app.kill", R"({"session_id":"s1","pid":42,"signal":0})",
+                      "'body.signal' must be a signal number 1..64"},
+        MalformedBody{"app.kill", R"({"session_id":"s1","pid":42,"signal":99})",
+                      "'body.signal' must be a signal number 1..64"},
+        MalformedBody{"app.kill", R"({"session_id":"s1","pid":42,"signal":-9})",
+                      "'body.signal' must be a signal number 1..64"},
+        MalformedBody{"app.kill", R"({"session_id":"s1","pid":42,"signal":"TERM"})",
+                      "'body.signal' must be a signal number 1..64"},
+        MalformedBody{"session.get_limits", R"({"session_id":"s1","app":"3"})",
+                      "'body.app' must be \"app-N\", not '3'"},
+        MalformedBody{"session.get_limits", R"({"session_id":"s1","app":"app-"})",
+                      "'body.app' must be \"app-N\", not 'app-'"},
+        MalformedBody{"session.get_limits", R"({"session_id":"s1","limits":{}})",
+                      "unknown key 'body.limits'"},
+        MalformedBody{"reply.app_launched", R"({"session_id":"s1","pid":7})", "missing 'body.app'"},
+        MalformedBody{"reply.process_list",
+                      R"({"session_id":"s1","processes":[{"pid":1,"ppid":0,"uid":0,"app":"",
+                          "command":"init","state":"S","rss_bytes":1,"cpu_time_ms":1,
+                          "cwd":"/"}]})",
+                      "unknown key 'body.processes[0].cwd'"}));
 
 TEST(Messages, SampleTemplateInTableIsValid) {
   // Guards the table above: the complete sample it is derived from decodes.

@@ -120,12 +120,103 @@ struct HostHello {
   bool operator==(const HostHello&) const = default;
 };
 
+// --- applications inside a session (app_messages.cc) --------------------------------------
+// Replies carry the request's type, so each reply body names it too: DecodeBody<AppLaunched>
+// reads the reply to an "app.launch".
+
+// broker → agent: start an application in a running session, in a sub-group of its own.
+struct AppLaunch {
+  static constexpr std::string_view kType = "app.launch";
+  std::string session_id;
+  std::vector<std::string> argv;          // at least the program; argv[0] not empty
+  std::vector<std::string> env;           // "K=V", K not empty; added to the session's environment
+  std::optional<std::string> cwd;         // absolute; absent: the user's home
+  std::optional<double> app_cpu_percent;  // the application's own CPU cap, percent of one core
+  bool operator==(const AppLaunch&) const = default;
+};
+
+struct AppLaunched {
+  static constexpr std::string_view kType = "app.launch";
+  std::string session_id;
+  uint64_t pid = 0;  // inside the session
+  std::string app;   // its sub-group, "app-N"
+  bool operator==(const AppLaunched&) const = default;
+};
+
+// broker → agent: the processes of a session, as its own /proc would show them.
+struct AppPs {
+  static constexpr std::string_view kType = "app.ps";
+  std::string session_id;
+  bool operator==(const AppPs&) const = default;
+};
+
+struct ProcessInfo {
+  uint64_t pid = 0;     // inside the session; moat-init is 1
+  uint64_t ppid = 0;    // inside the session; 0 for moat-init
+  uint64_t uid = 0;     // real uid inside the session
+  std::string app;      // "app-N", or "" for moat-init and what is not in an application group
+  std::string command;  // cmdline joined with spaces, or "[comm]" when it has none
+  std::string state;    // one letter, as in /proc/PID/stat: R S D T Z …
+  uint64_t rss_bytes = 0;
+  uint64_t cpu_time_ms = 0;  // user + system
+  bool operator==(const ProcessInfo&) const = default;
+};
+
+struct ProcessList {
+  static constexpr std::string_view kType = "app.ps";
+  std::string session_id;
+  std::vector<ProcessInfo> processes;  // by pid
+  bool operator==(const ProcessList&) const = default;
+};
+
+// broker → agent: send a signal to one process of a session. pid 1 (moat-init) is refused:
+// ending the session is session.action "end".
+struct AppKill {
+  static constexpr std::string_view kType = "app.kill";
+  std::string session_id;
+  uint64_t pid = 0;  // inside the session
+  int signal = 15;   // 1..64
+  bool operator==(const AppKill&) const = default;
+};
+
+struct AppKilled {
+  static constexpr std::string_view kType = "app.kill";
+  std::string session_id;
+  uint64_t pid = 0;
+  bool operator==(const AppKilled&) const = default;
+};
+
+// broker → agent: the limits in force, read back from the kernel, of a session or of one of
+// its applications.
+struct SessionGetLimits {
+  static constexpr std::string_view kType = "session.get_limits";
+  std::string session_id;
+  std::optional<std::string> app;  // "app-N"
+  bool operator==(const SessionGetLimits&) const = default;
+};
+
+struct SessionLimitsReport {
+  static constexpr std::string_view kType = "session.get_limits";
+  std::string session_id;
+  std::optional<std::string> app;  // as asked
+  SessionLimits limits;
+  bool operator==(const SessionLimitsReport&) const = default;
+};
+
 Json ToJson(const SessionLimits& limits);
 Json ToJson(const SessionCreate& body);
 Json ToJson(const SessionSetLimits& body);
 Json ToJson(const SessionAction& body);
 Json ToJson(const UsageBatch& body);
 Json ToJson(const HostHello& body);
+Json ToJson(const AppLaunch& body);
+Json ToJson(const AppLaunched& body);
+Json ToJson(const AppPs& body);
+Json ToJson(const ProcessList& body);
+Json ToJson(const AppKill& body);
+Json ToJson(const AppKilled& body);
+Json ToJson(const SessionGetLimits& body);
+Json ToJson(const SessionLimitsReport& body);
 
 // `where` is the key path used in errors ("body", "body.limits").
 Result<SessionLimits> SessionLimitsFromJson(const Json& json, std::string_view where);
@@ -141,6 +232,22 @@ template <>
 Result<UsageBatch> BodyFromJson(const Json& body);
 template <>
 Result<HostHello> BodyFromJson(const Json& body);
+template <>
+Result<AppLaunch> BodyFromJson(const Json& body);
+template <>
+Result<AppLaunched> BodyFromJson(const Json& body);
+template <>
+Result<AppPs> BodyFromJson(const Json& body);
+template <>
+Result<ProcessList> BodyFromJson(const Json& body);
+template <>
+Result<AppKill> BodyFromJson(const Json& body);
+template <>
+Result<AppKilled> BodyFromJson(const Json& body);
+template <>
+Result<SessionGetLimits> BodyFromJson(const Json& body);
+template <>
+Result<SessionLimitsReport> BodyFromJson(const Json& body);
 
 // A request or stream message carrying `body`.
 template <typename T>
