@@ -43,7 +43,7 @@ Status RejectUnknown(const toml::table& root) {
   MOAT_TRY_VOID(config::RejectUnknownKeys(root, sections));
   for (auto section : sections) {
     MOAT_TRY(auto table, config::GetTable(root, section));
-    if (!*table) continue;
+    if (!table) continue;
     std::vector<std::string_view> known;
     std::vector<std::string> storage;
     for (auto key : kKeys) {

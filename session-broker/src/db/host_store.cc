@@ -132,6 +132,21 @@ Result<std::vector<Host>> HostStore::List() const {
   return hosts;
 }
 
+Status HostStore::SetCertificate(std::string_view name, std::string_view fingerprint,
+                                 const Actor& actor) {
+  std::int64_t now = clock_();
+  MOAT_TRY(auto tx, Transaction::Begin(db_));
+  MOAT_TRY(Host current, Get(name));
+  MOAT_TRY(auto update, db_.Prepare("UPDATE hosts SET cert_fingerprint = ? WHERE id = ?"));
+  MOAT_TRY_VOID(update.BindAll(fingerprint, current.id));
+  MOAT_TRY_VOID(update.Run());
+  MOAT_TRY_VOID(RecordEvent(db_,
+                            {std::nullopt, actor, "host.certificate", current.cert_fingerprint,
+                             std::string(fingerprint), nlohmann::json{{"host", current.name}}.dump()},
+                            now));
+  return tx.Commit();
+}
+
 Result<std::optional<Host>> HostStore::PickForPlacement() const {
   MOAT_TRY(auto stmt,
            db_.Prepare("SELECT " + std::string(kColumns) +

@@ -43,6 +43,9 @@ class HostStore {
   Result<Host> SetEnabled(std::string_view name, bool enabled, const Actor& actor);
   Result<Host> SetDrained(std::string_view name, bool drained, const Actor& actor);
   Result<Host> SetCapacity(std::string_view name, std::int64_t capacity, const Actor& actor);
+  // The fingerprint of the client certificate the host's agent must present (the local agent's
+  // certificate is reissued at every broker start). Audited.
+  Status SetCertificate(std::string_view name, std::string_view fingerprint, const Actor& actor);
   // An agent's report: last_seen moves on; a change of state is also a "host.state" event.
   Status Heartbeat(std::int64_t id, std::string_view state);
 
