@@ -7,7 +7,13 @@
 #include <string>
 #include <vector>
 
+#include <atomic>
+#include <fstream>
+#include <sstream>
+
 #include "agent_options.h"
+#include "enrolment.h"
+#include "wss_link.h"
 #include "message_handler.h"
 #include "moat/common/log.h"
 #include "moat/common/wire/envelope.h"
@@ -43,6 +49,46 @@ Result<std::unique_ptr<agent::SandboxBackend>> OpenBackend(const agent::AgentOpt
   return agent::SandboxBackend::Open(std::move(manager));
 }
 
+std::atomic<bool> g_stop{false};
+
+void OnStopSignal(int) { g_stop.store(true); }
+
+// The identity kept in --cert-dir, or a new one by enrolment.
+Result<agent::AgentIdentity> Identity(const agent::AgentOptions& options) {
+  auto kept = agent::LoadIdentity(options.cert_dir);
+  if (kept) {
+    if (!options.link_url.empty()) kept->link_url = options.link_url;
+    if (!kept->link_url.empty()) return kept;
+  }
+  if (!options.link_url.empty()) {
+    return Fail(std::move(kept).error().Wrap("load the agent certificate from '" +
+                                              options.cert_dir + "'"));
+  }
+  if (options.broker_url.empty()) {
+    return Fail(InvalidArgument("not enrolled yet: give '--broker URL' and a token"));
+  }
+  std::string token = options.token;
+  if (!options.token_file.empty()) {
+    std::ifstream in(options.token_file);
+    if (!in) return Fail(ErrnoError("open", options.token_file));
+    std::getline(in, token);
+  }
+  if (token.empty()) {
+    return Fail(InvalidArgument("not enrolled yet: give '--token T' or '--token-file F' (from "
+                                "'moatctl hosts token')"));
+  }
+  agent::EnrolmentRequest request{options.broker_url, token, options.host_name,
+                                  options.capacity};
+  if (request.host_name.empty()) {
+    char name[256] = {};
+    ::gethostname(name, sizeof(name) - 1);
+    request.host_name = name;
+  }
+  MOAT_TRY_CTX(auto identity, agent::Enrol(request, options.cert_dir), "enrol with the broker");
+  log::Info("enrolled", {{"host", request.host_name}, {"link", identity.link_url}});
+  return identity;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,7 +111,9 @@ int main(int argc, char** argv) {
     log::Error("start failed", {{"error", backend.error().message()}});
     return 1;
   }
-  agent::MessageHandler handler(**backend);
+  agent::HandlerOptions handler_options;
+  handler_options.host_name = options->host_name;
+  agent::MessageHandler handler(**backend, handler_options);
   if (options->mode == agent::Mode::kOnceList) {
     std::printf("%s\n", wire::EncodeEnvelope(wire::MakeMessage(handler.MakeHello())).c_str());
     return 0;
@@ -75,5 +123,17 @@ int main(int argc, char** argv) {
   agent::UsageCollector collector(**backend);
   log::Info("agent ready",
             {{"run_dir", options->run_dir}, {"cgroups", (*backend)->Cgroups().Version()}});
-  return agent::RunStdioLink(**backend, handler, collector);
+  if (options->mode == agent::Mode::kStdio) {
+    return agent::RunStdioLink(**backend, handler, collector);
+  }
+  auto identity = Identity(*options);
+  if (!identity) {
+    log::Error("agent link", {{"error", identity.error().message()}});
+    return 1;
+  }
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
+  return agent::RunWssLink(**backend, handler, collector, *identity, g_stop);
 }

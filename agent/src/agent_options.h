@@ -1,6 +1,7 @@
 // moat-agent's command line.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -8,12 +9,20 @@
 
 namespace moat::agent {
 
-enum class Mode { kStdio, kOnceList, kHelp };
+enum class Mode { kLink, kStdio, kOnceList, kHelp };
 
 struct AgentOptions {
   std::string run_dir = "/run/moat";
   std::string cgroup_parent = "moat";  // or "delegated"
   Mode mode = Mode::kHelp;
+  // The agent link (kLink).
+  std::string cert_dir = "/var/lib/moat-agent";
+  std::string link_url;    // wss://…/api/v1/agent; default: the one saved at enrolment
+  std::string broker_url;  // https://broker:8443, for enrolment
+  std::string token;       // one-time enrolment token, or
+  std::string token_file;  // a file holding it
+  std::string host_name;   // default: the machine's hostname
+  int64_t capacity = 50;   // sessions, reported at enrolment
 };
 
 Result<AgentOptions> ParseAgentOptions(const std::vector<std::string>& args);

@@ -100,7 +100,8 @@ Status AddAuthRoutes(http::Router& router, ApiContext& ctx) {
     log::Info("host enrolled", {{"host", host.name}, {"address", host.address}});
     return Json(200, {{"certificate", cert},
                       {"ca_certificate", ctx.ca.certificate_pem()},
-                      {"host", host.name}});
+                      {"host", host.name},
+                      {"agent_port", ctx.config.agent_port}});
   }));
   return {};
 }

@@ -80,7 +80,13 @@ Status AddHostRoutes(http::Router& router, ApiContext& ctx) {
     auto db = ctx.pool.Acquire();
     MOAT_TRY(db::IssuedEnrolment issued,
              db::EnrolmentStore(*db).Issue(ttl.value_or(3600), caller.actor()));
+    // What `moat-agent --token` takes: the secret and the CA it must find at the broker.
+    std::string fingerprint;
+    for (char ch : ctx.ca.fingerprint()) {
+      if (ch != ':') fingerprint += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
     return Json(201, {{"token", issued.token},
+                      {"agent_token", issued.token + "." + fingerprint},
                       {"expires_at", issued.expires_at},
                       {"ca_fingerprint", ctx.ca.fingerprint()},
                       {"agent_port", ctx.config.agent_port}});
