@@ -115,6 +115,7 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
   for (const auto& [key, value] : request.limits.items()) limits[key] = value;
   MOAT_TRY_CTX(wire::SessionLimits typed_limits, wire::SessionLimitsFromJson(limits, "limits"),
                "session limits");
+  MOAT_TRY_VOID(wire::CheckLimitRanges(typed_limits));
 
   MOAT_TRY(std::int64_t live, db::SessionStore(*db).CountLive(user.id));
   if (live >= policy.sessions_per_user) {
@@ -173,6 +174,7 @@ Result<SessionView> SessionService::SetLimits(std::string_view id, const wire::J
   if (!limits.is_object()) return Fail(InvalidArgument("'limits' must be an object"));
   MOAT_TRY_CTX(wire::SessionLimits typed, wire::SessionLimitsFromJson(limits, "limits"),
                "session limits");
+  MOAT_TRY_VOID(wire::CheckLimitRanges(typed));
   auto db = pool_.Acquire();
   MOAT_TRY(SessionView session, LiveSessionOnHost(*db, id));
   wire::SessionSetLimits change{session.id, typed};

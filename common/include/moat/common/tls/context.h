@@ -21,13 +21,13 @@ struct ServerContextOptions {
 };
 
 struct ClientContextOptions {
-  std::string ca_pem;  // the CAs that may have issued the server's certificate
+  std::string ca_pem{};  // the CAs that may have issued the server's certificate
   // For mutual TLS; both or neither.
-  std::optional<std::string> client_cert_pem;
-  std::optional<std::string> client_key_pem;
+  std::optional<std::string> client_cert_pem{};
+  std::optional<std::string> client_key_pem{};
   // The DNS name or IP address the server certificate must carry. When empty, only the chain is
   // checked: right for a pinned private CA that issues to one server; otherwise set it.
-  std::string verify_hostname;
+  std::string verify_hostname{};
 };
 
 Result<SslCtxPtr> MakeServerContext(const ServerContextOptions& options);

@@ -203,6 +203,10 @@ struct SessionLimitsReport {
   bool operator==(const SessionLimitsReport&) const = default;
 };
 
+// The ranges the sandbox accepts (cpu_percent 1..102400, memory at least 4 MiB, …); "max"
+// where a limit can be lifted.
+Status CheckLimitRanges(const SessionLimits& limits);
+
 Json ToJson(const SessionLimits& limits);
 Json ToJson(const SessionCreate& body);
 Json ToJson(const SessionSetLimits& body);
