@@ -214,11 +214,13 @@ pid_t LocalAgentPid(const BrokerProcess& broker) {
   for (const auto& entry : test::ListDir("/proc")) {
     if (entry.find_first_not_of("0123456789") != std::string::npos) continue;
     std::string cmdline = test::ReadFile("/proc/" + entry + "/cmdline");
+    std::string program = cmdline.substr(0, cmdline.find('\0'));
     for (char& c : cmdline) {
       if (c == '\0') c = ' ';
     }
-    if (cmdline.find("moat-agent") != std::string::npos &&
-        cmdline.find(broker.run_dir() + " ") != std::string::npos) {
+    // The broker's own command line names the agent binary and the run directory too.
+    if (program.ends_with("/moat-agent") &&
+        cmdline.find(" " + broker.run_dir() + " ") != std::string::npos) {
       return std::stoi(entry);
     }
   }

@@ -88,9 +88,12 @@ Status AddAuthRoutes(http::Router& router, ApiContext& ctx) {
     MOAT_TRY(std::string csr, body.RequiredString("csr", 16384));
     MOAT_TRY(auto capacity, body.Integer("capacity", 0, 100000));
     MOAT_TRY(auto address, body.String("address", 253));
-    MOAT_TRY_CTX(std::string cert, ctx.ca.SignClientCsr(csr, name, kAgentCertificateDays),
-                 "sign the agent's CSR");
-    MOAT_TRY(std::string fingerprint, tls::CertificateFingerprintPem(cert));
+    auto cert = ctx.ca.SignClientCsr(csr, name, kAgentCertificateDays);
+    if (!cert) {
+      return Fail(InvalidArgument("'csr' is not a valid PEM certificate request: " +
+                                  cert.error().message()));
+    }
+    MOAT_TRY(std::string fingerprint, tls::CertificateFingerprintPem(*cert));
     auto db = ctx.pool.Acquire();
     MOAT_TRY(db::Host host, db::EnrolmentStore(*db).Redeem(
                                 token, {.name = name,
@@ -98,7 +101,7 @@ Status AddAuthRoutes(http::Router& router, ApiContext& ctx) {
                                         .capacity = capacity.value_or(50),
                                         .cert_fingerprint = fingerprint}));
     log::Info("host enrolled", {{"host", host.name}, {"address", host.address}});
-    return Json(200, {{"certificate", cert},
+    return Json(200, {{"certificate", *cert},
                       {"ca_certificate", ctx.ca.certificate_pem()},
                       {"host", host.name},
                       {"agent_port", ctx.config.agent_port}});

@@ -28,6 +28,18 @@ std::filesystem::path SelfDirectory() {
   return ec ? std::filesystem::path(".") : self.parent_path();
 }
 
+// moat-agent beside moat-broker (installed), in the build tree's agent/ (a developer's build),
+// or on the usual paths.
+std::filesystem::path FindAgentBinary() {
+  std::filesystem::path self = SelfDirectory();
+  for (const auto& candidate : {self / "moat-agent", self / ".." / "agent" / "moat-agent",
+                                std::filesystem::path("/usr/bin/moat-agent"),
+                                std::filesystem::path("/usr/local/bin/moat-agent")}) {
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.lexically_normal();
+  }
+  return self / "moat-agent";
+}
+
 }  // namespace
 
 // Declared in dependency order; destroyed in reverse, after Stop().
@@ -130,7 +142,7 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
   p.host_name = c.local_host_name.empty() ? LocalHostName() : c.local_host_name;
   if (c.local_agent) {
     std::filesystem::path binary =
-        c.agent_binary.empty() ? SelfDirectory() / "moat-agent" : c.agent_binary;
+        c.agent_binary.empty() ? FindAgentBinary() : c.agent_binary;
     std::filesystem::path cert_dir;
     {
       auto db = p.pool->Acquire();

@@ -1,7 +1,9 @@
 #include "broker/local_agent.h"
 
 #include <signal.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 // Boost 1.81's Process v2 with std::filesystem forgets two includes of its own.
 #define BOOST_PROCESS_USE_STD_FS 1
@@ -20,10 +22,17 @@ namespace {
 
 namespace bp = boost::process::v2;
 
-// In the child, between fork and exec: die with the broker.
+// In the child, between fork and exec: keep no broker fd, die with the broker, take signals again (the broker
+// blocks SIGTERM in all its threads to sigwait for it; exec would pass that mask on).
 struct DieWithParent {
   template <typename Launcher>
   bp::error_code on_exec_setup(Launcher&, const std::filesystem::path&, const char* const*&) {
+    sigset_t none;
+    sigemptyset(&none);
+    if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return {errno, boost::system::system_category()};
+    // Nothing of the broker's but stdio: not its listening sockets (an orphaned agent would keep
+    // the ports), not its database.
+    if (::close_range(3, ~0U, 0) != 0) return {errno, boost::system::system_category()};
     if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) return {errno, boost::system::system_category()};
     // The broker may have died between fork and prctl: then nobody would send the signal.
     if (::getppid() == 1) return {ESRCH, boost::system::system_category()};

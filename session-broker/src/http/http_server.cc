@@ -15,6 +15,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl.hpp>
+#include <array>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -38,6 +39,8 @@ using internal::TlsStream;
 
 // A connection that is ending gets this long to say goodbye (TLS close_notify).
 constexpr std::chrono::seconds kShutdownTimeout{2};
+// At most this much of a refused oversize body is read and dropped before closing.
+constexpr size_t kMaxDrainBytes = 64 << 20;
 // After a failed accept (e.g. out of fds), wait before trying again rather than spin.
 constexpr std::chrono::milliseconds kAcceptBackoff{100};
 
@@ -137,6 +140,7 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
     if (stopping_) return CloseSocket();
     if (ec == bhttp::error::end_of_stream) return DoShutdown();
     if (ec == bhttp::error::body_limit) {
+      drain_ = true;
       return Respond(JsonError(413, "payload_too_large",
                                "request body exceeds " +
                                    std::to_string(shared_.options.max_body_bytes) + " bytes"),
@@ -252,8 +256,24 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
     response_.reset();
     // Stopping: no TLS goodbye, which would wait for a client that may not be reading.
     if (ec || stopping_) return CloseSocket();
+    if (close && drain_) return DoDrain();
     if (close) return DoShutdown();
     DoRead();
+  }
+
+  // After refusing an oversize body: read and drop what the client is still sending (bounded in
+  // bytes and time), so that closing does not reset the connection before it read the 413.
+  void DoDrain() {
+    if (drained_bytes_ == 0) {
+      beast::get_lowest_layer(stream_).expires_after(kShutdownTimeout);
+    }
+    stream_.async_read_some(
+        net::buffer(drain_buffer_),
+        [self = shared_from_this()](beast::error_code ec, size_t n) {
+          self->drained_bytes_ += n;
+          if (ec || self->drained_bytes_ > kMaxDrainBytes) return self->CloseSocket();
+          self->DoDrain();
+        });
   }
 
   void DoShutdown() {
@@ -276,6 +296,9 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
   std::optional<bhttp::response<bhttp::string_body>> response_;
   bool writing_ = false;
   bool stopping_ = false;
+  bool drain_ = false;
+  size_t drained_bytes_ = 0;
+  std::array<char, 16384> drain_buffer_{};
   bool handed_off_ = false;
 };
 
