@@ -173,7 +173,10 @@ void BM_ListSessionsSqliteFloor(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["rows"] = static_cast<double>(rows) / static_cast<double>(state.iterations());
+  // Per thread: averaged over the threads, not summed.
+  state.counters["rows"] =
+      benchmark::Counter(static_cast<double>(rows) / static_cast<double>(state.iterations()),
+                         benchmark::Counter::kAvgThreads);
 }
 BENCHMARK(BM_ListSessionsSqliteFloor)
     ->ArgName("limit")
@@ -203,8 +206,9 @@ void BM_ListSessionsInProcess(benchmark::State& state) {
     bytes += static_cast<int64_t>(body.size());
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["body_kib"] =
-      static_cast<double>(bytes) / static_cast<double>(state.iterations()) / 1024.0;
+  state.counters["body_kib"] = benchmark::Counter(
+      static_cast<double>(bytes) / static_cast<double>(state.iterations()) / 1024.0,
+      benchmark::Counter::kAvgThreads);
 }
 BENCHMARK(BM_ListSessionsInProcess)
     ->ArgName("limit")
