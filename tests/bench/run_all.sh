@@ -1,14 +1,16 @@
 #!/bin/bash
-# Runs the wall benchmark (moat-bench-wall, through the library) and the peer comparison
-# (peers.sh, through the CLI) and prints one summary. See docs/performance.md.
+# Runs the wall benchmark (moat-bench-wall, through the library), the peer comparison
+# (peers.sh, through the CLI) and the control-plane benchmark (moat-bench-api, against a real
+# moat-broker) and prints one summary. See docs/performance.md.
 #
 #   tests/bench/run_all.sh [--build-dir DIR] [--out DIR] [--runs N] [--repetitions N]
-#                          [--idle-walls N]
+#                          [--idle-walls N] [--ingest-s N]
 #
 # Needs root. MOAT_BENCH_COMMIT overrides the commit printed (for a build of an exported tree).
 # Build first (Release):
 #   cmake -G Ninja -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
-#   ninja -C build-bench moat-sandbox moat-init moat-bench-wall moat-seccomp-export
+#   ninja -C build-bench moat-sandbox moat-init moat-bench-wall moat-seccomp-export \
+#     moat-broker moat-bench-api
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +20,7 @@ out_dir=""
 runs=100
 repetitions=5
 idle_walls=20
+ingest_s=60
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -26,7 +29,8 @@ while [[ $# -gt 0 ]]; do
     --runs) runs=$2; shift 2 ;;
     --repetitions) repetitions=$2; shift 2 ;;
     --idle-walls) idle_walls=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    --ingest-s) ingest_s=$2; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
     *) echo "run_all.sh: unknown flag '$1'" >&2; exit 2 ;;
   esac
 done
@@ -101,5 +105,35 @@ for name, b in medians.items():
 EOF
 echo
 cat "$out_dir/peers/summary.txt" "$out_dir/peers/other-load.txt"
+
+# Control plane (issue 5): its own broker on a fresh state directory, ports chosen free.
+api=$build_dir/tests/bench/moat-bench-api
+echo
+if [[ ! -x $api ]]; then
+  echo "== moat-bench-api skipped: '$api' is missing: build moat-broker moat-bench-api =="
+else
+  echo "== moat-bench-api (control plane against a real moat-broker) =="
+  "$here/wait_quiet.sh" || true
+  "$api" --bench_ingest_s="$ingest_s" --benchmark_out="$out_dir/api.json" \
+    --benchmark_out_format=json 2>&1 | tee "$out_dir/api.txt"
+  python3 - "$out_dir/api.json" <<'EOF'
+import json, sys
+runs = [b for b in json.load(open(sys.argv[1]))["benchmarks"] if b.get("run_type") == "iteration"]
+print()
+print("session listing, 1000 sessions in the database (target >= 5000 listings/s):")
+for b in runs:
+    if b["name"].startswith("BM_ListSessions"):
+        extra = ""
+        if "broker_cpu_us_per_req" in b:
+            extra = (f"  broker {b['broker_cpu_us_per_req']:.0f} us CPU/req,"
+                     f" client {b['client_cpu_us_per_req']:.0f} us")
+        print(f"  {b['name']:<66} {b['items_per_second']:9.0f}/s{extra}")
+for b in runs:
+    if b["name"].startswith("BM_UsageIngest"):
+        print("usage ingestion, 1000 sessions at 1 Hz (target < 5 % of one core): "
+              f"{b['net_cpu_pct']:.2f} % net ({b['ingest_cpu_pct']:.2f} % during, "
+              f"{b['idle_cpu_pct']:.2f} % idle), rows {b['rows_landed']:.0f}/{b['rows_expected']:.0f}")
+EOF
+fi
 echo
 echo "all results: $out_dir"

@@ -361,6 +361,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
       backoff_.async_wait([self = shared_from_this()](beast::error_code) { self->DoAccept(); });
       return;
     }
+    // Without it, Nagle holds back the last segment of a response until the client's delayed
+    // ACK, about 40 ms later: every keep-alive request paid that (tests/bench/api_bench.cc).
+    socket.set_option(tcp::no_delay(true), ec);
     std::make_shared<HttpSession>(std::move(socket), tls_, shared_)->Run();
     DoAccept();
   }
