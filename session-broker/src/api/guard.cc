@@ -149,6 +149,9 @@ Status Route(http::Router& router, ApiContext& context, std::string method,
     } else {
       auto result = handler(request, *authenticated);
       response = result ? std::move(*result) : ErrorResponse(result.error());
+      // Whatever a request other than a read may have changed, cached listings are stale now,
+      // before this response tells the client it is done.
+      if (request.method != "GET") context.sessions.Changed();
     }
     response.headers.Set("Cache-Control", "no-store");
     context.metrics.RecordRequest(response.status, std::chrono::steady_clock::now() - start);

@@ -84,6 +84,59 @@ Result<SessionQuery> ParseListQuery(const http::HttpRequest& request, const Call
   return query;
 }
 
+// Rendered listing pages, valid while SessionService::generation() stays the same: a console
+// polling the list costs one query per change instead of one per poll.
+class ListingCache {
+ public:
+  std::shared_ptr<const std::string> Find(std::uint64_t generation, const std::string& key) {
+    std::lock_guard lock(mutex_);
+    if (generation != generation_) return nullptr;
+    auto it = pages_.find(key);
+    return it == pages_.end() ? nullptr : it->second;
+  }
+  void Put(std::uint64_t generation, const std::string& key,
+           std::shared_ptr<const std::string> page) {
+    std::lock_guard lock(mutex_);
+    if (generation != generation_) {
+      if (generation < generation_) return;  // built from older data than what is cached
+      pages_.clear();
+      generation_ = generation;
+    }
+    if (pages_.size() >= kMaxPages) pages_.clear();
+    pages_[key] = std::move(page);
+  }
+
+ private:
+  static constexpr size_t kMaxPages = 256;
+  std::mutex mutex_;
+  std::uint64_t generation_ = 0;
+  std::map<std::string, std::shared_ptr<const std::string>> pages_;
+};
+
+std::string CacheKey(const SessionQuery& q) {
+  auto part = [](const std::optional<std::string>& v) { return v ? "=" + *v : std::string("-"); };
+  return part(q.user) + "\n" + part(q.host) + "\n" + part(q.state) + "\n" +
+         (q.live_only ? "1" : "0") + "\n" + std::to_string(q.limit) + "\n" +
+         std::to_string(q.offset);
+}
+
+Result<std::string> RenderListing(ApiContext& ctx, const SessionQuery& query) {
+  auto db = ctx.pool.Acquire();
+  MOAT_TRY(auto sessions, ListSessionViews(*db, query));
+  auto usage = ctx.sessions.LatestUsageJson();
+  std::string body;
+  body.reserve(256 + sessions.size() * 700);
+  body += "{\"limit\":" + std::to_string(query.limit) + ",\"offset\":" +
+          std::to_string(query.offset) + ",\"sessions\":[";
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    if (i > 0) body += ',';
+    auto found = usage->find(sessions[i].id);
+    AppendJson(body, sessions[i], found == usage->end() ? std::string_view() : found->second);
+  }
+  body += "]}";
+  return body;
+}
+
 using Action = Result<SessionView> (SessionService::*)(std::string_view, const db::Actor&);
 
 Status AddAction(http::Router& router, ApiContext& ctx, std::string_view verb, Action action,
@@ -115,17 +168,21 @@ Result<http::HttpResponse> EndSession(ApiContext& ctx, const http::HttpRequest& 
 }  // namespace
 
 Status AddSessionRoutes(http::Router& router, ApiContext& ctx) {
+  auto cache = std::make_shared<ListingCache>();
   MOAT_TRY_VOID(Route(router, ctx, "GET", "/api/v1/sessions", Access::kAnyUser,
-                      [&ctx](const http::HttpRequest& request, const Caller& caller)
+                      [&ctx, cache](const http::HttpRequest& request, const Caller& caller)
                           -> Result<http::HttpResponse> {
     MOAT_TRY(SessionQuery query, ParseListQuery(request, caller));
-    auto db = ctx.pool.Acquire();
-    MOAT_TRY(auto sessions, ListSessionViews(*db, query));
-    wire::Json list = wire::Json::array();
-    for (const auto& session : sessions) list.push_back(WithUsage(ctx, session));
-    return Json(200, {{"sessions", std::move(list)},
-                      {"limit", query.limit},
-                      {"offset", query.offset}});
+    std::string key = CacheKey(query);
+    // Read before the query: a change during it makes this page stale, never a newer one.
+    std::uint64_t generation = ctx.sessions.generation();
+    std::shared_ptr<const std::string> page = cache->Find(generation, key);
+    if (!page) {
+      MOAT_TRY(std::string body, RenderListing(ctx, query));
+      page = std::make_shared<const std::string>(std::move(body));
+      cache->Put(generation, key, page);
+    }
+    return http::JsonResponse(200, *page);
   }));
   MOAT_TRY_VOID(Route(router, ctx, "POST", "/api/v1/sessions", Access::kAnyUser,
                       [&ctx](const http::HttpRequest& request, const Caller& caller)

@@ -39,6 +39,7 @@ void SessionService::OnHello(std::int64_t host_id, const wire::HostHello& hello)
     PublishHost(*db, host_id, events_);
   }
   Reconcile(host_id, hello);
+  Changed();
 }
 
 void SessionService::OnDisconnect(std::int64_t host_id) {
@@ -48,6 +49,7 @@ void SessionService::OnDisconnect(std::int64_t host_id) {
     log::Warning("host heartbeat failed", {{"error", beat.error().message()}});
   }
   PublishHost(*db, host_id, events_);
+  Changed();
 }
 
 // The host is the truth about what runs; the database is the truth about what should. A session
@@ -156,9 +158,14 @@ void SessionService::OnUsage(std::int64_t host_id, const wire::UsageBatch& batch
     }
   }
   {
+    // Serialised once here rather than once per listing that shows it.
+    auto json = std::make_shared<UsageJson>(*LatestUsageJson());
+    for (const auto& s : batch.samples) (*json)[s.session_id] = ToJson(s).dump();
     std::lock_guard lock(mutex_);
     for (const auto& s : batch.samples) latest_usage_[s.session_id] = s;
+    latest_usage_json_ = std::move(json);
   }
+  Changed();
   std::string host = std::to_string(host_id);
   events_.Usage(host, batch);
   metrics_.RecordIngest(batch.samples.size(), ThreadCpuTime() - start);

@@ -72,6 +72,7 @@ Result<SessionView> SessionService::Transition(const db::Database& db, std::stri
   MOAT_TRY(SessionView before, GetSessionView(db, id));
   MOAT_TRY_VOID(db::SessionStore(db).Transition(id, to, actor, detail));
   MOAT_TRY(SessionView after, GetSessionView(db, id));
+  Changed();
   events_.SessionState(after, before.state);
   return after;
 }
@@ -147,6 +148,7 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
     }
   } in_flight{this, created.id};
   MOAT_TRY(SessionView starting, GetSessionView(*db, created.id));
+  Changed();
   events_.SessionState(starting, "");
 
   wire::SessionCreate spec;
@@ -182,6 +184,7 @@ Result<SessionView> SessionService::SetLimits(std::string_view id, const wire::J
   wire::Json stored = wire::Json::parse(session.limits);
   for (const auto& [key, value] : limits.items()) stored[key] = value;
   MOAT_TRY_VOID(db::SessionStore(*db).SetLimits(session.id, stored.dump(), actor));
+  Changed();
   return GetSessionView(*db, session.id);
 }
 
@@ -323,6 +326,11 @@ Result<wire::Json> SessionService::Kill(std::string_view id, std::int64_t pid, i
                                  .detail = detail.dump()},
                                 db::SystemClock()()));
   return reply;
+}
+
+std::shared_ptr<const SessionService::UsageJson> SessionService::LatestUsageJson() const {
+  std::lock_guard lock(mutex_);
+  return latest_usage_json_;
 }
 
 std::optional<wire::UsageSample> SessionService::LatestUsage(const std::string& id) const {

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -74,6 +76,14 @@ class SessionService {
 
   // The latest usage sample of each live session, for listings.
   std::optional<wire::UsageSample> LatestUsage(const std::string& id) const;
+  // The same, serialised once when it arrives: session id → JSON object text.
+  using UsageJson = std::map<std::string, std::string, std::less<>>;
+  std::shared_ptr<const UsageJson> LatestUsageJson() const;
+
+  // Moves on with every change this broker makes to what listings show (a session's state,
+  // limits, host, usage), so a cached listing is reused only while nothing changed.
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  void Changed() { generation_.fetch_add(1, std::memory_order_acq_rel); }
 
  private:
   Result<wire::Json> AgentCall(std::int64_t host_id, const wire::Envelope& request);
@@ -91,6 +101,8 @@ class SessionService {
   mutable std::mutex mutex_;
   std::set<std::string> in_flight_;  // being created: reconciliation leaves them alone
   std::map<std::string, wire::UsageSample> latest_usage_;
+  std::shared_ptr<const UsageJson> latest_usage_json_ = std::make_shared<UsageJson>();
+  std::atomic<std::uint64_t> generation_{0};
   std::optional<db::Database> usage_db_;  // the ingestion connection, with its prepared insert
   std::optional<db::UsageStore> usage_store_;
   std::mutex usage_mutex_;

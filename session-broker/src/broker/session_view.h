@@ -39,4 +39,10 @@ Result<SessionView> GetSessionView(const db::Database& db, std::string_view id);
 
 wire::Json ToJson(const SessionView& session);
 
+// The same object as ToJson(session) plus "usage" (`usage_json`, already serialised, or null),
+// written straight into `out`: the listing's hot path builds no JSON document.
+void AppendJson(std::string& out, const SessionView& session, std::string_view usage_json);
+// `text` as a JSON string literal.
+void AppendJsonString(std::string& out, std::string_view text);
+
 }  // namespace moat::broker

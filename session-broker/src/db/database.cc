@@ -205,6 +205,17 @@ Result<Statement> Database::Prepare(std::string_view sql, bool persistent) const
   return Statement(stmt, db_.get());
 }
 
+Result<Statement*> Database::PrepareCached(std::string_view sql) const {
+  auto it = cached_.find(sql);
+  if (it == cached_.end()) {
+    MOAT_TRY(Statement stmt, Prepare(sql, /*persistent=*/true));
+    it = cached_.emplace(std::string(sql), std::move(stmt)).first;
+  }
+  it->second.Reset();
+  sqlite3_clear_bindings(it->second.handle());
+  return &it->second;
+}
+
 Status Database::Exec(std::string_view sql) const {
   std::string text(sql);
   int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, nullptr);

@@ -13,6 +13,7 @@ std::span<const Migration> AllMigrations() {
       {1, "tables", kSchemaTables},
       {2, "views", kSchemaViews},
       {3, "enrolment", kSchemaEnrolment},
+      {4, "listing index", kSchemaListingIndex},
   };
   return migrations;
 }

@@ -63,13 +63,21 @@ TEST_F(UsageStoreTest, IngestsOneSampleForEachOfAThousandSessionsInOneBatch) {
 TEST_F(UsageStoreTest, ABadSampleRejectsTheWholeBatch) {
   std::vector<UsageSample> batch{Sample(1, Now(), 1), Sample(2, Now(), 2)};
   batch.push_back(Sample(3, Now(), 3));
-  batch.back().session_id = "no-such-session";  // foreign key
-  EXPECT_FALSE(store_->Insert(batch));
-  batch.back() = Sample(3, Now(), 3);
   batch.back().memory_current = -1;
   EXPECT_FALSE(store_->Insert(batch));
   EXPECT_EQ(CountRows("SELECT count(*) FROM usage_samples"), 0);
   EXPECT_TRUE(store_->Insert(std::vector<UsageSample>{Sample(1, Now(), 1)}));
+}
+
+// An agent may report a session the database no longer (or not yet) has: its samples are
+// dropped, the others of the batch kept.
+TEST_F(UsageStoreTest, SamplesOfUnknownSessionsAreSkipped) {
+  std::vector<UsageSample> batch{Sample(1, Now(), 1), Sample(2, Now(), 2)};
+  batch.back().session_id = "no-such-session";
+  EXPECT_TRUE(store_->Insert(batch));
+  EXPECT_EQ(CountRows("SELECT count(*) FROM usage_samples"), 1);
+  EXPECT_EQ(CountRows("SELECT count(*) FROM usage_samples WHERE session_id = 'no-such-session'"),
+            0);
 }
 
 TEST_F(UsageStoreTest, RollsUpCompletedMinutesOnly) {
