@@ -1,0 +1,72 @@
+#include "broker/broker_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "moat/common/testing/temp_dir.h"
+
+namespace moat::broker {
+namespace {
+
+std::string Write(const testing::TempDir& dir, const std::string& text) {
+  std::string path = (dir.path() / "moat.toml").string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(BrokerConfig, TheShippedFileHoldsTheDefaults) {
+  auto config = LoadBrokerConfig({"--config", MOAT_SHIPPED_CONFIG});
+  ASSERT_TRUE(config) << config.error().message();
+  BrokerConfig defaults;
+  EXPECT_EQ(config->listen_port, defaults.listen_port);
+  EXPECT_EQ(config->agent_port, defaults.agent_port);
+  EXPECT_EQ(config->state_dir, defaults.state_dir);
+  EXPECT_EQ(config->pam_service, defaults.pam_service);
+  EXPECT_EQ(config->usage_minute_retention_s, defaults.usage_minute_retention_s);
+  EXPECT_EQ(config->local_capacity, defaults.local_capacity);
+}
+
+TEST(BrokerConfig, FlagsWinOverTheFile) {
+  testing::TempDir dir;
+  auto config = LoadBrokerConfig({"--config", Write(dir, "[listen]\nport = 9000\n"),
+                                  "--listen.port", "9443", "--state-dir", "/srv/moat",
+                                  "--no-local-agent", "--tls.names=[\"a\",\"b\"]"});
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_EQ(config->listen_port, 9443);
+  EXPECT_EQ(config->state_dir, "/srv/moat");
+  EXPECT_FALSE(config->local_agent);
+  EXPECT_EQ(config->tls_names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(config->DatabasePath(), "/srv/moat/moat.db");
+}
+
+TEST(BrokerConfig, ABadFileIsRefusedWithItsLine) {
+  testing::TempDir dir;
+  auto wrong_type = LoadBrokerConfig({"--config", Write(dir, "[listen]\n\nport = \"high\"\n")});
+  ASSERT_FALSE(wrong_type);
+  EXPECT_NE(wrong_type.error().message().find("moat.toml:3"), std::string::npos)
+      << wrong_type.error().message();
+  auto unknown = LoadBrokerConfig({"--config", Write(dir, "[listen]\nprot = 1\n")});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message().find("listen.prot"), std::string::npos);
+  auto range = LoadBrokerConfig({"--config", Write(dir, "[listen]\nport = 70000\n")});
+  ASSERT_FALSE(range);
+  auto syntax = LoadBrokerConfig({"--config", Write(dir, "[listen\n")});
+  ASSERT_FALSE(syntax);
+  EXPECT_NE(syntax.error().message().find(":1:"), std::string::npos) << syntax.error().message();
+  auto missing = LoadBrokerConfig({"--config", (dir.path() / "absent.toml").string()});
+  EXPECT_FALSE(missing);
+  auto half_tls = LoadBrokerConfig({"--tls.cert", "/x.crt"});
+  EXPECT_FALSE(half_tls);
+}
+
+TEST(BrokerConfig, BadFlagsAreRefused) {
+  EXPECT_FALSE(LoadBrokerConfig({"--listen.prot", "1"}));
+  EXPECT_FALSE(LoadBrokerConfig({"--listen.port"}));
+  EXPECT_FALSE(LoadBrokerConfig({"--listen.port", "x"}));
+  EXPECT_FALSE(LoadBrokerConfig({"stray"}));
+  EXPECT_FALSE(LoadBrokerConfig({"--log.level", "loud"}));
+}
+
+}  // namespace
+}  // namespace moat::broker
