@@ -48,10 +48,10 @@ struct HttpRequest {
   uint16_t peer_port = 0;
   // The subject CN of the client certificate, when the server asked for one and it verified
   // (mutual TLS: an agent's host name); empty otherwise.
-  std::string peer_common_name;
-  std::string peer_cert_fingerprint;  // SHA-256 of that certificate, hex; empty without one
+  std::string peer_common_name{};
+  std::string peer_cert_fingerprint{};  // SHA-256 of that certificate, hex; empty without one
   // `{name}` segments of the matched route pattern, percent-decoded; filled by Router.
-  std::map<std::string, std::string, std::less<>> path_params;
+  std::map<std::string, std::string, std::less<>> path_params{};
 
   // The target up to '?', not decoded.
   std::string_view path() const;
