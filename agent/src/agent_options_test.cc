@@ -29,5 +29,29 @@ TEST(AgentOptions, RefusesNoModeTwoModesUnknownFlagsAndMissingValues) {
   EXPECT_FALSE(ParseAgentOptions({"--stdio", "--run-dir"}));
 }
 
+TEST(AgentOptions, BrokerLinkWithEnrolment) {
+  auto options = ParseAgentOptions({"--broker", "https://b:8443", "--token-file", "/etc/t",
+                                    "--cert-dir", "/var/lib/a", "--name", "node7", "--capacity",
+                                    "20"});
+  ASSERT_TRUE(options) << options.error().message();
+  EXPECT_EQ(options->mode, Mode::kLink);
+  EXPECT_EQ(options->broker_url, "https://b:8443");
+  EXPECT_EQ(options->token_file, "/etc/t");
+  EXPECT_EQ(options->cert_dir, "/var/lib/a");
+  EXPECT_EQ(options->host_name, "node7");
+  EXPECT_EQ(options->capacity, 20);
+  auto link = ParseAgentOptions({"--link", "wss://127.0.0.1:8444/api/v1/agent"});
+  ASSERT_TRUE(link);
+  EXPECT_EQ(link->mode, Mode::kLink);
+}
+
+TEST(AgentOptions, RefusesBadLinkOptions) {
+  EXPECT_FALSE(ParseAgentOptions({"--broker", "https://b", "--stdio"}));
+  EXPECT_FALSE(ParseAgentOptions({"--broker", "https://b", "--token", "x", "--token-file", "f"}));
+  EXPECT_FALSE(ParseAgentOptions({"--broker", "https://b", "--capacity", "-1"}));
+  EXPECT_FALSE(ParseAgentOptions({"--broker", "https://b", "--capacity", "many"}));
+  EXPECT_FALSE(ParseAgentOptions({"--token", "x"}));  // enrolment needs the broker
+}
+
 }  // namespace
 }  // namespace moat::agent
