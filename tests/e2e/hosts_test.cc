@@ -57,6 +57,26 @@ TEST(Hosts, TwoAgentsEnrolPlaceAndDrain) {
   Reply audit = admin.Call("GET", "/api/v1/audit?kind=host.drained");
   EXPECT_GE(audit.body["events"].size(), 4u) << audit.raw;
 
+  // The broker restarts; the second host's agent reconnects by itself (backoff) and reports
+  // its running session, which stays active.
+  std::string on_second;
+  Reply before = admin.Call("GET", "/api/v1/sessions?live=1");
+  for (const auto& s : before.body["sessions"]) {
+    if (s.value("host", "") == "e2e-second") on_second = s["id"].get<std::string>();
+  }
+  ASSERT_FALSE(on_second.empty()) << before.raw;
+  broker.Terminate();
+  broker.Start();
+  admin = AdminApi(broker);
+  EXPECT_TRUE(WaitFor([&] {
+    Reply hosts = admin.Call("GET", "/api/v1/hosts");
+    int connected = 0;
+    for (const auto& host : hosts.body["hosts"]) connected += host["connected"] == true;
+    return connected == 2;
+  }, 40)) << second.log();
+  EXPECT_EQ(admin.Call("GET", "/api/v1/sessions/" + on_second).body["state"], "active");
+  EXPECT_EQ(WallsIn(second.run_dir()).size(), 2u);
+
   // Sessions on the second host end through its agent.
   Reply live = admin.Call("GET", "/api/v1/sessions?live=1");
   for (const auto& s : live.body["sessions"]) {
