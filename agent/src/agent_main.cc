@@ -2,18 +2,16 @@
 // walls through the backend, and streams their usage once a second.
 #include <sys/resource.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
-#include <atomic>
-#include <fstream>
-#include <sstream>
-
 #include "agent_options.h"
 #include "enrolment.h"
-#include "wss_link.h"
 #include "message_handler.h"
 #include "moat/common/log.h"
 #include "moat/common/wire/envelope.h"
@@ -21,6 +19,7 @@
 #include "sandbox_backend.h"
 #include "stdio_link.h"
 #include "usage_collector.h"
+#include "wss_link.h"
 
 namespace {
 
@@ -61,8 +60,8 @@ Result<agent::AgentIdentity> Identity(const agent::AgentOptions& options) {
     if (!kept->link_url.empty()) return kept;
   }
   if (!options.link_url.empty()) {
-    return Fail(std::move(kept).error().Wrap("load the agent certificate from '" +
-                                              options.cert_dir + "'"));
+    return Fail(
+        std::move(kept).error().Wrap("load the agent certificate from '" + options.cert_dir + "'"));
   }
   if (options.broker_url.empty()) {
     return Fail(InvalidArgument("not enrolled yet: give '--broker URL' and a token"));
@@ -74,11 +73,11 @@ Result<agent::AgentIdentity> Identity(const agent::AgentOptions& options) {
     std::getline(in, token);
   }
   if (token.empty()) {
-    return Fail(InvalidArgument("not enrolled yet: give '--token T' or '--token-file F' (from "
-                                "'moatctl hosts token')"));
+    return Fail(
+        InvalidArgument("not enrolled yet: give '--token T' or '--token-file F' (from "
+                        "'moatctl hosts token')"));
   }
-  agent::EnrolmentRequest request{options.broker_url, token, options.host_name,
-                                  options.capacity};
+  agent::EnrolmentRequest request{options.broker_url, token, options.host_name, options.capacity};
   if (request.host_name.empty()) {
     char name[256] = {};
     ::gethostname(name, sizeof(name) - 1);

@@ -30,9 +30,9 @@ TEST(AgentOptions, RefusesNoModeTwoModesUnknownFlagsAndMissingValues) {
 }
 
 TEST(AgentOptions, BrokerLinkWithEnrolment) {
-  auto options = ParseAgentOptions({"--broker", "https://b:8443", "--token-file", "/etc/t",
-                                    "--cert-dir", "/var/lib/a", "--name", "node7", "--capacity",
-                                    "20"});
+  auto options =
+      ParseAgentOptions({"--broker", "https://b:8443", "--token-file", "/etc/t", "--cert-dir",
+                         "/var/lib/a", "--name", "node7", "--capacity", "20"});
   ASSERT_TRUE(options) << options.error().message();
   EXPECT_EQ(options->mode, Mode::kLink);
   EXPECT_EQ(options->broker_url, "https://b:8443");

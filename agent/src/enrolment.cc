@@ -34,7 +34,8 @@ Status WriteFile(const std::filesystem::path& path, std::string_view content, mo
     return Fail(ErrnoError("write", temporary));
   }
   if (::fsync(fd.get()) != 0) return Fail(ErrnoError("fsync", temporary));
-  if (::rename(temporary.c_str(), path.c_str()) != 0) return Fail(ErrnoError("rename", path.string()));
+  if (::rename(temporary.c_str(), path.c_str()) != 0)
+    return Fail(ErrnoError("rename", path.string()));
   return {};
 }
 
@@ -56,7 +57,8 @@ Result<tls::SslCtxPtr> UnverifiedContext() {
   return ctx;
 }
 
-Result<net::ClientResponse> Call(std::string_view url, tls::SslCtxPtr ctx, net::ClientRequest request) {
+Result<net::ClientResponse> Call(std::string_view url, tls::SslCtxPtr ctx,
+                                 net::ClientRequest request) {
   MOAT_TRY(auto client, net::HttpsClient::Connect(url, std::move(ctx), std::chrono::seconds(30)));
   return client->Send(request);
 }
@@ -70,7 +72,8 @@ Result<AgentIdentity> LoadIdentity(const std::filesystem::path& dir) {
   MOAT_TRY(identity.ca_pem, ReadFile(dir / "ca.crt"));
   // Absent when the link URL comes from the command line (the broker's local agent).
   identity.link_url = ReadFile(dir / "link.url").value_or("");
-  while (!identity.link_url.empty() && std::isspace(static_cast<unsigned char>(identity.link_url.back()))) {
+  while (!identity.link_url.empty() &&
+         std::isspace(static_cast<unsigned char>(identity.link_url.back()))) {
     identity.link_url.pop_back();
   }
   return identity;
@@ -79,8 +82,9 @@ Result<AgentIdentity> LoadIdentity(const std::filesystem::path& dir) {
 Result<AgentIdentity> Enrol(const EnrolmentRequest& request, const std::filesystem::path& dir) {
   auto dot = request.token.rfind('.');
   if (dot == std::string::npos || request.token.size() - dot - 1 != 64) {
-    return Fail(InvalidArgument("the enrolment token must be SECRET.CA_SHA256 as printed by "
-                                "'moatctl hosts token'"));
+    return Fail(
+        InvalidArgument("the enrolment token must be SECRET.CA_SHA256 as printed by "
+                        "'moatctl hosts token'"));
   }
   std::string secret = request.token.substr(0, dot);
   std::string expected = NormalizeFingerprint(request.token.substr(dot + 1));
@@ -111,9 +115,10 @@ Result<AgentIdentity> Enrol(const EnrolmentRequest& request, const std::filesyst
                             {.method = "POST", .target = "/api/v1/enrol", .body = body.dump()}));
   wire::Json json = wire::Json::parse(reply.body, nullptr, false);
   if (reply.status != 200 || !json.is_object() || !json.contains("certificate")) {
-    std::string message = json.is_object() && json.contains("message") && json["message"].is_string()
-                              ? json["message"].get<std::string>()
-                              : reply.body;
+    std::string message =
+        json.is_object() && json.contains("message") && json["message"].is_string()
+            ? json["message"].get<std::string>()
+            : reply.body;
     return Fail(Error(std::make_error_code(std::errc::permission_denied),
                       "enrolment refused (" + std::to_string(reply.status) + "): " + message));
   }

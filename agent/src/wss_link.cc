@@ -87,7 +87,8 @@ bool RunConnection(Backend& backend, MessageHandler& handler, UsageCollector& co
     std::string reason;
     {
       std::unique_lock lock(inbox->mutex);
-      inbox->wake.wait_until(lock, std::min(next_tick, Clock::now() + std::chrono::milliseconds(250)),
+      inbox->wake.wait_until(lock,
+                             std::min(next_tick, Clock::now() + std::chrono::milliseconds(250)),
                              [&] { return !inbox->messages.empty() || inbox->closed; });
       batch.swap(inbox->messages);
       closed = inbox->closed;

@@ -3,8 +3,9 @@
 //  - BM_ListSessionsHttps: GET /api/v1/sessions (the default page of 100, and ?limit=1000) over
 //    N keep-alive HTTPS connections, one per thread, with 1000 sessions in the database. Target:
 //    at least 5,000 listings/s on 2 cores (items_per_second). uncached:1 cycles through pages
-//    so that the broker's listing cache never answers: the cost of the query and the JSON. The broker's and this process's
-//    CPU per request are counters too: client and broker share the same 2 cores here.
+//    so that the broker's listing cache never answers: the cost of the query and the JSON. The
+//    broker's and this process's CPU per request are counters too: client and broker share the same
+//    2 cores here.
 //  - BM_ListSessionsSqliteFloor: the same page straight from SQLite in this process (read-only
 //    connection, prepared once): the peer, the floor under the API.
 //  - BM_ListSessionsInProcess: the broker's own handler code (ListSessionViews, AppendJson)

@@ -114,8 +114,7 @@ TEST_F(Access, BadRequestsChangeNothing) {
       {"POST", s + "/processes/99999/kill", "", 404, "not_found"},
       {"POST", "/api/v1/users", R"({"name":"Bad Name","password":"12345678"})", 400,
        "invalid_argument"},
-      {"POST", "/api/v1/users", R"({"name":"shortpw","password":"123"})", 400,
-       "invalid_argument"},
+      {"POST", "/api/v1/users", R"({"name":"shortpw","password":"123"})", 400, "invalid_argument"},
       {"POST", "/api/v1/users", R"({"name":"x1","password":"12345678","role":"god"})", 400,
        "invalid_argument"},
       {"POST", "/api/v1/users", R"({"name":"admin","password":"12345678"})", 409, "conflict"},
@@ -155,8 +154,8 @@ TEST_F(Access, BadRequestsChangeNothing) {
   ExpectError(nobody.Call("GET", "/api/v1/sessions"), 401, "unauthorized");
   nobody.set_token("not-a-real-token");
   ExpectError(nobody.Call("GET", "/api/v1/sessions"), 401, "unauthorized");
-  ExpectError(nobody.CallRaw("GET", "/api/v1/sessions", "", {{"Authorization", "Basic eA=="}}),
-              401, "unauthorized");
+  ExpectError(nobody.CallRaw("GET", "/api/v1/sessions", "", {{"Authorization", "Basic eA=="}}), 401,
+              "unauthorized");
   Reply wrong = Api(*broker_).Call("POST", "/api/v1/login",
                                    {{"user", "admin"}, {"password", "wrong-password"}});
   ExpectError(wrong, 401, "unauthorized");
@@ -170,8 +169,9 @@ TEST_F(Access, FailedLoginsAreSlowedDown) {
   Api client(*broker_);
   int throttled = 0;
   for (int i = 0; i < 8; ++i) {
-    Reply reply = client.Call("POST", "/api/v1/login",
-                              {{"user", "moat-e2e-victim"}, {"password", "guess-" + std::to_string(i)}});
+    Reply reply =
+        client.Call("POST", "/api/v1/login",
+                    {{"user", "moat-e2e-victim"}, {"password", "guess-" + std::to_string(i)}});
     if (reply.status == 429) ++throttled;
   }
   EXPECT_GT(throttled, 0);

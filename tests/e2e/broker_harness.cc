@@ -75,17 +75,28 @@ void BrokerProcess::Start() {
   ASSERT_FALSE(running());
   std::filesystem::create_directories(state_dir_);
   std::vector<std::string> args = {MOAT_BROKER_BIN,
-                                   "--state.dir", state_dir_,
-                                   "--listen.address", "127.0.0.1",
-                                   "--listen.port", std::to_string(api_port_),
-                                   "--agents.address", "127.0.0.1",
-                                   "--agents.port", std::to_string(agent_port_),
-                                   "--auth.pam", "false",
-                                   "--local_agent.enabled", options_.local_agent ? "true" : "false",
-                                   "--local_agent.host_name", options_.host_name,
-                                   "--local_agent.run_dir", run_dir_,
-                                   "--local_agent.cgroup_parent", cgroup_parent_,
-                                   "--local_agent.binary", MOAT_AGENT_BIN};
+                                   "--state.dir",
+                                   state_dir_,
+                                   "--listen.address",
+                                   "127.0.0.1",
+                                   "--listen.port",
+                                   std::to_string(api_port_),
+                                   "--agents.address",
+                                   "127.0.0.1",
+                                   "--agents.port",
+                                   std::to_string(agent_port_),
+                                   "--auth.pam",
+                                   "false",
+                                   "--local_agent.enabled",
+                                   options_.local_agent ? "true" : "false",
+                                   "--local_agent.host_name",
+                                   options_.host_name,
+                                   "--local_agent.run_dir",
+                                   run_dir_,
+                                   "--local_agent.cgroup_parent",
+                                   cgroup_parent_,
+                                   "--local_agent.binary",
+                                   MOAT_AGENT_BIN};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::string log_path = state_dir_ + "/broker.log";
   std::string banner_path = state_dir_ + "/banner." + std::to_string(++starts_);
@@ -102,8 +113,8 @@ void BrokerProcess::Start() {
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
-  bool ready = WaitFor([&] { return Slurp(banner_path).find("moatctl --broker") != std::string::npos; },
-                       30);
+  bool ready =
+      WaitFor([&] { return Slurp(banner_path).find("moatctl --broker") != std::string::npos; }, 30);
   ASSERT_TRUE(ready) << "moat-broker did not start:\n" << log();
   std::string banner = Slurp(banner_path);
   if (auto at = banner.find("password "); at != std::string::npos) {
@@ -184,8 +195,8 @@ Api MakeUser(const BrokerProcess& broker, const std::string& name, const std::st
   test::EnsureUser(name);
   Api admin = AdminApi(broker);
   std::string password = "pw-" + name + "-secret";
-  Reply added = admin.Call("POST", "/api/v1/users",
-                           {{"name", name}, {"password", password}, {"role", role}});
+  Reply added =
+      admin.Call("POST", "/api/v1/users", {{"name", name}, {"password", password}, {"role", role}});
   EXPECT_TRUE(added.status == 201 || added.status == 409) << added.raw;
   return Api(broker, Login(broker, name, password));
 }
@@ -205,8 +216,8 @@ std::vector<std::string> WallsIn(const std::string& run_dir) {
 
 void StopWalls(const std::string& run_dir, const std::string& cgroup_parent) {
   for (const auto& id : WallsIn(run_dir)) {
-    test::RunCommand({MOAT_SANDBOX_BIN, "--run-dir", run_dir, "--cgroup-parent", cgroup_parent,
-                      "stop", id});
+    test::RunCommand(
+        {MOAT_SANDBOX_BIN, "--run-dir", run_dir, "--cgroup-parent", cgroup_parent, "stop", id});
   }
 }
 
@@ -234,9 +245,10 @@ ExtraAgent::ExtraAgent(const BrokerProcess& broker, const std::string& name,
   run_dir_ = "/run/moat-" + id;
   cgroup_parent_ = "moat-" + id;
   std::filesystem::create_directories(cert_dir_);
-  std::vector<std::string> args = {MOAT_AGENT_BIN, "--broker", broker.url(), "--token", token,
-                                   "--cert-dir", cert_dir_, "--name", name, "--run-dir", run_dir_,
-                                   "--cgroup-parent", cgroup_parent_, "--capacity", "50"};
+  std::vector<std::string> args = {MOAT_AGENT_BIN, "--broker",   broker.url(), "--token",
+                                   token,          "--cert-dir", cert_dir_,    "--name",
+                                   name,           "--run-dir",  run_dir_,     "--cgroup-parent",
+                                   cgroup_parent_, "--capacity", "50"};
   std::string log_path = cert_dir_ + "/agent.log";
   pid_ = ::fork();
   if (pid_ == 0) {
@@ -276,8 +288,8 @@ std::string DatabaseSnapshot(const std::string& path) {
     return "cannot open " + path;
   }
   // auth_tokens and login_failures change with every login and token use; the rest must not.
-  for (const char* table : {"users", "hosts", "sessions", "session_events", "apps", "policies",
-                            "enrolment_tokens"}) {
+  for (const char* table :
+       {"users", "hosts", "sessions", "session_events", "apps", "policies", "enrolment_tokens"}) {
     std::string sql = std::string("SELECT * FROM ") + table + " ORDER BY 1";
     if (std::string(table) == "hosts") {
       sql = "SELECT id, name, capacity, enabled, drained, cert_fingerprint FROM hosts ORDER BY 1";

@@ -48,7 +48,8 @@ std::string IntegrityCheck(const std::string& path) {
     }
   }
   for (const auto& id : walls) {
-    if (!live.count(id)) return ::testing::AssertionFailure() << "wall " << id << " is not recorded live";
+    if (!live.count(id))
+      return ::testing::AssertionFailure() << "wall " << id << " is not recorded live";
   }
   return ::testing::AssertionSuccess() << live.size() << " live sessions";
 }
@@ -57,8 +58,9 @@ TEST(Faults, BrokerKilledDuringFiftyConcurrentCreations) {
   BrokerProcess broker({.extra_args = {"--local_agent.capacity", "200"}});
   broker.Start();
   Api admin = AdminApi(broker);
-  ASSERT_EQ(admin.Call("PUT", "/api/v1/policies",
-                       {{"scope", "global"}, {"key", "sessions_per_user"}, {"value", 100}})
+  ASSERT_EQ(admin
+                .Call("PUT", "/api/v1/policies",
+                      {{"scope", "global"}, {"key", "sessions_per_user"}, {"value", 100}})
                 .status,
             204);
   Api user = MakeUser(broker, "moat-e2e-many", "user");
@@ -99,7 +101,8 @@ TEST(Faults, AgentKilledSessionsKeepRunningAndAreReadopted) {
   Reply created = user.Call("POST", "/api/v1/sessions", Json::object({{"desktop", false}}));
   ASSERT_EQ(created.status, 201) << created.raw;
   std::string id = created.body["id"];
-  Reply app = user.Call("POST", "/api/v1/sessions/" + id + "/apps", {{"argv", {"/bin/sleep", "600"}}});
+  Reply app =
+      user.Call("POST", "/api/v1/sessions/" + id + "/apps", {{"argv", {"/bin/sleep", "600"}}});
   ASSERT_EQ(app.status, 201) << app.raw;
 
   pid_t agent = LocalAgentPid(broker);
@@ -110,12 +113,15 @@ TEST(Faults, AgentKilledSessionsKeepRunningAndAreReadopted) {
   EXPECT_EQ(WallsIn(broker.run_dir()), std::vector<std::string>{id});
   // The broker restarts the agent, which re-adopts the session.
   Api admin = AdminApi(broker);
-  EXPECT_TRUE(WaitFor([&] {
-    pid_t now = LocalAgentPid(broker);
-    if (now <= 0 || now == agent) return false;
-    Reply hosts = admin.Call("GET", "/api/v1/hosts");
-    return hosts.body["hosts"][0]["connected"] == true;
-  }, 40)) << broker.log();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        pid_t now = LocalAgentPid(broker);
+        if (now <= 0 || now == agent) return false;
+        Reply hosts = admin.Call("GET", "/api/v1/hosts");
+        return hosts.body["hosts"][0]["connected"] == true;
+      },
+      40))
+      << broker.log();
   Reply shown = user.Call("GET", "/api/v1/sessions/" + id);
   EXPECT_EQ(shown.body["state"], "active") << shown.raw;
   Reply ps = user.Call("GET", "/api/v1/sessions/" + id + "/processes");

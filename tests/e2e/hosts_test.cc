@@ -22,12 +22,15 @@ TEST(Hosts, TwoAgentsEnrolPlaceAndDrain) {
   std::string agent_token = token.body["agent_token"];
 
   ExtraAgent second(broker, "e2e-second", agent_token);
-  ASSERT_TRUE(WaitFor([&] {
-    Reply hosts = admin.Call("GET", "/api/v1/hosts");
-    int connected = 0;
-    for (const auto& host : hosts.body["hosts"]) connected += host["connected"] == true;
-    return connected == 2;
-  }, 30)) << second.log() << broker.log();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Reply hosts = admin.Call("GET", "/api/v1/hosts");
+        int connected = 0;
+        for (const auto& host : hosts.body["hosts"]) connected += host["connected"] == true;
+        return connected == 2;
+      },
+      30))
+      << second.log() << broker.log();
 
   // A token works once.
   ExtraAgent replay(broker, "e2e-replay", agent_token);
@@ -68,12 +71,15 @@ TEST(Hosts, TwoAgentsEnrolPlaceAndDrain) {
   broker.Terminate();
   broker.Start();
   admin = AdminApi(broker);
-  EXPECT_TRUE(WaitFor([&] {
-    Reply hosts = admin.Call("GET", "/api/v1/hosts");
-    int connected = 0;
-    for (const auto& host : hosts.body["hosts"]) connected += host["connected"] == true;
-    return connected == 2;
-  }, 40)) << second.log();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        Reply hosts = admin.Call("GET", "/api/v1/hosts");
+        int connected = 0;
+        for (const auto& host : hosts.body["hosts"]) connected += host["connected"] == true;
+        return connected == 2;
+      },
+      40))
+      << second.log();
   EXPECT_EQ(admin.Call("GET", "/api/v1/sessions/" + on_second).body["state"], "active");
   EXPECT_EQ(WallsIn(second.run_dir()).size(), 2u);
 

@@ -63,8 +63,7 @@ TEST_F(SessionLifecycle, LoginCreateListThrottleSuspendResumeEnd) {
   EXPECT_EQ(limited.body["limits"]["cpu_percent"], 30);
   EXPECT_DOUBLE_EQ(limited.body["effective_limits"]["cpu_percent"].get<double>(), 30.0);
   EXPECT_EQ(limited.body["effective_limits"]["pids_max"], 77);
-  std::string quota =
-      FindCgroupFile(broker_->cgroup_parent(), id, {"cpu.max", "cpu.cfs_quota_us"});
+  std::string quota = FindCgroupFile(broker_->cgroup_parent(), id, {"cpu.max", "cpu.cfs_quota_us"});
   ASSERT_FALSE(quota.empty());
   std::string value = test::Trim(test::ReadFile(quota));
   EXPECT_TRUE(value == "30000" || value.rfind("30000 ", 0) == 0) << quota << ": " << value;
@@ -85,20 +84,21 @@ TEST_F(SessionLifecycle, LoginCreateListThrottleSuspendResumeEnd) {
   EXPECT_TRUE(thawed == "0" || thawed == "THAWED") << thawed;
 
   // An application inside, its process listed and killed.
-  Reply app = alice.Call("POST", "/api/v1/sessions/" + id + "/apps",
-                         {{"argv", {"/bin/sleep", "300"}}});
+  Reply app =
+      alice.Call("POST", "/api/v1/sessions/" + id + "/apps", {{"argv", {"/bin/sleep", "300"}}});
   ASSERT_EQ(app.status, 201) << app.raw;
   int64_t pid = app.body["pid"];
   Reply ps = alice.Call("GET", "/api/v1/sessions/" + id + "/processes");
   ASSERT_EQ(ps.status, 200) << ps.raw;
   bool listed_sleep = false;
   for (const auto& p : ps.body["processes"]) {
-    if (p["pid"] == pid) listed_sleep = p["command"].get<std::string>().find("sleep") != std::string::npos;
+    if (p["pid"] == pid)
+      listed_sleep = p["command"].get<std::string>().find("sleep") != std::string::npos;
   }
   EXPECT_TRUE(listed_sleep) << ps.raw;
-  Reply killed = alice.Call("POST", "/api/v1/sessions/" + id + "/processes/" +
-                                        std::to_string(pid) + "/kill",
-                            {{"signal", 9}});
+  Reply killed =
+      alice.Call("POST", "/api/v1/sessions/" + id + "/processes/" + std::to_string(pid) + "/kill",
+                 {{"signal", 9}});
   EXPECT_EQ(killed.status, 200) << killed.raw;
   EXPECT_TRUE(WaitFor([&] {
     Reply now = alice.Call("GET", "/api/v1/sessions/" + id + "/processes");
@@ -124,12 +124,16 @@ TEST_F(SessionLifecycle, LoginCreateListThrottleSuspendResumeEnd) {
 
   // The audit trail has every step, with the actor.
   Reply sql = admin.Call("POST", "/api/v1/sql",
-                         {{"query", "SELECT old_value, new_value, actor FROM v_audit WHERE "
-                                    "session_id = '" + id + "' AND kind = 'session.state' "
-                                    "ORDER BY id"}});
+                         {{"query",
+                           "SELECT old_value, new_value, actor FROM v_audit WHERE "
+                           "session_id = '" +
+                               id +
+                               "' AND kind = 'session.state' "
+                               "ORDER BY id"}});
   ASSERT_EQ(sql.status, 200) << sql.raw;
   std::vector<std::string> steps;
-  for (const auto& row : sql.body["rows"]) steps.push_back(row[0].get<std::string>() + ">" + row[1].get<std::string>());
+  for (const auto& row : sql.body["rows"])
+    steps.push_back(row[0].get<std::string>() + ">" + row[1].get<std::string>());
   std::vector<std::string> expected = {"starting>active", "active>suspended", "suspended>active",
                                        "active>ending", "ending>ended"};
   EXPECT_EQ(steps, expected);
@@ -156,18 +160,21 @@ TEST_F(SessionLifecycle, DisconnectedSessionIsGivenBack) {
 TEST_F(SessionLifecycle, SessionsPerUserPolicyIsEnforced) {
   Api admin = AdminApi(*broker_);
   Api carol = MakeUser(*broker_, "moat-e2e-carol", "user");
-  ASSERT_EQ(admin.Call("PUT", "/api/v1/policies",
-                       {{"scope", "user"}, {"subject", "moat-e2e-carol"},
-                        {"key", "sessions_per_user"}, {"value", 1}})
+  ASSERT_EQ(admin
+                .Call("PUT", "/api/v1/policies",
+                      {{"scope", "user"},
+                       {"subject", "moat-e2e-carol"},
+                       {"key", "sessions_per_user"},
+                       {"value", 1}})
                 .status,
             204);
   Reply first = carol.Call("POST", "/api/v1/sessions", Json::object({{"desktop", false}}));
   ASSERT_EQ(first.status, 201) << first.raw;
   Reply second = carol.Call("POST", "/api/v1/sessions", Json::object({{"desktop", false}}));
   EXPECT_EQ(second.status, 409) << second.raw;
-  EXPECT_EQ(carol.Call("POST", "/api/v1/sessions/" + first.body["id"].get<std::string>() + "/end")
-                .status,
-            200);
+  EXPECT_EQ(
+      carol.Call("POST", "/api/v1/sessions/" + first.body["id"].get<std::string>() + "/end").status,
+      200);
 }
 
 TEST_F(SessionLifecycle, MetricsCountSessionsAndRequests) {

@@ -15,9 +15,12 @@ TEST(Policies, DefaultLimitsAndMaximumLifetimeApply) {
   broker.Start();
   Api admin = AdminApi(broker);
   Api frank = MakeUser(broker, "moat-e2e-frank", "user");
-  ASSERT_EQ(admin.Call("PUT", "/api/v1/policies",
-                       {{"scope", "user"}, {"subject", "moat-e2e-frank"},
-                        {"key", "default_limits"}, {"value", {{"pids_max", 123}}}})
+  ASSERT_EQ(admin
+                .Call("PUT", "/api/v1/policies",
+                      {{"scope", "user"},
+                       {"subject", "moat-e2e-frank"},
+                       {"key", "default_limits"},
+                       {"value", {{"pids_max", 123}}}})
                 .status,
             204);
   Reply created = frank.Call("POST", "/api/v1/sessions", Json::object({{"desktop", false}}));
@@ -29,14 +32,20 @@ TEST(Policies, DefaultLimitsAndMaximumLifetimeApply) {
   EXPECT_EQ(limits.body["effective_limits"]["pids_max"], 123) << limits.raw;
 
   // The broker checks lifetimes every 10 s.
-  ASSERT_EQ(admin.Call("PUT", "/api/v1/policies",
-                       {{"scope", "user"}, {"subject", "moat-e2e-frank"},
-                        {"key", "max_lifetime_s"}, {"value", 1}})
+  ASSERT_EQ(admin
+                .Call("PUT", "/api/v1/policies",
+                      {{"scope", "user"},
+                       {"subject", "moat-e2e-frank"},
+                       {"key", "max_lifetime_s"},
+                       {"value", 1}})
                 .status,
             204);
-  EXPECT_TRUE(WaitFor([&] {
-    return frank.Call("GET", "/api/v1/sessions/" + id).body.value("state", "") == "ended";
-  }, 30)) << broker.log();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return frank.Call("GET", "/api/v1/sessions/" + id).body.value("state", "") == "ended";
+      },
+      30))
+      << broker.log();
   EXPECT_TRUE(WallsIn(broker.run_dir()).empty());
   Reply audit = admin.Call("GET", "/api/v1/audit?kind=session.state&session=" + id);
   EXPECT_NE(audit.raw.find("maximum lifetime"), std::string::npos) << audit.raw;
@@ -73,7 +82,8 @@ TEST(Events, StateChangesAndUsageArriveOnTheStream) {
     }
     return false;
   };
-  EXPECT_TRUE(WaitFor([&] { return seen("session.state", "\"to\":\"active\"") && seen("session.state", id); }));
+  EXPECT_TRUE(WaitFor(
+      [&] { return seen("session.state", "\"to\":\"active\"") && seen("session.state", id); }));
   EXPECT_TRUE(WaitFor([&] { return seen("usage", id); }, 10));
   EXPECT_TRUE(WaitFor([&] { return seen("audit", "auth.login"); }, 10));
   EXPECT_EQ(gina.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);

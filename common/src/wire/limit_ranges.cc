@@ -11,11 +11,10 @@ Status CheckRange(const char* name, const std::optional<uint64_t>& value, uint64
   if (!value) return {};
   if (*value == kUnlimited && unlimited_ok) return {};
   if (*value < low || *value > high) {
-    return Fail(InvalidArgument(std::string("limit '") + name + "' = " +
-                                (*value == kUnlimited ? std::string("max")
-                                                      : std::to_string(*value)) +
-                                " is outside " + std::to_string(low) + ".." +
-                                std::to_string(high) + (unlimited_ok ? " (or max)" : "")));
+    return Fail(InvalidArgument(
+        std::string("limit '") + name + "' = " +
+        (*value == kUnlimited ? std::string("max") : std::to_string(*value)) + " is outside " +
+        std::to_string(low) + ".." + std::to_string(high) + (unlimited_ok ? " (or max)" : "")));
   }
   return {};
 }

@@ -64,15 +64,15 @@ struct ApiContext {
 };
 
 enum class Access {
-  kAnyone,     // no token needed (login, enrolment, the CA certificate, metrics)
-  kAnyUser,    // any valid token; handlers keep 'user' callers to their own sessions
-  kReadAll,    // admin, operator, auditor
-  kOperate,    // admin, operator
+  kAnyone,   // no token needed (login, enrolment, the CA certificate, metrics)
+  kAnyUser,  // any valid token; handlers keep 'user' callers to their own sessions
+  kReadAll,  // admin, operator, auditor
+  kOperate,  // admin, operator
   kAdmin,
 };
 
-using ApiHandler = std::function<Result<http::HttpResponse>(const http::HttpRequest&,
-                                                            const Caller&)>;
+using ApiHandler =
+    std::function<Result<http::HttpResponse>(const http::HttpRequest&, const Caller&)>;
 
 // 400 invalid_argument / malformed_json, 401, 403, 404, 409 conflict, 429, 502 host_failed,
 // 503 unavailable, 504 timeout, 500 internal.

@@ -85,8 +85,8 @@ http::HttpResponse ErrorResponse(const Error& error) {
       error.message().find("retry in") != std::string::npos) {
     auto response = respond(429, "too_many_requests");
     auto pos = error.message().rfind("retry in ");
-    response.headers.Set("Retry-After", std::to_string(std::atoll(
-                                            error.message().c_str() + pos + 9)));
+    response.headers.Set("Retry-After",
+                         std::to_string(std::atoll(error.message().c_str() + pos + 9)));
     return response;
   }
   if (code == std::errc::resource_unavailable_try_again) return respond(503, "unavailable");
@@ -97,8 +97,7 @@ http::HttpResponse ErrorResponse(const Error& error) {
   return respond(500, "internal");
 }
 
-Result<Caller> Authenticate(ApiContext& context, const http::HttpRequest& request,
-                            bool query_ok) {
+Result<Caller> Authenticate(ApiContext& context, const http::HttpRequest& request, bool query_ok) {
   std::string token;
   if (auto header = request.headers.Get("Authorization")) {
     constexpr std::string_view kBearer = "Bearer ";
@@ -114,8 +113,9 @@ Result<Caller> Authenticate(ApiContext& context, const http::HttpRequest& reques
     token = request.QueryParam("token").value_or("");
   }
   if (token.empty()) {
-    return Fail(Unauthorized("log in first: POST /api/v1/login, then send "
-                             "'Authorization: Bearer <token>'"));
+    return Fail(
+        Unauthorized("log in first: POST /api/v1/login, then send "
+                     "'Authorization: Bearer <token>'"));
   }
   std::int64_t now = db::SystemClock()();
   if (auto cached = context.tokens.Find(token, now)) return Caller{cached->user, token};

@@ -14,8 +14,8 @@ namespace {
 constexpr int kMaxSqlRows = 10000;
 constexpr auto kMaxSqlTime = std::chrono::seconds(10);
 
-Result<int> QueryInt(const http::HttpRequest& request, std::string_view name, int fallback,
-                     int min, int max) {
+Result<int> QueryInt(const http::HttpRequest& request, std::string_view name, int fallback, int min,
+                     int max) {
   auto text = request.QueryParam(name);
   if (!text) return fallback;
   char* end = nullptr;
@@ -101,60 +101,59 @@ Result<wire::Json> RunReadOnlySql(const std::filesystem::path& path, const std::
     for (int i = 0; i < count; ++i) row.push_back(Cell(stmt.get(), i));
     rows.push_back(std::move(row));
   }
-  return wire::Json{{"columns", std::move(columns)}, {"rows", std::move(rows)},
-                    {"truncated", truncated}};
+  return wire::Json{
+      {"columns", std::move(columns)}, {"rows", std::move(rows)}, {"truncated", truncated}};
 }
 
 }  // namespace
 
 Status AddOpsRoutes(http::Router& router, ApiContext& ctx) {
-  MOAT_TRY_VOID(Route(router, ctx, "GET", "/api/v1/audit", Access::kReadAll,
-                      [&ctx](const http::HttpRequest& request, const Caller&)
-                          -> Result<http::HttpResponse> {
-    db::AuditFilter filter;
-    filter.session_id = request.QueryParam("session");
-    filter.kind = request.QueryParam("kind");
-    MOAT_TRY(int since, QueryInt(request, "since", 0, 0, 2147483647));
-    MOAT_TRY(int before, QueryInt(request, "before", 0, 0, 2147483647));
-    MOAT_TRY(filter.limit, QueryInt(request, "limit", 100, 1, 1000));
-    if (since > 0) filter.since = since;
-    if (before > 0) filter.before_id = before;
-    auto db = ctx.pool.Acquire();
-    MOAT_TRY(auto events, db::ListEvents(*db, filter));
-    wire::Json list = wire::Json::array();
-    for (const auto& event : events) list.push_back(ToJson(event));
-    return Json(200, {{"events", std::move(list)}});
-  }));
-  MOAT_TRY_VOID(Route(router, ctx, "POST", "/api/v1/sql", Access::kAnyUser,
-                      [&ctx](const http::HttpRequest& request, const Caller& caller)
-                          -> Result<http::HttpResponse> {
-    if (!caller.Is(db::Role::kAdmin) && !caller.Is(db::Role::kAuditor)) {
-      return Fail(Error(std::make_error_code(std::errc::operation_not_supported),
-                        "SQL needs the role admin or auditor"));
-    }
-    MOAT_TRY(auto body, RequestBody::Parse(request, {"query"}));
-    MOAT_TRY(std::string query, body.RequiredString("query", 65536));
-    MOAT_TRY(wire::Json result, RunReadOnlySql(ctx.pool.path(), query));
-    return Json(200, result);
-  }));
-  MOAT_TRY_VOID(Route(router, ctx, "GET", "/metrics", Access::kAnyone,
-                      [&ctx](const http::HttpRequest&, const Caller&)
-                          -> Result<http::HttpResponse> {
-    auto db = ctx.pool.Acquire();
-    MOAT_TRY(std::string text,
-             ctx.metrics.Render(*db, {ctx.agents.ConnectedHosts().size(),
-                                      ctx.hub.subscriber_count()}));
-    http::HttpResponse response{200, {}, std::move(text)};
-    response.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    return response;
-  }));
-  MOAT_TRY_VOID(Route(router, ctx, "GET", "/healthz", Access::kAnyone,
-                      [&ctx](const http::HttpRequest&, const Caller&)
-                          -> Result<http::HttpResponse> {
-    auto db = ctx.pool.Acquire();
-    MOAT_TRY_VOID(db->QueryInt("SELECT 1"));
-    return Json(200, {{"status", "ok"}, {"agents", ctx.agents.ConnectedHosts().size()}});
-  }));
+  MOAT_TRY_VOID(
+      Route(router, ctx, "GET", "/api/v1/audit", Access::kReadAll,
+            [&ctx](const http::HttpRequest& request, const Caller&) -> Result<http::HttpResponse> {
+              db::AuditFilter filter;
+              filter.session_id = request.QueryParam("session");
+              filter.kind = request.QueryParam("kind");
+              MOAT_TRY(int since, QueryInt(request, "since", 0, 0, 2147483647));
+              MOAT_TRY(int before, QueryInt(request, "before", 0, 0, 2147483647));
+              MOAT_TRY(filter.limit, QueryInt(request, "limit", 100, 1, 1000));
+              if (since > 0) filter.since = since;
+              if (before > 0) filter.before_id = before;
+              auto db = ctx.pool.Acquire();
+              MOAT_TRY(auto events, db::ListEvents(*db, filter));
+              wire::Json list = wire::Json::array();
+              for (const auto& event : events) list.push_back(ToJson(event));
+              return Json(200, {{"events", std::move(list)}});
+            }));
+  MOAT_TRY_VOID(Route(
+      router, ctx, "POST", "/api/v1/sql", Access::kAnyUser,
+      [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
+        if (!caller.Is(db::Role::kAdmin) && !caller.Is(db::Role::kAuditor)) {
+          return Fail(Error(std::make_error_code(std::errc::operation_not_supported),
+                            "SQL needs the role admin or auditor"));
+        }
+        MOAT_TRY(auto body, RequestBody::Parse(request, {"query"}));
+        MOAT_TRY(std::string query, body.RequiredString("query", 65536));
+        MOAT_TRY(wire::Json result, RunReadOnlySql(ctx.pool.path(), query));
+        return Json(200, result);
+      }));
+  MOAT_TRY_VOID(Route(
+      router, ctx, "GET", "/metrics", Access::kAnyone,
+      [&ctx](const http::HttpRequest&, const Caller&) -> Result<http::HttpResponse> {
+        auto db = ctx.pool.Acquire();
+        MOAT_TRY(std::string text, ctx.metrics.Render(*db, {ctx.agents.ConnectedHosts().size(),
+                                                            ctx.hub.subscriber_count()}));
+        http::HttpResponse response{200, {}, std::move(text)};
+        response.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        return response;
+      }));
+  MOAT_TRY_VOID(
+      Route(router, ctx, "GET", "/healthz", Access::kAnyone,
+            [&ctx](const http::HttpRequest&, const Caller&) -> Result<http::HttpResponse> {
+              auto db = ctx.pool.Acquire();
+              MOAT_TRY_VOID(db->QueryInt("SELECT 1"));
+              return Json(200, {{"status", "ok"}, {"agents", ctx.agents.ConnectedHosts().size()}});
+            }));
   return {};
 }
 

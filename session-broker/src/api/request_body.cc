@@ -20,8 +20,8 @@ Result<RequestBody> RequestBody::Parse(const http::HttpRequest& request,
   }
   wire::Json json = wire::Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
-    return Fail(Error(std::make_error_code(std::errc::bad_message),
-                      "the request body is not valid JSON"));
+    return Fail(
+        Error(std::make_error_code(std::errc::bad_message), "the request body is not valid JSON"));
   }
   if (!json.is_object()) return Fail(InvalidArgument("the request body must be a JSON object"));
   for (const auto& [key, value] : json.items()) {
@@ -30,8 +30,8 @@ Result<RequestBody> RequestBody::Parse(const http::HttpRequest& request,
     if (!allowed) {
       std::string list;
       for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-      return Fail(InvalidArgument("unknown field '" + key + "' (known: " +
-                                  (list.empty() ? "none" : list) + ")"));
+      return Fail(InvalidArgument("unknown field '" + key +
+                                  "' (known: " + (list.empty() ? "none" : list) + ")"));
     }
   }
   return RequestBody(std::move(json));
@@ -68,7 +68,8 @@ Result<std::optional<std::int64_t>> RequestBody::Integer(std::string_view key, s
   if (value == nullptr) return std::optional<std::int64_t>();
   if (!value->is_number_integer()) return Fail(WrongType(key, "a whole number"));
   // Unsigned values beyond int64 arrive as number_unsigned; compare in a wide type.
-  if (value->is_number_unsigned() && value->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
+  if (value->is_number_unsigned() &&
+      value->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
     return Fail(InvalidArgument("'" + std::string(key) + "' must be " + std::to_string(min) +
                                 " to " + std::to_string(max)));
   }

@@ -33,8 +33,10 @@ Result<SessionView> Actionable(ApiContext& ctx, const Caller& caller, std::strin
   MOAT_TRY(SessionView session, Visible(ctx, caller, id));
   bool owner = session.user_id == caller.user.id;
   if ((owner && owner_ok) || caller.CanOperate()) return session;
-  return Fail(Forbidden("this action on another user's session needs the role admin or "
-                        "operator; you are " + std::string(db::ToString(caller.user.role))));
+  return Fail(
+      Forbidden("this action on another user's session needs the role admin or "
+                "operator; you are " +
+                std::string(db::ToString(caller.user.role))));
 }
 
 wire::Json WithUsage(ApiContext& ctx, const SessionView& session) {
@@ -44,8 +46,8 @@ wire::Json WithUsage(ApiContext& ctx, const SessionView& session) {
   return json;
 }
 
-Result<int> QueryInt(const http::HttpRequest& request, std::string_view name, int fallback,
-                     int min, int max) {
+Result<int> QueryInt(const http::HttpRequest& request, std::string_view name, int fallback, int min,
+                     int max) {
   auto text = request.QueryParam(name);
   if (!text) return fallback;
   char* end = nullptr;
@@ -126,8 +128,8 @@ Result<std::string> RenderListing(ApiContext& ctx, const SessionQuery& query) {
   auto usage = ctx.sessions.LatestUsageJson();
   std::string body;
   body.reserve(256 + sessions.size() * 700);
-  body += "{\"limit\":" + std::to_string(query.limit) + ",\"offset\":" +
-          std::to_string(query.offset) + ",\"sessions\":[";
+  body += "{\"limit\":" + std::to_string(query.limit) +
+          ",\"offset\":" + std::to_string(query.offset) + ",\"sessions\":[";
   for (size_t i = 0; i < sessions.size(); ++i) {
     if (i > 0) body += ',';
     auto found = usage->find(sessions[i].id);
@@ -170,58 +172,60 @@ Result<http::HttpResponse> EndSession(ApiContext& ctx, const http::HttpRequest& 
 Status AddSessionRoutes(http::Router& router, ApiContext& ctx) {
   auto cache = std::make_shared<ListingCache>();
   MOAT_TRY_VOID(Route(router, ctx, "GET", "/api/v1/sessions", Access::kAnyUser,
-                      [&ctx, cache](const http::HttpRequest& request, const Caller& caller)
-                          -> Result<http::HttpResponse> {
-    MOAT_TRY(SessionQuery query, ParseListQuery(request, caller));
-    std::string key = CacheKey(query);
-    // Read before the query: a change during it makes this page stale, never a newer one.
-    std::uint64_t generation = ctx.sessions.generation();
-    std::shared_ptr<const std::string> page = cache->Find(generation, key);
-    if (!page) {
-      MOAT_TRY(std::string body, RenderListing(ctx, query));
-      page = std::make_shared<const std::string>(std::move(body));
-      cache->Put(generation, key, page);
-    }
-    return http::JsonResponse(200, *page);
-  }));
-  MOAT_TRY_VOID(Route(router, ctx, "POST", "/api/v1/sessions", Access::kAnyUser,
-                      [&ctx](const http::HttpRequest& request, const Caller& caller)
-                          -> Result<http::HttpResponse> {
-    MOAT_TRY(auto body, RequestBody::Parse(request, {"user", "backend", "limits", "desktop"},
-                                           /*empty_ok=*/true));
-    MOAT_TRY(auto user, body.String("user", 64));
-    MOAT_TRY(auto backend, body.String("backend", 16));
-    MOAT_TRY(auto desktop, body.Bool("desktop"));
-    const wire::Json* limits = body.Get("limits");
-    if (limits != nullptr && !limits->is_object()) {
-      return Fail(InvalidArgument("'limits' must be an object of limit keys"));
-    }
-    if (backend && *backend != "sandbox" && *backend != "vm") {
-      return Fail(InvalidArgument("'backend' must be 'sandbox' or 'vm'"));
-    }
-    std::string owner = user.value_or(caller.user.name);
-    if (owner != caller.user.name && !caller.Is(db::Role::kAdmin)) {
-      return Fail(Forbidden("starting a session for another user needs the role admin"));
-    }
-    if (limits != nullptr && !limits->empty() && !caller.CanOperate()) {
-      return Fail(Forbidden("choosing limits needs the role admin or operator; the policy "
-                            "sets yours"));
-    }
-    CreateSessionRequest create{.user = owner,
-                                .backend = backend,
-                                .limits = limits ? *limits : wire::Json::object(),
-                                .desktop = desktop.value_or(true)};
-    MOAT_TRY(CreatedSession created, ctx.sessions.Create(create, caller.actor()));
-    wire::Json json = WithUsage(ctx, created.session);
-    json["reconnected"] = created.reconnected;
-    return Json(created.reconnected ? 200 : 201, json);
-  }));
-  MOAT_TRY_VOID(Route(router, ctx, "GET", "/api/v1/sessions/{id}", Access::kAnyUser,
-                      [&ctx](const http::HttpRequest& request, const Caller& caller)
-                          -> Result<http::HttpResponse> {
-    MOAT_TRY(SessionView session, Visible(ctx, caller, request.PathParam("id")));
-    return Json(200, WithUsage(ctx, session));
-  }));
+                      [&ctx, cache](const http::HttpRequest& request,
+                                    const Caller& caller) -> Result<http::HttpResponse> {
+                        MOAT_TRY(SessionQuery query, ParseListQuery(request, caller));
+                        std::string key = CacheKey(query);
+                        // Read before the query: a change during it makes this page stale, never a
+                        // newer one.
+                        std::uint64_t generation = ctx.sessions.generation();
+                        std::shared_ptr<const std::string> page = cache->Find(generation, key);
+                        if (!page) {
+                          MOAT_TRY(std::string body, RenderListing(ctx, query));
+                          page = std::make_shared<const std::string>(std::move(body));
+                          cache->Put(generation, key, page);
+                        }
+                        return http::JsonResponse(200, *page);
+                      }));
+  MOAT_TRY_VOID(Route(
+      router, ctx, "POST", "/api/v1/sessions", Access::kAnyUser,
+      [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
+        MOAT_TRY(auto body, RequestBody::Parse(request, {"user", "backend", "limits", "desktop"},
+                                               /*empty_ok=*/true));
+        MOAT_TRY(auto user, body.String("user", 64));
+        MOAT_TRY(auto backend, body.String("backend", 16));
+        MOAT_TRY(auto desktop, body.Bool("desktop"));
+        const wire::Json* limits = body.Get("limits");
+        if (limits != nullptr && !limits->is_object()) {
+          return Fail(InvalidArgument("'limits' must be an object of limit keys"));
+        }
+        if (backend && *backend != "sandbox" && *backend != "vm") {
+          return Fail(InvalidArgument("'backend' must be 'sandbox' or 'vm'"));
+        }
+        std::string owner = user.value_or(caller.user.name);
+        if (owner != caller.user.name && !caller.Is(db::Role::kAdmin)) {
+          return Fail(Forbidden("starting a session for another user needs the role admin"));
+        }
+        if (limits != nullptr && !limits->empty() && !caller.CanOperate()) {
+          return Fail(
+              Forbidden("choosing limits needs the role admin or operator; the policy "
+                        "sets yours"));
+        }
+        CreateSessionRequest create{.user = owner,
+                                    .backend = backend,
+                                    .limits = limits ? *limits : wire::Json::object(),
+                                    .desktop = desktop.value_or(true)};
+        MOAT_TRY(CreatedSession created, ctx.sessions.Create(create, caller.actor()));
+        wire::Json json = WithUsage(ctx, created.session);
+        json["reconnected"] = created.reconnected;
+        return Json(created.reconnected ? 200 : 201, json);
+      }));
+  MOAT_TRY_VOID(Route(
+      router, ctx, "GET", "/api/v1/sessions/{id}", Access::kAnyUser,
+      [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
+        MOAT_TRY(SessionView session, Visible(ctx, caller, request.PathParam("id")));
+        return Json(200, WithUsage(ctx, session));
+      }));
   MOAT_TRY_VOID(Route(router, ctx, "DELETE", "/api/v1/sessions/{id}", Access::kAnyUser,
                       [&ctx](const http::HttpRequest& request, const Caller& caller) {
                         return EndSession(ctx, request, caller);
@@ -248,114 +252,114 @@ Status AddSessionRoutes(http::Router& router, ApiContext& ctx) {
     }
     return Json(200, json);
   };
-  MOAT_TRY_VOID(Route(router, ctx, "POST", "/api/v1/sessions/{id}/limits", Access::kOperate,
-                      set_limits));
-  MOAT_TRY_VOID(Route(router, ctx, "PUT", "/api/v1/sessions/{id}/limits", Access::kOperate,
-                      set_limits));
-  MOAT_TRY_VOID(Route(router, ctx, "GET", "/api/v1/sessions/{id}/limits", Access::kAnyUser,
-                      [&ctx](const http::HttpRequest& request, const Caller& caller)
-                          -> Result<http::HttpResponse> {
-    MOAT_TRY(SessionView session, Visible(ctx, caller, request.PathParam("id")));
-    MOAT_TRY(wire::Json effective, ctx.sessions.EffectiveLimits(session.id));
-    wire::Json stored = wire::Json::parse(session.limits, nullptr, false);
-    return Json(200, {{"session_id", session.id},
-                      {"limits", stored.is_discarded() ? wire::Json::object() : stored},
-                      {"effective_limits", effective.value("limits", wire::Json::object())}});
-  }));
+  MOAT_TRY_VOID(
+      Route(router, ctx, "POST", "/api/v1/sessions/{id}/limits", Access::kOperate, set_limits));
+  MOAT_TRY_VOID(
+      Route(router, ctx, "PUT", "/api/v1/sessions/{id}/limits", Access::kOperate, set_limits));
+  MOAT_TRY_VOID(Route(
+      router, ctx, "GET", "/api/v1/sessions/{id}/limits", Access::kAnyUser,
+      [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
+        MOAT_TRY(SessionView session, Visible(ctx, caller, request.PathParam("id")));
+        MOAT_TRY(wire::Json effective, ctx.sessions.EffectiveLimits(session.id));
+        wire::Json stored = wire::Json::parse(session.limits, nullptr, false);
+        return Json(200, {{"session_id", session.id},
+                          {"limits", stored.is_discarded() ? wire::Json::object() : stored},
+                          {"effective_limits", effective.value("limits", wire::Json::object())}});
+      }));
 
   // Applications and processes.
-  MOAT_TRY_VOID(Route(router, ctx, "POST", "/api/v1/sessions/{id}/apps", Access::kAnyUser,
-                      [&ctx](const http::HttpRequest& request, const Caller& caller)
-                          -> Result<http::HttpResponse> {
-    MOAT_TRY(auto body, RequestBody::Parse(request, {"argv", "env", "cwd", "cpu_percent"}));
-    MOAT_TRY(auto argv, body.StringArray("argv", 256));
-    MOAT_TRY(auto env, body.StringArray("env", 256));
-    MOAT_TRY(auto cwd, body.String("cwd", 4096));
-    MOAT_TRY(auto cpu, body.Number("cpu_percent", 1, 100000));
-    if (!argv || argv->empty()) return Fail(InvalidArgument("'argv' needs at least one item"));
-    for (const auto& item : env.value_or(std::vector<std::string>{})) {
-      if (item.find('=') == std::string::npos || item.front() == '=') {
-        return Fail(InvalidArgument("'env' items must be NAME=VALUE, not '" + item + "'"));
-      }
-    }
-    std::string id(request.PathParam("id"));
-    MOAT_TRY(SessionView session, Visible(ctx, caller, id));
-    if (session.user_id != caller.user.id && !caller.Is(db::Role::kAdmin)) {
-      return Fail(Forbidden("launching in another user's session needs the role admin"));
-    }
-    MOAT_TRY(wire::Json launched,
-             ctx.sessions.LaunchApp(id, {*argv, env.value_or(std::vector<std::string>{}), cwd, cpu},
-                                    caller.actor()));
-    return Json(201, launched);
-  }));
-  MOAT_TRY_VOID(Route(router, ctx, "GET", "/api/v1/sessions/{id}/apps", Access::kAnyUser,
-                      [&ctx](const http::HttpRequest& request, const Caller& caller)
-                          -> Result<http::HttpResponse> {
-    MOAT_TRY(SessionView session, Visible(ctx, caller, request.PathParam("id")));
-    auto db = ctx.pool.Acquire();
-    MOAT_TRY(auto apps, db::AppStore(*db).List(session.id));
-    wire::Json list = wire::Json::array();
-    for (const auto& app : apps) {
-      list.push_back({{"id", app.id},
-                      {"name", app.name},
-                      {"argv", wire::Json::parse(app.argv, nullptr, false)},
-                      {"pid", app.pid ? wire::Json(*app.pid) : wire::Json(nullptr)},
-                      {"app", app.cgroup ? wire::Json(*app.cgroup) : wire::Json(nullptr)},
-                      {"started_at", app.started_at}});
-    }
-    return Json(200, {{"session_id", session.id}, {"apps", std::move(list)}});
-  }));
-  MOAT_TRY_VOID(Route(router, ctx, "GET", "/api/v1/sessions/{id}/processes", Access::kAnyUser,
-                      [&ctx](const http::HttpRequest& request, const Caller& caller)
-                          -> Result<http::HttpResponse> {
-    MOAT_TRY(SessionView session, Visible(ctx, caller, request.PathParam("id")));
-    MOAT_TRY(wire::Json processes, ctx.sessions.Processes(session.id));
-    return Json(200, processes);
-  }));
-  MOAT_TRY_VOID(Route(router, ctx, "POST", "/api/v1/sessions/{id}/processes/{pid}/kill",
-                      Access::kAnyUser,
-                      [&ctx](const http::HttpRequest& request, const Caller& caller)
-                          -> Result<http::HttpResponse> {
-    MOAT_TRY(auto body, RequestBody::Parse(request, {"signal"}, /*empty_ok=*/true));
-    MOAT_TRY(auto signal, body.Integer("signal", 1, 64));
-    std::string pid_text(request.PathParam("pid"));
-    char* end = nullptr;
-    long long pid = std::strtoll(pid_text.c_str(), &end, 10);
-    if (pid_text.empty() || *end != '\0' || pid < 1) {
-      return Fail(InvalidArgument("pid must be a positive number, not '" + pid_text + "'"));
-    }
-    std::string id(request.PathParam("id"));
-    MOAT_TRY_VOID(Actionable(ctx, caller, id, /*owner_ok=*/true));
-    MOAT_TRY(wire::Json killed,
-             ctx.sessions.Kill(id, pid, static_cast<int>(signal.value_or(15)), caller.actor()));
-    return Json(200, killed);
-  }));
-  MOAT_TRY_VOID(Route(router, ctx, "GET", "/api/v1/sessions/{id}/usage", Access::kAnyUser,
-                      [&ctx](const http::HttpRequest& request, const Caller& caller)
-                          -> Result<http::HttpResponse> {
-    MOAT_TRY(SessionView session, Visible(ctx, caller, request.PathParam("id")));
-    MOAT_TRY(int minutes, QueryInt(request, "minutes", 60, 1, 60 * 24 * 90));
-    std::int64_t now = db::SystemClock()();
-    auto db = ctx.pool.Acquire();
-    MOAT_TRY(auto rows, db::UsageStore(*db).Minutes(session.id, now - minutes * 60, now));
-    wire::Json list = wire::Json::array();
-    for (const auto& m : rows) {
-      list.push_back({{"minute", m.minute},
-                      {"samples", m.samples},
-                      {"cpu_percent_avg", m.cpu_percent_avg},
-                      {"cpu_percent_max", m.cpu_percent_max},
-                      {"memory_avg", m.memory_avg},
-                      {"memory_max", m.memory_max},
-                      {"pids_max", m.pids_max},
-                      {"io_read_bytes", m.io_read_bytes},
-                      {"io_write_bytes", m.io_write_bytes},
-                      {"oom_kills", m.oom_kills}});
-    }
-    auto latest = ctx.sessions.LatestUsage(session.id);
-    return Json(200, {{"session_id", session.id},
-                      {"latest", latest ? ToJson(*latest) : wire::Json(nullptr)},
-                      {"minutes", std::move(list)}});
-  }));
+  MOAT_TRY_VOID(Route(
+      router, ctx, "POST", "/api/v1/sessions/{id}/apps", Access::kAnyUser,
+      [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
+        MOAT_TRY(auto body, RequestBody::Parse(request, {"argv", "env", "cwd", "cpu_percent"}));
+        MOAT_TRY(auto argv, body.StringArray("argv", 256));
+        MOAT_TRY(auto env, body.StringArray("env", 256));
+        MOAT_TRY(auto cwd, body.String("cwd", 4096));
+        MOAT_TRY(auto cpu, body.Number("cpu_percent", 1, 100000));
+        if (!argv || argv->empty()) return Fail(InvalidArgument("'argv' needs at least one item"));
+        for (const auto& item : env.value_or(std::vector<std::string>{})) {
+          if (item.find('=') == std::string::npos || item.front() == '=') {
+            return Fail(InvalidArgument("'env' items must be NAME=VALUE, not '" + item + "'"));
+          }
+        }
+        std::string id(request.PathParam("id"));
+        MOAT_TRY(SessionView session, Visible(ctx, caller, id));
+        if (session.user_id != caller.user.id && !caller.Is(db::Role::kAdmin)) {
+          return Fail(Forbidden("launching in another user's session needs the role admin"));
+        }
+        MOAT_TRY(
+            wire::Json launched,
+            ctx.sessions.LaunchApp(id, {*argv, env.value_or(std::vector<std::string>{}), cwd, cpu},
+                                   caller.actor()));
+        return Json(201, launched);
+      }));
+  MOAT_TRY_VOID(Route(
+      router, ctx, "GET", "/api/v1/sessions/{id}/apps", Access::kAnyUser,
+      [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
+        MOAT_TRY(SessionView session, Visible(ctx, caller, request.PathParam("id")));
+        auto db = ctx.pool.Acquire();
+        MOAT_TRY(auto apps, db::AppStore(*db).List(session.id));
+        wire::Json list = wire::Json::array();
+        for (const auto& app : apps) {
+          list.push_back({{"id", app.id},
+                          {"name", app.name},
+                          {"argv", wire::Json::parse(app.argv, nullptr, false)},
+                          {"pid", app.pid ? wire::Json(*app.pid) : wire::Json(nullptr)},
+                          {"app", app.cgroup ? wire::Json(*app.cgroup) : wire::Json(nullptr)},
+                          {"started_at", app.started_at}});
+        }
+        return Json(200, {{"session_id", session.id}, {"apps", std::move(list)}});
+      }));
+  MOAT_TRY_VOID(Route(
+      router, ctx, "GET", "/api/v1/sessions/{id}/processes", Access::kAnyUser,
+      [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
+        MOAT_TRY(SessionView session, Visible(ctx, caller, request.PathParam("id")));
+        MOAT_TRY(wire::Json processes, ctx.sessions.Processes(session.id));
+        return Json(200, processes);
+      }));
+  MOAT_TRY_VOID(Route(
+      router, ctx, "POST", "/api/v1/sessions/{id}/processes/{pid}/kill", Access::kAnyUser,
+      [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
+        MOAT_TRY(auto body, RequestBody::Parse(request, {"signal"}, /*empty_ok=*/true));
+        MOAT_TRY(auto signal, body.Integer("signal", 1, 64));
+        std::string pid_text(request.PathParam("pid"));
+        char* end = nullptr;
+        long long pid = std::strtoll(pid_text.c_str(), &end, 10);
+        if (pid_text.empty() || *end != '\0' || pid < 1) {
+          return Fail(InvalidArgument("pid must be a positive number, not '" + pid_text + "'"));
+        }
+        std::string id(request.PathParam("id"));
+        MOAT_TRY_VOID(Actionable(ctx, caller, id, /*owner_ok=*/true));
+        MOAT_TRY(wire::Json killed,
+                 ctx.sessions.Kill(id, pid, static_cast<int>(signal.value_or(15)), caller.actor()));
+        return Json(200, killed);
+      }));
+  MOAT_TRY_VOID(Route(
+      router, ctx, "GET", "/api/v1/sessions/{id}/usage", Access::kAnyUser,
+      [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
+        MOAT_TRY(SessionView session, Visible(ctx, caller, request.PathParam("id")));
+        MOAT_TRY(int minutes, QueryInt(request, "minutes", 60, 1, 60 * 24 * 90));
+        std::int64_t now = db::SystemClock()();
+        auto db = ctx.pool.Acquire();
+        MOAT_TRY(auto rows, db::UsageStore(*db).Minutes(session.id, now - minutes * 60, now));
+        wire::Json list = wire::Json::array();
+        for (const auto& m : rows) {
+          list.push_back({{"minute", m.minute},
+                          {"samples", m.samples},
+                          {"cpu_percent_avg", m.cpu_percent_avg},
+                          {"cpu_percent_max", m.cpu_percent_max},
+                          {"memory_avg", m.memory_avg},
+                          {"memory_max", m.memory_max},
+                          {"pids_max", m.pids_max},
+                          {"io_read_bytes", m.io_read_bytes},
+                          {"io_write_bytes", m.io_write_bytes},
+                          {"oom_kills", m.oom_kills}});
+        }
+        auto latest = ctx.sessions.LatestUsage(session.id);
+        return Json(200, {{"session_id", session.id},
+                          {"latest", latest ? ToJson(*latest) : wire::Json(nullptr)},
+                          {"minutes", std::move(list)}});
+      }));
   return {};
 }
 

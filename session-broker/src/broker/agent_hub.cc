@@ -53,10 +53,9 @@ class AgentHub::Connection : public http::WsHandler,
     if (envelope->type == wire::UsageBatch::kType) {
       auto batch = wire::DecodeBody<wire::UsageBatch>(*envelope);
       if (batch && hub_.handlers_.on_usage) {
-        hub_.handlers_.post([handler = hub_.handlers_.on_usage, id = host_id_,
-                             batch = std::move(*batch)]() mutable {
-          handler(id, std::move(batch));
-        });
+        hub_.handlers_.post(
+            [handler = hub_.handlers_.on_usage, id = host_id_,
+             batch = std::move(*batch)]() mutable { handler(id, std::move(batch)); });
       }
       return;
     }
@@ -71,15 +70,14 @@ class AgentHub::Connection : public http::WsHandler,
       pending.swap(pending_);
     }
     for (auto& [id, promise] : pending) {
-      promise.set_value(Fail(LinkError(std::errc::connection_reset,
-                                       "the link to host '" + host_name_ + "' dropped")));
+      promise.set_value(Fail(
+          LinkError(std::errc::connection_reset, "the link to host '" + host_name_ + "' dropped")));
     }
     // Replaced by a newer link of the same host: that one is the host's state now.
     if (hello_seen_ && hub_.Unregister(host_id_, this)) {
       if (hub_.handlers_.on_disconnect) {
-        hub_.handlers_.post([handler = hub_.handlers_.on_disconnect, id = host_id_] {
-          handler(id);
-        });
+        hub_.handlers_.post(
+            [handler = hub_.handlers_.on_disconnect, id = host_id_] { handler(id); });
       }
     }
   }

@@ -47,7 +47,8 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view conte
     written += static_cast<size_t>(n);
   }
   if (::fsync(fd.get()) != 0) return Fail(ErrnoError("fsync", temporary));
-  if (::rename(temporary.c_str(), path.c_str()) != 0) return Fail(ErrnoError("rename", path.string()));
+  if (::rename(temporary.c_str(), path.c_str()) != 0)
+    return Fail(ErrnoError("rename", path.string()));
   return {};
 }
 
@@ -92,8 +93,7 @@ Result<tls::KeyAndCertificate> ServerCertificate(const BrokerConfig& config,
   return fresh;
 }
 
-Result<std::optional<std::string>> EnsureAdmin(const db::Database& db,
-                                               const BrokerConfig& config) {
+Result<std::optional<std::string>> EnsureAdmin(const db::Database& db, const BrokerConfig& config) {
   MOAT_TRY(std::int64_t admins,
            db.QueryInt("SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0"));
   if (admins > 0) return std::optional<std::string>();
@@ -121,10 +121,9 @@ Result<std::filesystem::path> PrepareLocalHost(const db::Database& db, const Bro
                                                const std::string& host_name) {
   db::HostStore hosts(db);
   if (!hosts.Get(host_name)) {
-    MOAT_TRY_VOID(hosts.Add({.name = host_name,
-                             .address = "127.0.0.1",
-                             .capacity = config.local_capacity},
-                            db::Actor::System()));
+    MOAT_TRY_VOID(
+        hosts.Add({.name = host_name, .address = "127.0.0.1", .capacity = config.local_capacity},
+                  db::Actor::System()));
   }
   MOAT_TRY(tls::KeyAndCsr request, tls::MakeCsr(host_name));
   MOAT_TRY(std::string cert, ca.SignClientCsr(request.csr_pem, host_name, 825));

@@ -86,16 +86,14 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
   // The hub's handlers reach the session service, created next; both live as long as Parts.
   Parts* raw = &p;
   AgentHubHandlers handlers{
-      .on_hello = [raw](std::int64_t host, const wire::HostHello& hello) {
-        raw->sessions->OnHello(host, hello);
-      },
-      .on_usage = [raw](std::int64_t host, wire::UsageBatch batch) {
-        raw->sessions->OnUsage(host, batch);
-      },
+      .on_hello = [raw](std::int64_t host,
+                        const wire::HostHello& hello) { raw->sessions->OnHello(host, hello); },
+      .on_usage = [raw](std::int64_t host,
+                        wire::UsageBatch batch) { raw->sessions->OnUsage(host, batch); },
       .on_disconnect = [raw](std::int64_t host) { raw->sessions->OnDisconnect(host); },
       .post = [raw](std::function<void()> task) { raw->tasks->Post(std::move(task)); }};
-  p.agents = std::make_unique<AgentHub>(
-      *p.pool, std::chrono::seconds(c.agent_request_timeout_s), std::move(handlers));
+  p.agents = std::make_unique<AgentHub>(*p.pool, std::chrono::seconds(c.agent_request_timeout_s),
+                                        std::move(handlers));
   p.sessions = std::make_unique<SessionService>(*p.pool, *p.agents, *p.events, p.metrics);
 
   auth::PamCheck pam;
@@ -108,11 +106,10 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
   api_options.bind_address = c.listen_address;
   api_options.port = c.listen_port;
   api_options.threads = c.http_threads;
-  MOAT_TRY(api_options.ssl_ctx,
-           tls::MakeServerContext({.cert_pem = server_cert.cert_pem,
-                                   .key_pem = server_cert.key_pem,
-                                   .client_ca_pem = std::nullopt,
-                                   .require_client_cert = false}));
+  MOAT_TRY(api_options.ssl_ctx, tls::MakeServerContext({.cert_pem = server_cert.cert_pem,
+                                                        .key_pem = server_cert.key_pem,
+                                                        .client_ca_pem = std::nullopt,
+                                                        .require_client_cert = false}));
   api_options.authenticate_events = [raw](const http::HttpRequest& request) {
     auto caller = api::Authenticate(*raw->api, request, /*query_ok=*/true);
     return caller && caller->CanReadAll();
@@ -124,11 +121,10 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
   agent_options.bind_address = c.agent_address;
   agent_options.port = c.agent_port;
   agent_options.threads = 1;
-  MOAT_TRY(agent_options.ssl_ctx,
-           tls::MakeServerContext({.cert_pem = server_cert.cert_pem,
-                                   .key_pem = server_cert.key_pem,
-                                   .client_ca_pem = p.ca->certificate_pem(),
-                                   .require_client_cert = true}));
+  MOAT_TRY(agent_options.ssl_ctx, tls::MakeServerContext({.cert_pem = server_cert.cert_pem,
+                                                          .key_pem = server_cert.key_pem,
+                                                          .client_ca_pem = p.ca->certificate_pem(),
+                                                          .require_client_cert = true}));
   agent_options.ws_endpoints.push_back(
       {.path = "/api/v1/agent",
        .accept = [raw](const http::HttpRequest& request) { return raw->agents->Accept(request); }});
@@ -141,8 +137,7 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
 
   p.host_name = c.local_host_name.empty() ? LocalHostName() : c.local_host_name;
   if (c.local_agent) {
-    std::filesystem::path binary =
-        c.agent_binary.empty() ? FindAgentBinary() : c.agent_binary;
+    std::filesystem::path binary = c.agent_binary.empty() ? FindAgentBinary() : c.agent_binary;
     std::filesystem::path cert_dir;
     {
       auto db = p.pool->Acquire();

@@ -19,15 +19,30 @@ using config::GetStringArray;
 constexpr std::string_view kDefaultConfig = "/etc/moat/moat.toml";
 
 // Every key, as [section].key; the flag is --section.key.
-constexpr std::array<std::string_view, 24> kKeys = {
-    "listen.address",        "listen.port",         "listen.threads",
-    "listen.public_url",     "agents.address",      "agents.port",
-    "agents.request_timeout_s", "state.dir",        "state.database",
-    "tls.cert",              "tls.key",             "tls.names",
-    "auth.pam",              "auth.pam_service",    "auth.token_ttl_s",
-    "auth.admin_user",       "usage.raw_retention_s", "usage.minute_retention_s",
-    "local_agent.enabled",   "local_agent.binary",  "local_agent.host_name",
-    "local_agent.run_dir",   "local_agent.cgroup_parent", "local_agent.capacity"};
+constexpr std::array<std::string_view, 24> kKeys = {"listen.address",
+                                                    "listen.port",
+                                                    "listen.threads",
+                                                    "listen.public_url",
+                                                    "agents.address",
+                                                    "agents.port",
+                                                    "agents.request_timeout_s",
+                                                    "state.dir",
+                                                    "state.database",
+                                                    "tls.cert",
+                                                    "tls.key",
+                                                    "tls.names",
+                                                    "auth.pam",
+                                                    "auth.pam_service",
+                                                    "auth.token_ttl_s",
+                                                    "auth.admin_user",
+                                                    "usage.raw_retention_s",
+                                                    "usage.minute_retention_s",
+                                                    "local_agent.enabled",
+                                                    "local_agent.binary",
+                                                    "local_agent.host_name",
+                                                    "local_agent.run_dir",
+                                                    "local_agent.cgroup_parent",
+                                                    "local_agent.capacity"};
 constexpr std::array<std::string_view, 1> kExtraKeys = {"log.level"};
 
 bool IsKnownKey(std::string_view key) {
@@ -38,7 +53,7 @@ bool IsKnownKey(std::string_view key) {
 }
 
 Status RejectUnknown(const toml::table& root) {
-  std::vector<std::string_view> sections = {"listen", "agents", "state", "tls",
+  std::vector<std::string_view> sections = {"listen", "agents", "state",       "tls",
                                             "auth",   "usage",  "local_agent", "log"};
   MOAT_TRY_VOID(config::RejectUnknownKeys(root, sections));
   for (auto section : sections) {
@@ -47,7 +62,8 @@ Status RejectUnknown(const toml::table& root) {
     std::vector<std::string_view> known;
     std::vector<std::string> storage;
     for (auto key : kKeys) {
-      if (key.starts_with(std::string(section) + ".")) known.push_back(key.substr(section.size() + 1));
+      if (key.starts_with(std::string(section) + "."))
+        known.push_back(key.substr(section.size() + 1));
     }
     if (section == "log") known.push_back("level");
     MOAT_TRY_VOID(config::RejectUnknownKeys(**table, known, section));
@@ -188,7 +204,8 @@ Result<BrokerConfig> LoadBrokerConfig(const std::vector<std::string>& args) {
   BrokerConfig config;
   toml::table root;
   if (file || std::filesystem::exists(kDefaultConfig)) {
-    config.config_file = file ? std::filesystem::path(*file) : std::filesystem::path(kDefaultConfig);
+    config.config_file =
+        file ? std::filesystem::path(*file) : std::filesystem::path(kDefaultConfig);
     MOAT_TRY(root, config::LoadTomlFile(config.config_file));
   }
   for (const auto& [key, value] : flags) MOAT_TRY_VOID(SetFromFlag(root, key, value));

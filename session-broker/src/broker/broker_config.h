@@ -19,7 +19,7 @@ struct BrokerConfig {
   // [listen] the HTTPS/WSS API, the web login and /metrics.
   std::string listen_address = "0.0.0.0";
   uint16_t listen_port = 8443;
-  int http_threads = 4;  // handlers block on the database and on agents
+  int http_threads = 4;    // handlers block on the database and on agents
   std::string public_url;  // how users reach the broker; empty: https://<hostname>:<port>
 
   // [agents] the agent link: WSS with mutual TLS.
@@ -33,7 +33,8 @@ struct BrokerConfig {
 
   // [tls] the server certificate; absent: issued by the broker's own CA under state_dir/tls.
   std::optional<std::filesystem::path> tls_cert, tls_key;
-  std::vector<std::string> tls_names;  // SANs of an issued certificate; empty: hostname, localhost, 127.0.0.1, ::1
+  std::vector<std::string>
+      tls_names;  // SANs of an issued certificate; empty: hostname, localhost, 127.0.0.1, ::1
 
   // [auth]
   bool pam = true;

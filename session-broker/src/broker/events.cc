@@ -75,9 +75,9 @@ void Events::SessionState(const SessionView& session, std::string_view from) {
 void Events::Usage(std::string_view host, const wire::UsageBatch& batch) {
   wire::Json samples = wire::Json::array();
   for (const auto& sample : batch.samples) samples.push_back(ToJson(sample));
-  hub_.Publish(
-      wire::Json{{"type", "usage"}, {"at", NowMs()}, {"host", host}, {"samples", std::move(samples)}}
-          .dump());
+  hub_.Publish(wire::Json{
+      {"type", "usage"}, {"at", NowMs()}, {"host", host}, {"samples", std::move(samples)}}
+                   .dump());
 }
 
 void Events::Audit(const db::AuditRecord& record) {

@@ -11,8 +11,8 @@ namespace moat::broker {
 namespace {
 
 constexpr auto kTick = std::chrono::milliseconds(250);
-constexpr int kTimeoutTicks = 40;   // 10 s
-constexpr int kMinuteTicks = 240;   // 60 s
+constexpr int kTimeoutTicks = 40;  // 10 s
+constexpr int kMinuteTicks = 240;  // 60 s
 
 template <typename T>
 void LogFailure(std::string_view what, const Result<T>& result) {
@@ -65,8 +65,8 @@ void Housekeeping::AnnounceAudit() {
   for (;;) {
     auto row = stmt->Step();
     if (!row || !*row) break;
-    db::AuditRecord record{stmt->Int(0),          stmt->Int(1),         stmt->OptionalInt(2),
-                           stmt->Text(3),         stmt->Text(4),        stmt->OptionalText(5),
+    db::AuditRecord record{stmt->Int(0),          stmt->Int(1),          stmt->OptionalInt(2),
+                           stmt->Text(3),         stmt->Text(4),         stmt->OptionalText(5),
                            stmt->OptionalText(6), stmt->OptionalText(7), stmt->Text(8)};
     last_audit_id_ = record.id;
     events_.Audit(record);
@@ -77,8 +77,8 @@ void Housekeeping::Minutely() {
   auto db = pool_.Acquire();
   db::UsageStore usage(*db);
   LogFailure("usage roll-up", usage.RollUp());
-  LogFailure("usage retention", usage.Prune({config_.usage_raw_retention_s,
-                                             config_.usage_minute_retention_s}));
+  LogFailure("usage retention",
+             usage.Prune({config_.usage_raw_retention_s, config_.usage_minute_retention_s}));
   LogFailure("token purge", db::TokenStore(*db).Purge(24 * 3600));
   LogFailure("login failure purge", db::LoginThrottle(*db).Prune());
 }

@@ -1,7 +1,7 @@
 #include "broker/local_agent.h"
 
-#include <signal.h>
 #include <linux/close_range.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -22,14 +22,15 @@ namespace {
 
 namespace bp = boost::process::v2;
 
-// In the child, between fork and exec: keep no broker fd, die with the broker, take signals again (the broker
-// blocks SIGTERM in all its threads to sigwait for it; exec would pass that mask on).
+// In the child, between fork and exec: keep no broker fd, die with the broker, take signals again
+// (the broker blocks SIGTERM in all its threads to sigwait for it; exec would pass that mask on).
 struct DieWithParent {
   template <typename Launcher>
   bp::error_code on_exec_setup(Launcher&, const std::filesystem::path&, const char* const*&) {
     sigset_t none;
     sigemptyset(&none);
-    if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return {errno, boost::system::system_category()};
+    if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0)
+      return {errno, boost::system::system_category()};
     // Nothing of the broker's but stdio: not its listening sockets (an orphaned agent would keep
     // the ports), not its database.
     if (::close_range(3, ~0U, 0) != 0) return {errno, boost::system::system_category()};

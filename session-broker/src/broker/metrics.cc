@@ -14,8 +14,7 @@ std::string Number(double value) {
   return text;
 }
 
-void Header(std::string& out, std::string_view name, std::string_view type,
-            std::string_view help) {
+void Header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   out.append("# HELP ").append(name).append(" ").append(help).append("\n");
   out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
@@ -91,8 +90,8 @@ Result<std::string> Metrics::Render(const db::Database& db, const Live& live) co
            std::to_string(cumulative) + "\n";
   }
   cumulative += latency_counts_.back().load(std::memory_order_relaxed);
-  out += "moat_api_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(cumulative) +
-         "\n";
+  out +=
+      "moat_api_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
   out += "moat_api_request_duration_seconds_sum " +
          Number(static_cast<double>(latency_sum_ns_.load()) / 1e9) + "\n";
   out += "moat_api_request_duration_seconds_count " + std::to_string(cumulative) + "\n";

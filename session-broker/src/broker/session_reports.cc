@@ -90,8 +90,8 @@ void SessionService::Reconcile(std::int64_t host_id, const wire::HostHello& hell
         changed = Transition(*db, session.id, SessionState::kEnded, db::Actor::System(), detail);
       }
     } else if (!runs) {
-      std::string reason = "session was not running on host '" + host_name +
-                           "' when its agent reported";
+      std::string reason =
+          "session was not running on host '" + host_name + "' when its agent reported";
       changed = Transition(*db, session.id, SessionState::kFailed, db::Actor::System(),
                            wire::Json{{"reason", reason}}.dump());
     } else if (session.state == "starting") {
@@ -112,9 +112,10 @@ void SessionService::Reconcile(std::int64_t host_id, const wire::HostHello& hell
     if (in_flight.count(id)) continue;
     log::Warning("reconcile: ending a session the database does not have live",
                  {{"session", id}, {"host", host_name}});
-    auto reply = AgentCall(host_id, wire::MakeMessage(wire::SessionAction{
-                                        id, wire::SessionActionKind::kEnd}));
-    if (!reply) log::Warning("reconcile: end failed", {{"session", id}, {"error", reply.error().message()}});
+    auto reply = AgentCall(
+        host_id, wire::MakeMessage(wire::SessionAction{id, wire::SessionActionKind::kEnd}));
+    if (!reply)
+      log::Warning("reconcile: end failed", {{"session", id}, {"error", reply.error().message()}});
   }
   for (const auto& id : to_finish) {
     if (auto ended = FinishEnd(id, db::Actor::System()); !ended) {
@@ -130,17 +131,16 @@ void SessionService::OnUsage(std::int64_t host_id, const wire::UsageBatch& batch
   std::vector<db::UsageSample> rows;
   rows.reserve(batch.samples.size());
   for (const auto& s : batch.samples) {
-    rows.push_back(db::UsageSample{
-        .session_id = s.session_id,
-        .at = static_cast<std::int64_t>(s.at / 1000),
-        .cpu_usage_us = static_cast<std::int64_t>(s.cpu_usage_us),
-        .cpu_percent = s.cpu_percent,
-        .memory_current = static_cast<std::int64_t>(s.memory_current),
-        .memory_peak = static_cast<std::int64_t>(s.memory_peak),
-        .pids = static_cast<std::int64_t>(s.pids),
-        .io_read_bytes = static_cast<std::int64_t>(s.io_read_bytes),
-        .io_write_bytes = static_cast<std::int64_t>(s.io_write_bytes),
-        .oom_kills = static_cast<std::int64_t>(s.oom_kills)});
+    rows.push_back(db::UsageSample{.session_id = s.session_id,
+                                   .at = static_cast<std::int64_t>(s.at / 1000),
+                                   .cpu_usage_us = static_cast<std::int64_t>(s.cpu_usage_us),
+                                   .cpu_percent = s.cpu_percent,
+                                   .memory_current = static_cast<std::int64_t>(s.memory_current),
+                                   .memory_peak = static_cast<std::int64_t>(s.memory_peak),
+                                   .pids = static_cast<std::int64_t>(s.pids),
+                                   .io_read_bytes = static_cast<std::int64_t>(s.io_read_bytes),
+                                   .io_write_bytes = static_cast<std::int64_t>(s.io_write_bytes),
+                                   .oom_kills = static_cast<std::int64_t>(s.oom_kills)});
   }
   {
     std::lock_guard lock(usage_mutex_);

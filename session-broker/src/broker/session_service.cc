@@ -38,7 +38,8 @@ std::vector<std::string> SystemGroups(const std::string& user) {
   }
   std::vector<std::string> groups;
   for (int i = 0; i < count; ++i) {
-    if (struct group* gr = ::getgrgid(gids[static_cast<size_t>(i)])) groups.emplace_back(gr->gr_name);
+    if (struct group* gr = ::getgrgid(gids[static_cast<size_t>(i)]))
+      groups.emplace_back(gr->gr_name);
   }
   return groups;
 }
@@ -77,8 +78,7 @@ Result<SessionView> SessionService::Transition(const db::Database& db, std::stri
   return after;
 }
 
-Result<SessionView> SessionService::LiveSessionOnHost(const db::Database& db,
-                                                      std::string_view id) {
+Result<SessionView> SessionService::LiveSessionOnHost(const db::Database& db, std::string_view id) {
   MOAT_TRY(SessionView session, GetSessionView(db, id));
   auto state = db::ParseSessionState(session.state);
   if (!state || db::IsTerminal(*state)) {
@@ -97,8 +97,8 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
   if (user.disabled) return Fail(db::Conflict("user '" + user.name + "' is disabled"));
 
   // A user with a disconnected session gets it back instead of a new one.
-  MOAT_TRY(auto disconnected, ListSessionViews(*db, {.user = user.name, .state = "disconnected",
-                                                     .limit = 1}));
+  MOAT_TRY(auto disconnected,
+           ListSessionViews(*db, {.user = user.name, .state = "disconnected", .limit = 1}));
   if (!disconnected.empty()) {
     MOAT_TRY(SessionView session, Transition(*db, disconnected.front().id, SessionState::kActive,
                                              actor, R"({"reason":"reconnect"})"));
@@ -126,14 +126,15 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
   }
   MOAT_TRY(auto host, db::HostStore(*db).PickForPlacement());
   if (!host || !agents_.IsConnected(host->id)) {
-    return Fail(Unavailable("no session host can take a new session now (all drained, full, "
-                            "disabled or offline)"));
+    return Fail(
+        Unavailable("no session host can take a new session now (all drained, full, "
+                    "disabled or offline)"));
   }
 
   // Recorded as 'starting' and placed before the agent hears of it: a broker that dies now
   // leaves a row that reconciliation settles, never a wall nobody knows about.
-  db::NewSession row{.user_id = user.id, .host_id = host->id, .backend = backend,
-                     .limits = limits.dump()};
+  db::NewSession row{
+      .user_id = user.id, .host_id = host->id, .backend = backend, .limits = limits.dump()};
   MOAT_TRY(db::Session created, db::SessionStore(*db).Create(row, actor));
   {
     std::lock_guard lock(mutex_);
@@ -166,8 +167,8 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
     return Fail(Error(reply.error().code(), "start session '" + created.id + "' on host '" +
                                                 host->name + "': " + reason));
   }
-  MOAT_TRY(SessionView active, Transition(*db, created.id, SessionState::kActive,
-                                          db::Actor::System()));
+  MOAT_TRY(SessionView active,
+           Transition(*db, created.id, SessionState::kActive, db::Actor::System()));
   return CreatedSession{std::move(active), false};
 }
 
@@ -204,9 +205,8 @@ Result<SessionView> SessionService::Suspend(std::string_view id, const db::Actor
     return Fail(db::Conflict("session '" + session.id + "' is " + session.state +
                              "; only active or disconnected sessions can be suspended"));
   }
-  MOAT_TRY_VOID(AgentCall(*session.host_id,
-                          wire::MakeMessage(wire::SessionAction{
-                              session.id, wire::SessionActionKind::kSuspend})));
+  MOAT_TRY_VOID(AgentCall(*session.host_id, wire::MakeMessage(wire::SessionAction{
+                                                session.id, wire::SessionActionKind::kSuspend})));
   return Transition(*db, session.id, SessionState::kSuspended, actor);
 }
 
@@ -214,12 +214,11 @@ Result<SessionView> SessionService::Resume(std::string_view id, const db::Actor&
   auto db = pool_.Acquire();
   MOAT_TRY(SessionView session, LiveSessionOnHost(*db, id));
   if (session.state != "suspended") {
-    return Fail(db::Conflict("session '" + session.id + "' is " + session.state +
-                             ", not suspended"));
+    return Fail(
+        db::Conflict("session '" + session.id + "' is " + session.state + ", not suspended"));
   }
-  MOAT_TRY_VOID(AgentCall(*session.host_id,
-                          wire::MakeMessage(wire::SessionAction{
-                              session.id, wire::SessionActionKind::kResume})));
+  MOAT_TRY_VOID(AgentCall(*session.host_id, wire::MakeMessage(wire::SessionAction{
+                                                session.id, wire::SessionActionKind::kResume})));
   return Transition(*db, session.id, SessionState::kActive, actor);
 }
 
@@ -285,9 +284,8 @@ Result<wire::Json> SessionService::LaunchApp(std::string_view id, const AppLaunc
   wire::Envelope request{"app.launch", wire::NewMessageId(), std::nullopt, std::move(body),
                          std::nullopt};
   MOAT_TRY(wire::Json reply, AgentCall(*session.host_id, request));
-  db::NewApp record{.session_id = session.id,
-                    .name = app.argv.front(),
-                    .argv = wire::Json(app.argv).dump()};
+  db::NewApp record{
+      .session_id = session.id, .name = app.argv.front(), .argv = wire::Json(app.argv).dump()};
   if (reply.contains("pid") && reply["pid"].is_number_integer()) {
     record.pid = reply["pid"].get<std::int64_t>();
   }

@@ -4,8 +4,8 @@
 // agents report: reconciliation after either side restarted, and usage ingestion.
 #pragma once
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,8 +19,8 @@
 #include "broker/metrics.h"
 #include "broker/session_view.h"
 #include "db/audit.h"
-#include "db/session_state.h"
 #include "db/connection_pool.h"
+#include "db/session_state.h"
 #include "db/usage_store.h"
 #include "db/user_store.h"
 
@@ -28,7 +28,7 @@ namespace moat::broker {
 
 struct CreateSessionRequest {
   std::string user;
-  std::optional<std::string> backend;  // policy's when absent
+  std::optional<std::string> backend;        // policy's when absent
   wire::Json limits = wire::Json::object();  // over the policy's default_limits, key by key
   bool desktop = true;
 };

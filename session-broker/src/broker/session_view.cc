@@ -8,10 +8,9 @@ constexpr std::string_view kSelect =
     "updated_at, last_input_at, ended_at, failure_reason FROM v_sessions";
 
 SessionView Read(const db::Statement& row) {
-  return SessionView{row.Text(0),         row.Text(1),        row.Int(2),
-                     row.OptionalText(3), row.OptionalInt(4), row.Text(5),
-                     row.Text(6),         row.Text(7),        row.Int(8),
-                     row.Int(9),          row.OptionalInt(10), row.OptionalInt(11),
+  return SessionView{row.Text(0),         row.Text(1), row.Int(2),          row.OptionalText(3),
+                     row.OptionalInt(4),  row.Text(5), row.Text(6),         row.Text(7),
+                     row.Int(8),          row.Int(9),  row.OptionalInt(10), row.OptionalInt(11),
                      row.OptionalText(12)};
 }
 

@@ -33,7 +33,8 @@ struct SessionQuery {
   int offset = 0;
 };
 
-Result<std::vector<SessionView>> ListSessionViews(const db::Database& db, const SessionQuery& query);
+Result<std::vector<SessionView>> ListSessionViews(const db::Database& db,
+                                                  const SessionQuery& query);
 // ENOENT when there is no such session.
 Result<SessionView> GetSessionView(const db::Database& db, std::string_view id);
 

@@ -32,8 +32,8 @@ Result<IssuedEnrolment> EnrolmentStore::Issue(std::int64_t ttl_seconds, const Ac
   MOAT_TRY_VOID(insert.Bind(4, now + ttl_seconds));
   MOAT_TRY_VOID(insert.Run());
   nlohmann::json detail{{"expires_at", now + ttl_seconds}};
-  MOAT_TRY_VOID(RecordEvent(db_, {.actor = actor, .kind = "host.token", .detail = detail.dump()},
-                            now));
+  MOAT_TRY_VOID(
+      RecordEvent(db_, {.actor = actor, .kind = "host.token", .detail = detail.dump()}, now));
   MOAT_TRY_VOID(tx.Commit());
   return IssuedEnrolment{std::move(token), now + ttl_seconds};
 }
@@ -54,8 +54,7 @@ Result<Host> EnrolmentStore::Redeem(std::string_view token, const NewHost& host)
   if (enrolled) {
     MOAT_TRY(auto update, db_.Prepare("UPDATE hosts SET cert_fingerprint = ?, address = ?, "
                                       "capacity = ? WHERE id = ?"));
-    MOAT_TRY_VOID(update.BindAll(host.cert_fingerprint, host.address, host.capacity,
-                                 enrolled->id));
+    MOAT_TRY_VOID(update.BindAll(host.cert_fingerprint, host.address, host.capacity, enrolled->id));
     MOAT_TRY_VOID(update.Run());
     nlohmann::json detail{{"fingerprint", host.cert_fingerprint.value_or("")}};
     MOAT_TRY_VOID(RecordEvent(db_,

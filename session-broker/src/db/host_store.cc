@@ -140,10 +140,11 @@ Status HostStore::SetCertificate(std::string_view name, std::string_view fingerp
   MOAT_TRY(auto update, db_.Prepare("UPDATE hosts SET cert_fingerprint = ? WHERE id = ?"));
   MOAT_TRY_VOID(update.BindAll(fingerprint, current.id));
   MOAT_TRY_VOID(update.Run());
-  MOAT_TRY_VOID(RecordEvent(db_,
-                            {std::nullopt, actor, "host.certificate", current.cert_fingerprint,
-                             std::string(fingerprint), nlohmann::json{{"host", current.name}}.dump()},
-                            now));
+  MOAT_TRY_VOID(
+      RecordEvent(db_,
+                  {std::nullopt, actor, "host.certificate", current.cert_fingerprint,
+                   std::string(fingerprint), nlohmann::json{{"host", current.name}}.dump()},
+                  now));
   return tx.Commit();
 }
 

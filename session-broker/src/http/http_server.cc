@@ -1,6 +1,7 @@
 // HttpServer: the listener, one HttpSession per TLS connection (each on its own strand), and
 // the hand-off of /api/v1/events upgrades to websocket_session.cc. The shape follows Beast's
 // chat-multi example, except that binding fails loudly instead of leaving a half-built listener.
+#include <array>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,7 +16,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl.hpp>
-#include <array>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -212,8 +212,9 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
       handler = nullptr;  // an exception must not escape into the I/O thread
     }
     if (!handler) {
-      return Respond(JsonError(403, "forbidden", "this connection may not use '" + endpoint.path +
-                                                     "' (client certificate missing or unknown)"),
+      return Respond(JsonError(403, "forbidden",
+                               "this connection may not use '" + endpoint.path +
+                                   "' (client certificate missing or unknown)"),
                      /*close=*/true);
     }
     handed_off_ = true;
@@ -267,13 +268,13 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
     if (drained_bytes_ == 0) {
       beast::get_lowest_layer(stream_).expires_after(kShutdownTimeout);
     }
-    stream_.async_read_some(
-        net::buffer(drain_buffer_),
-        [self = shared_from_this()](beast::error_code ec, size_t n) {
-          self->drained_bytes_ += n;
-          if (ec || self->drained_bytes_ > kMaxDrainBytes) return self->CloseSocket();
-          self->DoDrain();
-        });
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_bytes_ += n;
+                              if (ec || self->drained_bytes_ > kMaxDrainBytes)
+                                return self->CloseSocket();
+                              self->DoDrain();
+                            });
   }
 
   void DoShutdown() {

@@ -54,7 +54,8 @@ class PeerSession : public WsPeer,
     ws_.set_option(timeout);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& response) { response.set("Server", "moat-broker"); }));
-    ws_.async_accept(request, beast::bind_front_handler(&PeerSession::OnAccept, shared_from_this()));
+    ws_.async_accept(request,
+                     beast::bind_front_handler(&PeerSession::OnAccept, shared_from_this()));
   }
 
   void Send(std::string text) override {
