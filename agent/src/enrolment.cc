@@ -1,43 +1,17 @@
 #include "enrolment.h"
 
-#include <fcntl.h>
 #include <openssl/ssl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "moat/common/files.h"
 #include "moat/common/net/client.h"
 #include "moat/common/tls/ca.h"
 #include "moat/common/tls/context.h"
-#include "moat/common/unique_fd.h"
 #include "moat/common/wire/envelope.h"
 
 namespace moat::agent {
 namespace {
-
-Result<std::string> ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(ErrnoError("open", path.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-Status WriteFile(const std::filesystem::path& path, std::string_view content, mode_t mode) {
-  std::string temporary = path.string() + ".tmp";
-  UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-  if (!fd) return Fail(ErrnoError("open", temporary));
-  if (::fchmod(fd.get(), mode) != 0) return Fail(ErrnoError("fchmod", temporary));
-  if (::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
-    return Fail(ErrnoError("write", temporary));
-  }
-  if (::fsync(fd.get()) != 0) return Fail(ErrnoError("fsync", temporary));
-  if (::rename(temporary.c_str(), path.c_str()) != 0)
-    return Fail(ErrnoError("rename", path.string()));
-  return {};
-}
 
 std::string NormalizeFingerprint(std::string_view text) {
   std::string out;
@@ -67,11 +41,11 @@ Result<net::ClientResponse> Call(std::string_view url, tls::SslCtxPtr ctx,
 
 Result<AgentIdentity> LoadIdentity(const std::filesystem::path& dir) {
   AgentIdentity identity;
-  MOAT_TRY(identity.key_pem, ReadFile(dir / "agent.key"));
-  MOAT_TRY(identity.cert_pem, ReadFile(dir / "agent.crt"));
-  MOAT_TRY(identity.ca_pem, ReadFile(dir / "ca.crt"));
+  MOAT_TRY(identity.key_pem, ReadWholeFile(dir / "agent.key"));
+  MOAT_TRY(identity.cert_pem, ReadWholeFile(dir / "agent.crt"));
+  MOAT_TRY(identity.ca_pem, ReadWholeFile(dir / "ca.crt"));
   // Absent when the link URL comes from the command line (the broker's local agent).
-  identity.link_url = ReadFile(dir / "link.url").value_or("");
+  identity.link_url = ReadWholeFile(dir / "link.url").value_or("");
   while (!identity.link_url.empty() &&
          std::isspace(static_cast<unsigned char>(identity.link_url.back()))) {
     identity.link_url.pop_back();
@@ -129,10 +103,10 @@ Result<AgentIdentity> Enrol(const EnrolmentRequest& request, const std::filesyst
   std::filesystem::create_directories(dir, ec);
   if (ec) return Fail(Error(ec, "create '" + dir.string() + "'"));
   ::chmod(dir.c_str(), 0700);
-  MOAT_TRY_VOID(WriteFile(dir / "agent.key", identity.key_pem, 0600));
-  MOAT_TRY_VOID(WriteFile(dir / "agent.crt", identity.cert_pem, 0644));
-  MOAT_TRY_VOID(WriteFile(dir / "ca.crt", identity.ca_pem, 0644));
-  MOAT_TRY_VOID(WriteFile(dir / "link.url", identity.link_url + "\n", 0644));
+  MOAT_TRY_VOID(WriteFileAtomic(dir / "agent.key", identity.key_pem, 0600));
+  MOAT_TRY_VOID(WriteFileAtomic(dir / "agent.crt", identity.cert_pem, 0644));
+  MOAT_TRY_VOID(WriteFileAtomic(dir / "ca.crt", identity.ca_pem, 0644));
+  MOAT_TRY_VOID(WriteFileAtomic(dir / "link.url", identity.link_url + "\n", 0644));
   return identity;
 }
 

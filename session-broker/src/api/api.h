@@ -78,6 +78,8 @@ using ApiHandler =
 // 503 unavailable, 504 timeout, 500 internal.
 http::HttpResponse ErrorResponse(const Error& error);
 http::HttpResponse Json(int status, const wire::Json& body);
+// A user as the API shows one (never the password hash).
+wire::Json UserJson(const db::User& user);
 
 // The caller of a request, from "Authorization: Bearer T" (or `?token=T` when `query_ok`).
 Result<Caller> Authenticate(ApiContext& context, const http::HttpRequest& request,

@@ -11,16 +11,6 @@ namespace {
 
 constexpr int kAgentCertificateDays = 825;
 
-wire::Json UserJson(const db::User& user) {
-  return wire::Json{{"id", user.id},
-                    {"name", user.name},
-                    {"display_name", user.display_name},
-                    {"source", user.source},
-                    {"role", db::ToString(user.role)},
-                    {"disabled", user.disabled},
-                    {"created_at", user.created_at}};
-}
-
 // Host names become certificate CNs and database keys: DNS-label characters only.
 Status CheckHostName(const std::string& name) {
   bool ok = !name.empty() && name.size() <= 253;

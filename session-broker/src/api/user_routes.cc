@@ -7,16 +7,6 @@
 namespace moat::broker::api {
 namespace {
 
-wire::Json UserJson(const db::User& user) {
-  return wire::Json{{"id", user.id},
-                    {"name", user.name},
-                    {"display_name", user.display_name},
-                    {"source", user.source},
-                    {"role", db::ToString(user.role)},
-                    {"disabled", user.disabled},
-                    {"created_at", user.created_at}};
-}
-
 Error Forbidden(std::string message) {
   return Error(std::make_error_code(std::errc::operation_not_supported), std::move(message));
 }
@@ -55,6 +45,16 @@ Result<db::PolicyScope> ReadScope(const std::string& text) {
 }
 
 }  // namespace
+
+wire::Json UserJson(const db::User& user) {
+  return wire::Json{{"id", user.id},
+                    {"name", user.name},
+                    {"display_name", user.display_name},
+                    {"source", user.source},
+                    {"role", db::ToString(user.role)},
+                    {"disabled", user.disabled},
+                    {"created_at", user.created_at}};
+}
 
 Status AddUserRoutes(http::Router& router, ApiContext& ctx) {
   MOAT_TRY_VOID(

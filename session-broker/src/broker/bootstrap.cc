@@ -1,55 +1,20 @@
 #include "broker/bootstrap.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fstream>
-#include <sstream>
 
 #include "auth/crypto.h"
 #include "db/host_store.h"
 #include "db/user_store.h"
+#include "moat/common/files.h"
 #include "moat/common/tls/openssl.h"
-#include "moat/common/unique_fd.h"
 
 namespace moat::broker {
-namespace {
-
-Result<std::string> ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(ErrnoError("open", path.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
 
 std::string LocalHostName() {
   char name[256] = {};
   if (::gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
   return name;
-}
-
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content, mode_t mode) {
-  std::string temporary = path.string() + ".tmp";
-  UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-  if (!fd) return Fail(ErrnoError("open", temporary));
-  if (::fchmod(fd.get(), mode) != 0) return Fail(ErrnoError("fchmod", temporary));
-  size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Fail(ErrnoError("write", temporary));
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) return Fail(ErrnoError("fsync", temporary));
-  if (::rename(temporary.c_str(), path.c_str()) != 0)
-    return Fail(ErrnoError("rename", path.string()));
-  return {};
 }
 
 Status PrepareStateDir(const std::filesystem::path& dir) {
@@ -69,8 +34,8 @@ Status PrepareStateDir(const std::filesystem::path& dir) {
 Result<tls::KeyAndCertificate> ServerCertificate(const BrokerConfig& config,
                                                  const tls::CertificateAuthority& ca) {
   if (config.tls_cert) {
-    MOAT_TRY(std::string cert, ReadFile(*config.tls_cert));
-    MOAT_TRY(std::string key, ReadFile(*config.tls_key));
+    MOAT_TRY(std::string cert, ReadWholeFile(*config.tls_cert));
+    MOAT_TRY(std::string key, ReadWholeFile(*config.tls_key));
     return tls::KeyAndCertificate{std::move(key), std::move(cert)};
   }
   std::vector<std::string> names = config.tls_names;
@@ -80,9 +45,9 @@ Result<tls::KeyAndCertificate> ServerCertificate(const BrokerConfig& config,
   std::filesystem::path dir = config.state_dir / "tls";
   std::filesystem::create_directories(dir);
   ::chmod(dir.c_str(), 0700);
-  auto key = ReadFile(dir / "server.key");
-  auto cert = ReadFile(dir / "server.crt");
-  auto issued_for = ReadFile(dir / "server.names");
+  auto key = ReadWholeFile(dir / "server.key");
+  auto cert = ReadWholeFile(dir / "server.crt");
+  auto issued_for = ReadWholeFile(dir / "server.names");
   if (key && cert && issued_for && *issued_for == names_line) {
     return tls::KeyAndCertificate{std::move(*key), std::move(*cert)};
   }

@@ -8,6 +8,7 @@
 
 #include "broker/broker_config.h"
 #include "db/database.h"
+#include "moat/common/files.h"
 #include "moat/common/tls/ca.h"
 
 namespace moat::broker {
@@ -29,9 +30,6 @@ Result<std::optional<std::string>> EnsureAdmin(const db::Database& db, const Bro
 Result<std::filesystem::path> PrepareLocalHost(const db::Database& db, const BrokerConfig& config,
                                                const tls::CertificateAuthority& ca,
                                                const std::string& host_name);
-
-// Writes `content` to `path` atomically with `mode`.
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content, mode_t mode);
 
 std::string LocalHostName();
 
