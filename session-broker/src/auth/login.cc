@@ -52,6 +52,18 @@ Result<db::User> Login::CheckCredentials(const LoginRequest& request) {
     if (!accepted) return Fail(Refused());
     return user;
   }
+  // A system user PAM accepts, logging in for the first time, becomes a PAM user with the
+  // role 'user' (audited as the system's doing); admins raise roles later.
+  if (!user && pam_ && user.error().code() == std::errc::no_such_file_or_directory) {
+    MOAT_TRY(bool accepted, pam_(request.user, request.password));
+    if (!accepted) return Fail(Refused());
+    return users_.Add({.name = request.user,
+                       .display_name = "",
+                       .password = std::nullopt,
+                       .source = "pam",
+                       .role = db::Role::kUser},
+                      db::Actor::System());
+  }
   // Unknown names go through the same scrypt work as known ones (see UserStore::CheckPassword).
   return users_.CheckPassword(request.user, request.password);
 }

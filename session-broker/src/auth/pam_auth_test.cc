@@ -158,5 +158,24 @@ TEST_F(PamLoginTest, APamUserLogsInWithTheSystemPassword) {
   EXPECT_EQ(CountRows("SELECT count(*) FROM v_audit WHERE kind = 'auth.login_failed'"), 1);
 }
 
+// A system user unknown to the broker who passes PAM becomes a PAM user with the role 'user' at
+// the first login; a wrong password creates nobody.
+TEST_F(PamLoginTest, ASystemUserIsAddedAtTheFirstLogin) {
+  db::UserStore users(*db_, TestClock());
+  ASSERT_TRUE(users.SetDisabled(kUser, true, db::Actor::System()));  // out of the way
+  auto fresh = Login(*db_, TestClock(), MakePamCheck(kService));
+  ASSERT_TRUE(db_->Exec("UPDATE users SET name = 'renamed' WHERE name = 'moat-pam-test'"));
+  auto refused = fresh.Run({.user = kUser, .password = "guess", .address = "10.0.0.2"});
+  ASSERT_FALSE(refused);
+  EXPECT_FALSE(users.Get(kUser));
+  const char* added = "SELECT count(*) FROM v_audit WHERE kind = 'user.add' AND actor = 'system'";
+  auto before = CountRows(added);
+  auto result = fresh.Run({.user = kUser, .password = kPassword, .address = "10.0.0.2"});
+  ASSERT_TRUE(result) << result.error().message();
+  EXPECT_EQ(result->user.source, "pam");
+  EXPECT_EQ(result->user.role, db::Role::kUser);
+  EXPECT_EQ(CountRows(added), before + 1);
+}
+
 }  // namespace
 }  // namespace moat::broker::auth

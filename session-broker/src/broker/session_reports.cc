@@ -71,6 +71,10 @@ void SessionService::Reconcile(std::int64_t host_id, const wire::HostHello& hell
       if (h.id == host_id) host_name = h.name;
     }
   }
+  {
+    std::lock_guard lock(mutex_);
+    host_names_[host_id] = host_name;
+  }
   auto sessions = ListSessionViews(*db, {.live_only = true, .limit = 1000000});
   if (!sessions) {
     log::Error("reconcile failed", {{"host", host_name}, {"error", sessions.error().message()}});
@@ -167,6 +171,10 @@ void SessionService::OnUsage(std::int64_t host_id, const wire::UsageBatch& batch
   }
   Changed();
   std::string host = std::to_string(host_id);
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = host_names_.find(host_id); it != host_names_.end()) host = it->second;
+  }
   events_.Usage(host, batch);
   metrics_.RecordIngest(batch.samples.size(), ThreadCpuTime() - start);
 }

@@ -101,6 +101,7 @@ class SessionService {
   mutable std::mutex mutex_;
   std::set<std::string> in_flight_;  // being created: reconciliation leaves them alone
   std::map<std::string, wire::UsageSample> latest_usage_;
+  std::map<std::int64_t, std::string> host_names_;  // for usage events, filled at hello
   std::shared_ptr<const UsageJson> latest_usage_json_ = std::make_shared<UsageJson>();
   std::atomic<std::uint64_t> generation_{0};
   std::optional<db::Database> usage_db_;  // the ingestion connection, with its prepared insert
