@@ -20,13 +20,28 @@ namespace {
 
 namespace bp = boost::process::v2;
 
-// In the child, between fork and exec: die with the broker.
+// In the child, between fork and exec: signals unblocked, and death with the broker. Returns 0
+// or an errno value.
+//
+// broker_main blocks SIGTERM, SIGINT and SIGHUP in every thread (it takes them with sigwait),
+// and a blocked mask survives exec: an agent that never sees SIGTERM never stops, and
+// Broker::Stop waited for it forever. Out of line on purpose: grown inline into Boost's
+// launcher, it changes GCC's inlining there and trips a false -Warray-bounds in close_all_fds.
+[[gnu::noinline]] int PrepareChild() {
+  sigset_t none;
+  sigemptyset(&none);
+  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return errno;
+  if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) return errno;
+  // The broker may have died between fork and prctl: then nobody would send the signal.
+  if (::getppid() == 1) return ESRCH;
+  return 0;
+}
+
 struct DieWithParent {
   template <typename Launcher>
   bp::error_code on_exec_setup(Launcher&, const std::filesystem::path&, const char* const*&) {
-    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) return {errno, boost::system::system_category()};
-    // The broker may have died between fork and prctl: then nobody would send the signal.
-    if (::getppid() == 1) return {ESRCH, boost::system::system_category()};
+    int err = PrepareChild();
+    if (err != 0) return {err, boost::system::system_category()};
     return {};
   }
 };
