@@ -66,7 +66,7 @@ wire::Json ToJson(const wire::UsageSample& s) {
 void Events::SessionState(const SessionView& session, std::string_view from) {
   hub_.Publish(wire::Json{{"type", "session.state"},
                           {"at", NowMs()},
-                          {"from", from},
+                          {"from", from.empty() ? wire::Json(nullptr) : wire::Json(from)},
                           {"to", session.state},
                           {"session", ToJson(session)}}
                    .dump());

@@ -56,12 +56,13 @@ Result<TokenOwner> TokenStore::Validate(std::string_view token) {
   std::int64_t user_id = stmt.Int(0);
   std::int64_t expires_at = stmt.Int(1);
   std::optional<std::int64_t> last_used = stmt.OptionalInt(2);
+  // Ends the read before writing: a write begun inside a read transaction whose snapshot another
+  // connection has moved past fails at once (SQLITE_BUSY_SNAPSHOT) instead of waiting.
+  stmt.Reset();
   if (!last_used || now - *last_used >= kLastUsedResolution) {
-    MOAT_TRY(auto touch,
-             db_.Prepare("UPDATE auth_tokens SET last_used_at = ? WHERE token_hash = ?"));
-    MOAT_TRY_VOID(touch.Bind(1, now));
-    MOAT_TRY_VOID(touch.BindBlob(2, hash));
-    MOAT_TRY_VOID(touch.Run());
+    // Bookkeeping only: a busy database must not turn a valid token into a refusal.
+    auto touch = db_.Prepare("UPDATE auth_tokens SET last_used_at = ? WHERE token_hash = ?");
+    if (touch && touch->Bind(1, now) && touch->BindBlob(2, hash)) (void)touch->Run();
   }
   MOAT_TRY(User user, UserStore(db_).GetById(user_id));
   return TokenOwner{std::move(user), expires_at};
