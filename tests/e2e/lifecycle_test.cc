@@ -3,7 +3,9 @@
 // wall is gone); and what the event stream and the database record of it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "broker_harness.h"
 #include "test_support.h"
@@ -175,6 +177,35 @@ TEST_F(SessionLifecycle, SessionsPerUserPolicyIsEnforced) {
   EXPECT_EQ(
       carol.Call("POST", "/api/v1/sessions/" + first.body["id"].get<std::string>() + "/end").status,
       200);
+}
+
+TEST_F(SessionLifecycle, ConcurrentCreatesKeepToTheSessionLimit) {
+  Api admin = AdminApi(*broker_);
+  Api hank = MakeUser(*broker_, "moat-e2e-hank", "user");
+  ASSERT_EQ(admin.Call("PUT", "/api/v1/policies",
+                       {{"scope", "user"},
+                        {"subject", "moat-e2e-hank"},
+                        {"key", "sessions_per_user"},
+                        {"value", 2}})
+                .status,
+            204);
+  std::vector<std::unique_ptr<Api>> clients;
+  for (int i = 0; i < 6; ++i) clients.push_back(std::make_unique<Api>(*broker_, hank.token()));
+  std::vector<int> statuses(clients.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < clients.size(); ++i) {
+    threads.emplace_back([&, i] {
+      statuses[i] =
+          clients[i]->Call("POST", "/api/v1/sessions", Json::object({{"desktop", false}})).status;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201), 2);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 409), 4);
+  for (const auto& s : hank.Call("GET", "/api/v1/sessions?live=1").body["sessions"]) {
+    EXPECT_EQ(hank.Call("POST", "/api/v1/sessions/" + s["id"].get<std::string>() + "/end").status,
+              200);
+  }
 }
 
 TEST_F(SessionLifecycle, MetricsCountSessionsAndRequests) {

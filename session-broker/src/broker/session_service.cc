@@ -118,6 +118,9 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
                "session limits");
   MOAT_TRY_VOID(wire::CheckLimitRanges(typed_limits));
 
+  // Check and insert under one lock: two creates at once must not both pass the count or both
+  // take a host's last slot. Held only until the row exists, not across the agent's work.
+  std::unique_lock placement(placement_mutex_);
   MOAT_TRY(std::int64_t live, db::SessionStore(*db).CountLive(user.id));
   if (live >= policy.sessions_per_user) {
     return Fail(db::Conflict("user '" + user.name + "' has " + std::to_string(live) +
@@ -136,6 +139,7 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
   db::NewSession row{
       .user_id = user.id, .host_id = host->id, .backend = backend, .limits = limits.dump()};
   MOAT_TRY(db::Session created, db::SessionStore(*db).Create(row, actor));
+  placement.unlock();
   {
     std::lock_guard lock(mutex_);
     in_flight_.insert(created.id);

@@ -98,6 +98,7 @@ class SessionService {
   Events& events_;
   Metrics& metrics_;
 
+  std::mutex placement_mutex_;  // policy count, placement and insert of a new session
   mutable std::mutex mutex_;
   std::set<std::string> in_flight_;  // being created: reconciliation leaves them alone
   std::map<std::string, wire::UsageSample> latest_usage_;
