@@ -29,9 +29,9 @@ SessionLimits FullLimits() {
 }
 
 TEST(Messages, SessionCreateRoundTrips) {
-  SessionCreate create{"s1", "alice", Backend::kVm, FullLimits(), false};
+  SessionCreate create{"s1", "alice", Backend::kVm, FullLimits(), false, "800x600", 24};
   EXPECT_EQ(RoundTrip(create), create);
-  SessionCreate bare{"s2", "bob", Backend::kSandbox, {}, true};
+  SessionCreate bare{"s2", "bob", Backend::kSandbox, {}, true, std::nullopt, std::nullopt};
   EXPECT_EQ(RoundTrip(bare), bare);
   EXPECT_FALSE(ToJson(bare).contains("geometry")) << "unset display fields are not sent";
   SessionCreate sized = bare;
