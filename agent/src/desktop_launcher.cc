@@ -84,14 +84,20 @@ std::string Describe(const sandbox::ExitStatus& status) {
 }
 
 Status LaunchXvnc(const Context& c, const std::string& id, const DesktopRequest& request,
-                  std::optional<sandbox::ControlClient>& xvnc) {
+                  const DesktopOptions& options, std::optional<sandbox::ControlClient>& xvnc) {
   // Unix socket only (-rfbport -1, -nolisten tcp) with mode 0600. No VNC authentication: the
   // socket is reachable only from host root, whose gateway authenticates users itself.
-  MOAT_TRY(xvnc, LaunchInWall(c, {"Xvnc", kDisplay, "-rfbunixpath",
-                                  std::string(kWallDisplayDir) + "/rfb.sock", "-rfbunixmode",
-                                  "0600", "-rfbport", "-1", "-nolisten", "tcp", "-SecurityTypes",
-                                  "None", "-geometry", request.geometry, "-depth",
-                                  std::to_string(request.depth), "-desktop", "moat-" + id}));
+  std::vector<std::string> argv = {"Xvnc",           kDisplay,
+                                   "-rfbunixpath",   std::string(kWallDisplayDir) + "/rfb.sock",
+                                   "-rfbunixmode",   "0600",
+                                   "-rfbport",       "-1",
+                                   "-nolisten",      "tcp",
+                                   "-SecurityTypes", "None",
+                                   "-geometry",      request.geometry,
+                                   "-depth",         std::to_string(request.depth),
+                                   "-desktop",       "moat-" + id};
+  if (!options.glx) argv.insert(argv.end(), {"-extension", "GLX"});
+  MOAT_TRY(xvnc, LaunchInWall(c, std::move(argv)));
   return {};
 }
 
@@ -170,7 +176,7 @@ Result<DesktopReady> StartDesktop(const sandbox::SessionManager& manager,
   c.log_fd = log.get();
 
   std::optional<sandbox::ControlClient> xvnc;
-  MOAT_TRY_VOID(LaunchXvnc(c, session.id, request, xvnc));
+  MOAT_TRY_VOID(LaunchXvnc(c, session.id, request, options, xvnc));
   MOAT_TRY_VOID(AwaitRfb(c, ready.rfb_socket, *xvnc));
   ready.rfb_ready = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.start);
   MOAT_TRY(auto wm, LaunchInWall(c, {options.window_manager}));

@@ -23,6 +23,10 @@ struct DesktopOptions {
   // Started when the user has no executable ~/.config/moat/session.
   std::vector<std::string> default_startup = {"xterm"};
   std::string window_manager = "openbox";
+  // Software GLX (Mesa's llvmpipe, with libLLVM) costs Xvnc about 50 MiB of Pss and 10 MiB of
+  // anonymous memory per desktop (docs/performance.md); applications fall back to X rendering
+  // without it. Off unless a host wants GL in its desktops.
+  bool glx = false;
   // From the first launch until the window manager has said it is ready.
   std::chrono::milliseconds ready_timeout{20000};
 };
