@@ -22,6 +22,9 @@ packages=(
   libpam0g-dev
   # the broker's HTTPS/WSS server (Boost.Beast and Asio, header-only)
   libboost1.81-dev
+  # desktop sessions (issue 6): Xvnc on a Unix socket, the window manager, the default
+  # start-up, and xprop for the window manager's readiness (_OB_THEME)
+  tigervnc-standalone-server openbox xterm x11-utils
 )
 
 missing=()

@@ -25,6 +25,9 @@ struct BackendSession {
   bool running = false;  // false: it ended by itself; End() removes what it left
   int64_t created_unix = 0;
   std::string cgroup;  // its group under the backend's CgroupDriver, for usage sampling
+  // A desktop session's RFB Unix socket on the host, for the display gateway; empty without one.
+  // Set by Create once the desktop is ready.
+  std::string rfb_socket;
 };
 
 // An application to start inside a running session.
@@ -49,7 +52,8 @@ class Backend {
   // "sandbox" or "vm".
   virtual std::string_view Kind() const = 0;
 
-  // Builds the wall and starts the session in it; on failure nothing is left.
+  // Builds the wall and starts the session in it; with `desktop`, returns once the desktop is
+  // ready (its RFB socket answers and the window manager runs). On failure nothing is left.
   virtual Result<BackendSession> Create(const wire::SessionCreate& spec) = 0;
   virtual Result<LaunchedApp> Launch(const std::string& session, const AppLaunch& app) = 0;
   // Every process of the session as the session sees it (in-session pids, its own uids), with

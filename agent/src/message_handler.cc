@@ -108,9 +108,12 @@ Result<wire::Json> MessageHandler::OnCreate(const wire::Envelope& request) {
     }
   }
   MOAT_TRY_CTX(auto session, backend_.Create(spec), "create session '" + spec.session_id + "'");
-  return wire::Json{{"session_id", session.session_id},
-                    {"backend", std::string(backend_.Kind())},
-                    {"state", "running"}};
+  wire::Json reply{{"session_id", session.session_id},
+                   {"backend", std::string(backend_.Kind())},
+                   {"state", "running"}};
+  // Where the display gateway relays the user's RFB stream to (a path on this host).
+  if (!session.rfb_socket.empty()) reply["rfb_socket"] = session.rfb_socket;
+  return reply;
 }
 
 Result<wire::Json> MessageHandler::OnSetLimits(const wire::Envelope& request) {

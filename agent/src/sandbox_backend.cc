@@ -13,7 +13,7 @@ namespace moat::agent {
 namespace {
 
 BackendSession FromInfo(const sandbox::SessionInfo& info) {
-  return BackendSession{info.id, info.user, info.running, info.created_unix, info.cgroup};
+  return BackendSession{info.id, info.user, info.running, info.created_unix, info.cgroup, ""};
 }
 
 // The wire lets the broker name a device "/dev/vda"; the sandbox wants "MAJ:MIN".
@@ -33,9 +33,11 @@ Result<sandbox::Limits> ResolveLimits(const wire::SessionLimits& limits) {
 
 }  // namespace
 
-Result<std::unique_ptr<SandboxBackend>> SandboxBackend::Open(sandbox::ManagerOptions options) {
+Result<std::unique_ptr<SandboxBackend>> SandboxBackend::Open(sandbox::ManagerOptions options,
+                                                             DesktopOptions desktop) {
   MOAT_TRY(auto manager, sandbox::SessionManager::Open(std::move(options)));
-  return std::unique_ptr<SandboxBackend>(new SandboxBackend(std::move(manager)));
+  return std::unique_ptr<SandboxBackend>(
+      new SandboxBackend(std::move(manager), std::move(desktop)));
 }
 
 Result<BackendSession> SandboxBackend::Create(const wire::SessionCreate& spec) {
@@ -47,10 +49,22 @@ Result<BackendSession> SandboxBackend::Create(const wire::SessionCreate& spec) {
   session.id = spec.session_id;
   session.user = spec.user;
   MOAT_TRY(session.limits, ResolveLimits(spec.limits));
-  // `desktop` (Xvnc and a window manager) is started by the display work; until then a desktop
-  // session is a wall with moat-init only, like a shell-only one.
+  if (!spec.desktop) {
+    MOAT_TRY(auto info, manager_->Create(std::move(session)));
+    return FromInfo(info);
+  }
+  session.host_dirs.push_back(kDisplayHostDir);
   MOAT_TRY(auto info, manager_->Create(std::move(session)));
-  return FromInfo(info);
+  DesktopRequest request{spec.geometry.value_or(desktop_.geometry),
+                         spec.depth.value_or(desktop_.depth)};
+  auto desktop = StartDesktop(*manager_, info, request, desktop_);
+  if (!desktop) {
+    (void)manager_->Stop(info.id, std::chrono::milliseconds(200));
+    return Fail(std::move(desktop).error().Wrap("start desktop"));
+  }
+  BackendSession out = FromInfo(info);
+  out.rfb_socket = desktop->rfb_socket;
+  return out;
 }
 
 Result<sandbox::SessionInfo> SandboxBackend::FindRunning(const std::string& session) const {

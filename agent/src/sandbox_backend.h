@@ -6,13 +6,15 @@
 #include <memory>
 
 #include "backend.h"
+#include "desktop_launcher.h"
 #include "moat/sandbox/session_manager.h"
 
 namespace moat::agent {
 
 class SandboxBackend final : public Backend {
  public:
-  static Result<std::unique_ptr<SandboxBackend>> Open(sandbox::ManagerOptions options);
+  static Result<std::unique_ptr<SandboxBackend>> Open(sandbox::ManagerOptions options,
+                                                      DesktopOptions desktop = {});
 
   std::string_view Kind() const override { return "sandbox"; }
   Result<BackendSession> Create(const wire::SessionCreate& spec) override;
@@ -35,13 +37,14 @@ class SandboxBackend final : public Backend {
   sandbox::SessionManager& manager() { return *manager_; }
 
  private:
-  explicit SandboxBackend(std::unique_ptr<sandbox::SessionManager> manager)
-      : manager_(std::move(manager)) {}
+  SandboxBackend(std::unique_ptr<sandbox::SessionManager> manager, DesktopOptions desktop)
+      : manager_(std::move(manager)), desktop_(std::move(desktop)) {}
 
   // The session's record, if it runs.
   Result<sandbox::SessionInfo> FindRunning(const std::string& session) const;
 
   std::unique_ptr<sandbox::SessionManager> manager_;
+  DesktopOptions desktop_;
 };
 
 }  // namespace moat::agent

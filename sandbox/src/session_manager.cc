@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "cgroup_files.h"
+#include "host_dirs.h"
 #include "id_map.h"
 #include "init_process.h"
 #include "moat/common/scope_guard.h"
@@ -112,6 +113,10 @@ std::string SessionManager::SessionDir(const std::string& id) const {
   return options_.run_dir + "/sessions/" + id;
 }
 
+std::string SessionManager::HostDirPath(const std::string& id, const std::string& name) const {
+  return SessionDir(id) + "/" + name;
+}
+
 Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   if (spec.id.empty()) spec.id = GenerateSessionId();
   if (spec.hostname.empty()) spec.hostname = "moat-" + spec.id;
@@ -160,6 +165,11 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   config.lower_dir = spec.root;
   config.user = user;
   config.mounts = spec.mounts;
+  for (const auto& name : spec.host_dirs) {
+    MOAT_TRY_VOID_CTX(CreateHostDir(dir, name, user.uid, user.gid), "host dir");
+    config.mounts.push_back({dir + "/" + name, std::string(kHostDirMountParent) + "/" + name,
+                             /*read_only=*/false});
+  }
   config.upper_size_bytes = spec.upper_size_bytes;
   config.staging_dir = dir + "/root";
   config.control_socket = info.control_socket;
@@ -256,6 +266,8 @@ Status SessionManager::RemoveSessionTraces(const SessionInfo& info) {
   for (const char* name : {"/state.json", "/state.json.tmp", "/control.sock"}) {
     ::unlink((dir + name).c_str());
   }
+  // The session is gone, so nothing can add to its host dirs while they are removed.
+  if (auto removed = RemoveHostDirs(dir); !removed && result) result = removed;
   // The root was mounted only inside the session's mount namespace: here it is an empty dir.
   ::rmdir((dir + "/root").c_str());
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && result) result = FailErrno("rmdir", dir);

@@ -11,6 +11,8 @@
 #include <set>
 #include <type_traits>
 
+#include "host_dirs.h"
+
 namespace moat::sandbox {
 namespace {
 
@@ -165,7 +167,7 @@ Result<SessionSpec> ParseSessionSpecJson(const std::string& text) {
   if (!json.is_object()) return Fail(InvalidArgument("spec must be a JSON object"));
   MOAT_TRY_VOID(RejectUnknownKeys(json,
                                   {"id", "user", "root", "hostname", "mounts", "upper_size_bytes",
-                                   "seccomp_profile", "env", "limits"},
+                                   "seccomp_profile", "env", "limits", "host_dirs"},
                                   "spec"));
   SessionSpec spec;
   MOAT_TRY_VOID(ReadKey(json, "id", spec.id));
@@ -175,6 +177,7 @@ Result<SessionSpec> ParseSessionSpecJson(const std::string& text) {
   MOAT_TRY_VOID(ReadKey(json, "upper_size_bytes", spec.upper_size_bytes));
   MOAT_TRY_VOID(ReadKey(json, "seccomp_profile", spec.seccomp_profile));
   MOAT_TRY_VOID(ReadKey(json, "env", spec.env));
+  MOAT_TRY_VOID(ReadKey(json, "host_dirs", spec.host_dirs));
   if (auto it = json.find("mounts"); it != json.end()) {
     if (!it->is_array()) return Fail(InvalidArgument("spec key 'mounts' must be an array"));
     for (const auto& item : *it) {
@@ -203,6 +206,7 @@ std::string SessionSpecToJson(const SessionSpec& spec) {
         {{"source", mount.source}, {"target", mount.target}, {"read_only", mount.read_only}});
   }
   json["limits"] = LimitsToJson(spec.limits);
+  json["host_dirs"] = spec.host_dirs;
   return json.dump();
 }
 
@@ -281,6 +285,17 @@ Status ValidateSessionSpec(const SessionSpec& spec) {
     if (key.empty() || key.find('=') != std::string::npos || key.find('\0') != std::string::npos ||
         value.find('\0') != std::string::npos) {
       return Fail(InvalidArgument("environment variable '" + key + "' has an invalid name"));
+    }
+  }
+  std::set<std::string> host_dirs;
+  for (const auto& name : spec.host_dirs) {
+    if (!IsValidHostDirName(name)) {
+      return Fail(InvalidArgument("host dir '" + name +
+                                  "' is invalid: use 1-32 of a-z, 0-9 and '-', starting with a "
+                                  "letter, other than 'root'"));
+    }
+    if (!host_dirs.insert(name).second) {
+      return Fail(InvalidArgument("host dir '" + name + "' is given twice"));
     }
   }
   MOAT_TRY_VOID(ValidateLimits(spec.limits));

@@ -8,7 +8,8 @@ namespace {
 TEST(SessionSpec, ParsesEveryKey) {
   auto spec = ParseSessionSpecJson(R"({"id":"s1","user":"nobody","root":"/","hostname":"h",
     "mounts":[{"source":"/usr","target":"/x","read_only":true}],"upper_size_bytes":1048576,
-    "seccomp_profile":"default","env":{"A":"b"},"limits":{"pids_max":10,"cpu_percent":25.5}})");
+    "seccomp_profile":"default","env":{"A":"b"},"limits":{"pids_max":10,"cpu_percent":25.5},
+    "host_dirs":["display"]})");
   ASSERT_TRUE(spec) << spec.error().message();
   EXPECT_EQ(spec->id, "s1");
   EXPECT_EQ(spec->mounts.size(), 1u);
@@ -17,6 +18,21 @@ TEST(SessionSpec, ParsesEveryKey) {
   auto again = ParseSessionSpecJson(SessionSpecToJson(*spec));
   ASSERT_TRUE(again);
   EXPECT_EQ(again->env.at("A"), "b");
+  EXPECT_EQ(again->host_dirs, std::vector<std::string>{"display"});
+}
+
+TEST(SessionSpec, HostDirsMustBePlainDistinctNames) {
+  SessionSpec spec;
+  spec.user = "nobody";
+  spec.host_dirs = {"display", "audio-1"};
+  EXPECT_TRUE(ValidateSessionSpec(spec)) << ValidateSessionSpec(spec).error().message();
+  for (const char* bad : {"", "root", "../x", "a/b", "Display", "1x", ".", "-a"}) {
+    spec.host_dirs = {bad};
+    EXPECT_FALSE(ValidateSessionSpec(spec)) << bad;
+  }
+  spec.host_dirs = {"display", "display"};
+  EXPECT_FALSE(ValidateSessionSpec(spec));
+  EXPECT_FALSE(ParseSessionSpecJson(R"({"host_dirs":"display"})"));
 }
 
 TEST(SessionSpec, RejectsUnknownKeysWrongTypesAndBadJson) {

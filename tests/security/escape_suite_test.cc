@@ -190,6 +190,9 @@ TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
   const std::string victim_marker = "moat-esc-victim-" + nonce_;
   const std::string victim_socket = "/tmp/" + victim_marker + ".sock";
   const std::string victim_shm_key = std::to_string(scene_->shm_key() ^ 0x00010000);
+  // Where a desktop session's RFB socket is on the host (agent/src/desktop_launcher.h).
+  const std::string victim_rfb_socket =
+      run_dir.path() + "/sessions/" + victim_id + "/display/rfb.sock";
 
   // The victim: another user's session, running for the whole attack.
   SessionGuard victim{run_dir.path(), ""};
@@ -199,11 +202,14 @@ TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
                         {"--user", victim_user_->name},
                         {"--env", "MOAT_ESC_SECRET=" + secret_},
                         {"--ro-bind", std::string(MOAT_ESCAPE_VICTIM_BIN) + ":" + kVictimInWall},
+                        {"--host-dir", "display"},
                         {"--", kVictimInWall},
                         {"--marker", victim_marker},
                         {"--abstract", victim_marker},
                         {"--unix-socket", victim_socket},
-                        {"--shm-key", victim_shm_key}});
+                        {"--shm-key", victim_shm_key},
+                        {"--rfb-socket", "/run/moat/display/rfb.sock"},
+                        {"--x11-display", "1"}});
   ProcessResult started = RunCommand(victim_argv, 120);
   ASSERT_EQ(started.exit_code, 0) << "starting the victim session: " << started.output;
   victim.id = victim_id;
@@ -211,6 +217,8 @@ TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
   ASSERT_GT(victim_pid, 0) << "the victim application never appeared on the host";
   ASSERT_TRUE(WaitForPath("/proc/" + std::to_string(victim_pid) + "/root/tmp/" + victim_marker, 30))
       << "the victim never became ready";
+  ASSERT_EQ(access(victim_rfb_socket.c_str(), F_OK), 0)
+      << "the victim's desktop socket is not in its display host dir: " << strerror(errno);
 
   // The attacker: the probe in its own wall, on a terminal of ours (for TIOCSTI).
   std::vector<std::string> argv = {MOAT_SANDBOX_BIN, "--run-dir", run_dir.path(), "run"};
@@ -227,6 +235,8 @@ TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
                  {"--victim-unix-socket", victim_socket},
                  {"--victim-tmp-marker", victim_marker},
                  {"--victim-shm-key", victim_shm_key},
+                 {"--victim-rfb-socket", victim_rfb_socket},
+                 {"--victim-x11-display", "1"},
                  {"--allow-kill-all", ""}});
   for (const auto& path : FindRunPaths(run_dir.path() + "/sessions/" + victim_id)) {
     Append(&argv, {{"--victim-run-path", path}});

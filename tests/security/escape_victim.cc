@@ -5,6 +5,7 @@
 // host through /proc/<pid>/root.
 //
 //   moat-escape-victim --marker NAME --abstract NAME --unix-socket PATH --shm-key K
+//                      [--rfb-socket PATH] [--x11-display N]   (a desktop's sockets)
 //   (the secret comes in the environment as MOAT_ESC_SECRET)
 #include <fcntl.h>
 #include <stddef.h>
@@ -53,7 +54,7 @@ void WriteFile(const std::string& path, const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string marker, abstract, unix_socket;
+  std::string marker, abstract, unix_socket, rfb_socket, x11_display;
   int shm_key = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -63,13 +64,17 @@ int main(int argc, char** argv) {
       abstract = argv[i + 1];
     else if (flag == "--unix-socket")
       unix_socket = argv[i + 1];
+    else if (flag == "--rfb-socket")
+      rfb_socket = argv[i + 1];
+    else if (flag == "--x11-display")
+      x11_display = argv[i + 1];
     else if (flag == "--shm-key")
       shm_key = static_cast<int>(std::strtol(argv[i + 1], nullptr, 0));
   }
   if (marker.empty() || abstract.empty() || unix_socket.empty() || shm_key == 0) {
     std::fprintf(stderr,
                  "usage: moat-escape-victim --marker NAME --abstract NAME --unix-socket PATH "
-                 "--shm-key K\n");
+                 "--shm-key K [--rfb-socket PATH] [--x11-display N]\n");
     return 2;
   }
   const char* secret = getenv("MOAT_ESC_SECRET");
@@ -77,6 +82,18 @@ int main(int argc, char** argv) {
   Listen(abstract, true);
   unlink(unix_socket.c_str());
   Listen(unix_socket, false);
+  // A desktop's sockets where Moat's desktop puts them: the RFB socket in the session's
+  // display host dir, the X socket in /tmp/.X11-unix and under the same abstract name (as Xorg
+  // and Xvnc listen). World-writable, so that only the wall keeps the attacker out.
+  if (!rfb_socket.empty()) Listen(rfb_socket, false);
+  if (!x11_display.empty()) {
+    mkdir("/tmp/.X11-unix", 01777);
+    chmod("/tmp/.X11-unix", 01777);
+    std::string x11 = "/tmp/.X11-unix/X" + x11_display;
+    unlink(x11.c_str());
+    Listen(x11, false);
+    Listen(x11, true);
+  }
   if (shmget(shm_key, 4096, IPC_CREAT | 0666) < 0) Die("shmget");
   WriteFile("/dev/shm/" + marker, text);
   WriteFile("/tmp/" + marker, text);  // last: the driver waits for it

@@ -93,6 +93,15 @@ Status ReadOptional(const Json& object, std::string_view key, std::string_view w
   return {};
 }
 
+Status ReadOptional(const Json& object, std::string_view key, std::string_view where,
+                    std::optional<uint64_t>& out) {
+  MOAT_TRY(const Json* value, Find(object, key, where, false));
+  if (!value) return {};
+  if (!value->is_number_unsigned()) return Fail(WrongType(Join(where, key), "a whole number >= 0"));
+  out = value->get<uint64_t>();
+  return {};
+}
+
 Status Read(const Json& object, std::string_view key, std::string_view where,
             std::vector<std::string>& out) {
   MOAT_TRY(const Json* value, Find(object, key, where, true));

@@ -35,6 +35,8 @@ Status ReadOptional(const Json& object, std::string_view key, std::string_view w
                     std::optional<double>& out);
 Status ReadOptional(const Json& object, std::string_view key, std::string_view where,
                     std::optional<std::string>& out);
+Status ReadOptional(const Json& object, std::string_view key, std::string_view where,
+                    std::optional<uint64_t>& out);
 // An array of strings at `key` (required).
 Status Read(const Json& object, std::string_view key, std::string_view where,
             std::vector<std::string>& out);

@@ -29,10 +29,15 @@ SessionLimits FullLimits() {
 }
 
 TEST(Messages, SessionCreateRoundTrips) {
-  SessionCreate create{"s1", "alice", Backend::kVm, FullLimits(), false};
+  SessionCreate create{"s1", "alice", Backend::kVm, FullLimits(), false, "800x600", 24};
   EXPECT_EQ(RoundTrip(create), create);
-  SessionCreate bare{"s2", "bob", Backend::kSandbox, {}, true};
+  SessionCreate bare{"s2", "bob", Backend::kSandbox, {}, true, std::nullopt, std::nullopt};
   EXPECT_EQ(RoundTrip(bare), bare);
+  EXPECT_FALSE(ToJson(bare).contains("geometry")) << "unset display fields are not sent";
+  SessionCreate sized = bare;
+  sized.geometry = "1920x1080";
+  sized.depth = 16;
+  EXPECT_EQ(RoundTrip(sized), sized);
 }
 
 TEST(Messages, LimitsUseTheSandboxKeysAndMax) {
@@ -269,6 +274,30 @@ INSTANTIATE_TEST_SUITE_P(
                           "limits":{"io_devices":[{"device":"8:0","read_bps":1.5}]}})",
                       "'body.limits.io_devices[0].read_bps' must be a whole number >= 0 or "
                       "\"max\""},
+        MalformedBody{"session.create",
+                      R"({"session_id":"s1","user":"a","backend":"sandbox","desktop":true,
+                          "geometry":"1280X800"})",
+                      "'body.geometry' must be WIDTHxHEIGHT, each 320..8192, not '1280X800'"},
+        MalformedBody{"session.create",
+                      R"({"session_id":"s1","user":"a","backend":"sandbox","desktop":true,
+                          "geometry":"100x800"})",
+                      "'body.geometry' must be WIDTHxHEIGHT, each 320..8192, not '100x800'"},
+        MalformedBody{"session.create",
+                      R"({"session_id":"s1","user":"a","backend":"sandbox","desktop":true,
+                          "geometry":"1280x-800"})",
+                      "'body.geometry' must be WIDTHxHEIGHT, each 320..8192, not '1280x-800'"},
+        MalformedBody{"session.create",
+                      R"({"session_id":"s1","user":"a","backend":"sandbox","desktop":true,
+                          "geometry":1280})",
+                      "'body.geometry' must be a string"},
+        MalformedBody{"session.create",
+                      R"({"session_id":"s1","user":"a","backend":"sandbox","desktop":true,
+                          "depth":8})",
+                      "'body.depth' must be 16 or 24, not 8"},
+        MalformedBody{"session.create",
+                      R"({"session_id":"s1","user":"a","backend":"sandbox","desktop":true,
+                          "depth":"24"})",
+                      "'body.depth' must be a whole number >= 0"},
         MalformedBody{"session.set_limits", R"({"session_id":"s1"})", "missing 'body.limits'"},
         MalformedBody{"session.set_limits", R"({"session_id":"s1","limits":[]})",
                       "'body.limits' must be an object"},

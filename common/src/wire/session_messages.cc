@@ -49,6 +49,32 @@ Result<IoDeviceLimits> IoDeviceFromJson(const Json& json, const std::string& whe
   return device;
 }
 
+// "WIDTHxHEIGHT" with each side 320..8192: what Xvnc takes for -geometry, and nothing else.
+Status CheckGeometry(const std::string& geometry, std::string_view where) {
+  auto bad = [&] {
+    return Fail(InvalidArgument("'" + std::string(where) +
+                                "' must be WIDTHxHEIGHT, each 320..8192, not '" + geometry + "'"));
+  };
+  size_t x = geometry.find('x');
+  if (x == std::string::npos || x == 0 || x + 1 == geometry.size() || x > 4 ||
+      geometry.size() - x - 1 > 4) {
+    return bad();
+  }
+  auto side = [](std::string_view digits) -> uint64_t {
+    uint64_t value = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return 0;
+      value = value * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return value;
+  };
+  std::string_view text(geometry);
+  for (uint64_t value : {side(text.substr(0, x)), side(text.substr(x + 1))}) {
+    if (value < 320 || value > 8192) return bad();
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string_view BackendName(Backend backend) { return backend == Backend::kVm ? "vm" : "sandbox"; }
@@ -105,18 +131,21 @@ Result<SessionLimits> SessionLimitsFromJson(const Json& json, std::string_view w
 }
 
 Json ToJson(const SessionCreate& body) {
-  return {{"session_id", body.session_id},
-          {"user", body.user},
-          {"backend", BackendName(body.backend)},
-          {"limits", ToJson(body.limits)},
-          {"desktop", body.desktop}};
+  Json out = {{"session_id", body.session_id},
+              {"user", body.user},
+              {"backend", BackendName(body.backend)},
+              {"limits", ToJson(body.limits)},
+              {"desktop", body.desktop}};
+  if (body.geometry) out["geometry"] = *body.geometry;
+  if (body.depth) out["depth"] = *body.depth;
+  return out;
 }
 
 template <>
 Result<SessionCreate> BodyFromJson(const Json& body) {
   MOAT_TRY_VOID(ExpectObject(body, "body"));
-  MOAT_TRY_VOID(
-      RejectUnknownKeys(body, {"session_id", "user", "backend", "limits", "desktop"}, "body"));
+  MOAT_TRY_VOID(RejectUnknownKeys(
+      body, {"session_id", "user", "backend", "limits", "desktop", "geometry", "depth"}, "body"));
   SessionCreate create;
   MOAT_TRY_VOID(Read(body, "session_id", "body", create.session_id));
   MOAT_TRY_VOID(CheckSessionId(create.session_id, "body.session_id"));
@@ -127,6 +156,13 @@ Result<SessionCreate> BodyFromJson(const Json& body) {
     MOAT_TRY(create.limits, SessionLimitsFromJson(*it, "body.limits"));
   }
   MOAT_TRY_VOID(Read(body, "desktop", "body", create.desktop));
+  MOAT_TRY_VOID(internal::ReadOptional(body, "geometry", "body", create.geometry));
+  if (create.geometry) MOAT_TRY_VOID(CheckGeometry(*create.geometry, "body.geometry"));
+  MOAT_TRY_VOID(internal::ReadOptional(body, "depth", "body", create.depth));
+  if (create.depth && *create.depth != 16 && *create.depth != 24) {
+    return Fail(
+        InvalidArgument("'body.depth' must be 16 or 24, not " + std::to_string(*create.depth)));
+  }
   return create;
 }
 

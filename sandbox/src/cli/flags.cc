@@ -178,6 +178,9 @@ Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args) {
       MOAT_TRY(auto text, value(flag));
       MOAT_TRY(auto mount, ParseBind(text, flag == "--ro-bind"));
       options.spec.mounts.push_back(std::move(mount));
+    } else if (flag == "--host-dir") {
+      MOAT_TRY(auto name, value(flag));
+      options.spec.host_dirs.push_back(std::move(name));
     } else if (flag == "--upper-size") {
       MOAT_TRY(auto text, value(flag));
       MOAT_TRY(options.spec.upper_size_bytes, ParseSize(text));

@@ -17,8 +17,8 @@ constexpr const char* kUsage =
     R"(usage: moat-sandbox [--run-dir DIR] [--cgroup-parent PATH|delegated] COMMAND ...
 
   run [--spec FILE] [--id ID] [--user NAME] [--root DIR] [--hostname NAME]
-      [--bind SRC[:DST]] [--ro-bind SRC[:DST]] [--upper-size SIZE] [--env K=V]
-      [--cwd DIR] [--tty|--no-tty] [--detach] [--keep] [LIMIT FLAGS] -- CMD [ARG...]
+      [--bind SRC[:DST]] [--ro-bind SRC[:DST]] [--host-dir NAME] [--upper-size SIZE]
+      [--env K=V] [--cwd DIR] [--tty|--no-tty] [--detach] [--keep] [LIMIT FLAGS] -- CMD [ARG...]
   list [--json]
   set ID [--app N] LIMIT FLAGS        change limits live; prints the effective values
   stats ID [--app N] [--watch] [--interval S] [--json]

@@ -1,7 +1,7 @@
 // Attacks on a victim session running at the same time as another user: its processes, its
 // memory and environment (which hold a secret), its files in /tmp and /dev/shm, its sockets
-// (abstract, in its /tmp, and its control socket in the host's run directory), its SysV IPC
-// and its cgroup.
+// (abstract, in its /tmp, and its control socket in the host's run directory), its desktop's
+// RFB and X sockets, its SysV IPC and its cgroup.
 #include <dirent.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -134,6 +134,35 @@ Outcome VictimControlSocket(const Facts& f) {
   return Blocked(Join(failures, ", "));
 }
 
+// The victim's desktop: its RFB socket on the host (where the display gateway, as root, reaches
+// it) would hand over the screen and keyboard without a password.
+Outcome VictimRfbSocket(const Facts& f) {
+  if (f.victim_rfb_socket.empty()) return Skipped("needs --victim-rfb-socket");
+  int err = ConnectUnix(f.victim_rfb_socket);
+  if (err == 0)
+    return Escaped("connected to the victim's RFB socket '" + f.victim_rfb_socket + "'");
+  std::string dir = f.victim_rfb_socket.substr(0, f.victim_rfb_socket.rfind('/'));
+  int dir_err = 0;
+  if (Exists(dir, &dir_err)) {
+    return Escaped("the victim's display dir '" + dir + "' is visible (connect: " + ErrName(err) +
+                   ")");
+  }
+  return Blocked(Failed("connect '" + f.victim_rfb_socket + "'", err));
+}
+
+// Its X server, by path and by the abstract name X servers also listen on: the attacker has no
+// X server of its own, so anything that answers is the victim's.
+Outcome VictimX11Socket(const Facts& f) {
+  if (f.victim_x11_display.empty()) return Skipped("needs --victim-x11-display");
+  std::string name = "/tmp/.X11-unix/X" + f.victim_x11_display;
+  int path_err = ConnectUnix(name);
+  if (path_err == 0) return Escaped("connected to the victim's X socket '" + name + "'");
+  int abstract_err = ConnectAbstract(name);
+  if (abstract_err == 0) return Escaped("connected to the victim's X socket '@" + name + "'");
+  return Blocked(Failed("connect '" + name + "'", path_err) + ", " +
+                 Failed("connect '@" + name + "'", abstract_err));
+}
+
 Outcome VictimSysvShm(const Facts& f) {
   if (!f.victim_shm_key) return Skipped("needs --victim-shm-key");
   int id = shmget(*f.victim_shm_key, 0, 0);
@@ -179,6 +208,8 @@ constexpr Attack kAttacks[] = {
     {"victim-abstract-socket", VictimAbstractSocket},
     {"victim-tmp-socket", VictimTmpSocket},
     {"victim-control-socket", VictimControlSocket},
+    {"victim-rfb-socket", VictimRfbSocket},
+    {"victim-x11-socket", VictimX11Socket},
     {"victim-sysv-shm", VictimSysvShm},
     {"victim-cgroup-visible", VictimCgroupVisible},
 };

@@ -155,6 +155,7 @@ bool ParseInt(const char* text, long* out) {
            "[--victim-host-pid N] [--victim-id ID] [--victim-abstract NAME] "
            "[--victim-unix-socket PATH] [--victim-run-path PATH]... [--victim-user-home DIR] "
            "[--victim-home-file NAME] [--victim-tmp-marker NAME] [--victim-shm-key K] "
+           "[--victim-rfb-socket PATH] [--victim-x11-display N] "
            "[--secret TEXT | --secret-hex HEX] [--suid-helper PATH] [--nonce TEXT] "
            "[--allow-kill-all] [--only NAME]...\n");
   _exit(2);
@@ -217,6 +218,10 @@ constexpr FlagSpec kFlags[] = {
      [](Facts* f, const std::string&, const char* v) { f->victim_home_file = v; }},
     {"--victim-tmp-marker",
      [](Facts* f, const std::string&, const char* v) { f->victim_tmp_marker = v; }},
+    {"--victim-rfb-socket",
+     [](Facts* f, const std::string&, const char* v) { f->victim_rfb_socket = v; }},
+    {"--victim-x11-display",
+     [](Facts* f, const std::string&, const char* v) { f->victim_x11_display = v; }},
     {"--victim-shm-key",
      [](Facts* f, const std::string& k, const char* v) { f->victim_shm_key = Number(k, v); }},
     {"--secret", [](Facts* f, const std::string&, const char* v) { f->secret = v; }},
@@ -297,8 +302,7 @@ int main(int argc, char** argv) {
   Facts facts = ParseArgs(argc, argv, &only);
   Tally tally;
   for (auto table : {HostAttacks(), MountAttacks(), ProcSysAttacks(), KernelAttacks(),
-                     DeviceAttacks(), PrivilegeAttacks(), CrossSessionAttacks(),
-                     CgroupAttacks()}) {
+                     DeviceAttacks(), PrivilegeAttacks(), CrossSessionAttacks(), CgroupAttacks()}) {
     for (const Attack& attack : table) {
       if (Selected(only, attack.name)) Print(attack.name, RunInChild(attack, facts), &tally);
     }

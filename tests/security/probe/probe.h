@@ -39,6 +39,8 @@ struct Facts {
   std::string victim_home_file;  // a world-readable file in that home holding the secret
   std::string victim_tmp_marker;
   std::optional<int> victim_shm_key;
+  std::string victim_rfb_socket;   // host path of the victim desktop's RFB socket
+  std::string victim_x11_display;  // its X display number, e.g. "1"
   std::string secret;
   std::string suid_helper;
   std::string nonce;  // names the files the probe plants for the driver to look for on the host

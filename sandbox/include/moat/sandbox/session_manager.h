@@ -64,6 +64,9 @@ class SessionManager {
   Status Freeze(const std::string& id);
   Status Thaw(const std::string& id);
 
+  // Where the host dir `name` of a session (SessionSpec::host_dirs) is on the host.
+  std::string HostDirPath(const std::string& id, const std::string& name) const;
+
   CgroupDriver& cgroups() { return *cgroups_; }
   const ManagerOptions& options() const { return options_; }
 

@@ -60,6 +60,10 @@ struct SessionSpec {
   std::string seccomp_profile = "default";
   std::map<std::string, std::string> env;  // extra environment for applications
   Limits limits;
+  // Directories shared with the host side only, by name ([a-z][a-z0-9-]{0,31}): each is
+  // <session dir>/NAME on the host (the user's, mode 0700, under root's 0700 session dir) and
+  // /run/moat/NAME inside the wall. A desktop's RFB socket lives in one ("display").
+  std::vector<std::string> host_dirs;
 };
 
 // Parses the JSON form documented in docs/sandbox.md. Unknown keys are errors.

@@ -44,6 +44,9 @@ struct SessionCreate {
   Backend backend = Backend::kSandbox;
   SessionLimits limits;
   bool desktop = true;  // start Xvnc and a window manager; false: a shell-only session
+  // Of the desktop; unset: the agent's default (1280x800, depth 24). Ignored without desktop.
+  std::optional<std::string> geometry;  // "WIDTHxHEIGHT", each 320..8192
+  std::optional<uint64_t> depth;        // 16 or 24
   bool operator==(const SessionCreate&) const = default;
 };
 
