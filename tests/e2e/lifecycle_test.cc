@@ -208,6 +208,24 @@ TEST_F(SessionLifecycle, ConcurrentCreatesKeepToTheSessionLimit) {
   }
 }
 
+// The default session is a desktop: Xvnc, openbox and the user's start-up run inside the wall
+// by the time the create answers.
+TEST_F(SessionLifecycle, ADesktopSessionRunsItsDesktop) {
+  Api ivy = MakeUser(*broker_, "moat-e2e-ivy", "user");
+  Reply created = ivy.Call("POST", "/api/v1/sessions", Json::object());
+  ASSERT_EQ(created.status, 201) << created.raw << broker_->log();
+  std::string id = created.body["id"];
+  Reply ps = ivy.Call("GET", "/api/v1/sessions/" + id + "/processes");
+  ASSERT_EQ(ps.status, 200) << ps.raw;
+  for (const char* program : {"Xvnc", "openbox", "xterm"}) {
+    EXPECT_NE(ps.raw.find(program), std::string::npos) << program << " not in " << ps.raw;
+  }
+  EXPECT_TRUE(std::filesystem::exists(broker_->run_dir() + "/sessions/" + id +
+                                      "/display/rfb.sock"));
+  EXPECT_EQ(ivy.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
+  EXPECT_FALSE(std::filesystem::exists(broker_->run_dir() + "/sessions/" + id));
+}
+
 TEST_F(SessionLifecycle, MetricsCountSessionsAndRequests) {
   Api anyone(*broker_);
   Reply metrics = anyone.CallRaw("GET", "/metrics", "");
