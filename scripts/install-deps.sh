@@ -22,6 +22,9 @@ packages=(
   libpam0g-dev
   # the broker's HTTPS/WSS server (Boost.Beast and Asio, header-only)
   libboost1.81-dev
+  # moat-console (issue 7): Qt 6 Widgets, Network, WebSockets, Charts; Xvfb for its UI tests
+  # (offscreen works too)
+  qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev qt6-websockets-dev qt6-charts-dev xvfb xauth
 )
 
 missing=()
