@@ -218,7 +218,11 @@ void BrokerClient::Refresh() {
 
 void BrokerClient::OnEventsClosed() {
   if (closing_ || state_ == State::kRefused || state_ == State::kDisconnected) return;
-  ScheduleReconnect(tr("event stream closed: %1").arg(events_.errorString()));
+  // A broker that goes away cleanly closes the stream without a socket error to speak of.
+  QString why = events_.error() == QAbstractSocket::UnknownSocketError
+                    ? tr("the broker closed the event stream (code %1)").arg(events_.closeCode())
+                    : tr("event stream lost: %1").arg(events_.errorString());
+  ScheduleReconnect(why);
 }
 
 void BrokerClient::ScheduleReconnect(const QString& why) {

@@ -2,6 +2,7 @@
 #include "models/liveupdates.h"
 
 #include <QDateTime>
+#include <QJsonDocument>
 
 namespace moat::console {
 
@@ -64,6 +65,15 @@ void LiveUpdates::Flush() {
   for (const auto& host : pending_hosts_) hosts_.Upsert(host);
   pending_hosts_.clear();
   if (!pending_audit_.empty()) {
+    // A limits change is announced only as an audit event: its new value is the limits.
+    for (const auto& event : pending_audit_) {
+      if (event.value(QLatin1String("kind")).toString() != QLatin1String("session.limits")) continue;
+      QJsonDocument limits =
+          QJsonDocument::fromJson(event.value(QLatin1String("new_value")).toString().toUtf8());
+      if (limits.isObject()) {
+        sessions_.SetLimits(event.value(QLatin1String("session_id")).toString(), limits.object());
+      }
+    }
     audit_.Prepend(pending_audit_);
     pending_audit_.clear();
   }

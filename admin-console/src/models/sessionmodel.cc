@@ -198,6 +198,13 @@ void SessionModel::ApplyUsage(const std::vector<UsageSample>& samples) {
   EmitChanged(changed, kCpu, kPids);
 }
 
+void SessionModel::SetLimits(const QString& id, const QJsonObject& limits) {
+  int row = RowOf(id);
+  if (row < 0) return;
+  rows_[static_cast<size_t>(row)].limits = limits;
+  emit dataChanged(index(row, 0), index(row, kColumnCount - 1));
+}
+
 void SessionModel::SetNow(qint64 now_s) {
   if (now_s == now_s_) return;
   now_s_ = now_s;

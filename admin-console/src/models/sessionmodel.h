@@ -46,6 +46,8 @@ class SessionModel : public QAbstractTableModel {
   void ApplySessions(const std::vector<QJsonObject>& sessions);
   // The newest sample per session; samples of unknown sessions are ignored.
   void ApplyUsage(const std::vector<UsageSample>& samples);
+  // Limits announced by an audit event (a change by anyone, this console or another).
+  void SetLimits(const QString& id, const QJsonObject& limits);
   // The clock the idle column is computed against (Unix seconds).
   void SetNow(qint64 now_s);
 
