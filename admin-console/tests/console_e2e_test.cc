@@ -25,6 +25,7 @@
 #include "models/liveupdates.h"
 #include "test_support.h"
 #include "ui/mainwindow.h"
+#include "ui/sessiondetail.h"
 #include "ui/sessionsview.h"
 
 namespace moat::console {
@@ -190,6 +191,17 @@ TEST_F(ConsoleE2e, SessionsShowLiveAndActionsReachTheKernel) {
   ASSERT_TRUE(resumed.ok()) << resumed.error.toStdString();
   EXPECT_TRUE(QTest::qWaitFor([&] { return console.Row(id)->state == QLatin1String("active"); }, 2000));
 
+  // The main window and the session's detail over these models, for the record.
+  {
+    MainWindow window(&console.client, &console.live);
+    window.resize(1200, 600);
+    window.show();
+    SessionDetail* detail = window.OpenDetail(qid);
+    QTest::qWait(2500);  // processes arrive, the charts get a few more points
+    window.grab().save(QStringLiteral("console-e2e-main.png"));
+    detail->grab().save(QStringLiteral("console-e2e-detail.png"));
+  }
+
   // End: the row leaves the model, the wall is gone.
   for (const auto& session : ids) {
     BrokerClient::Reply ended = console.Wait([&](BrokerClient::Done done) {
@@ -199,13 +211,6 @@ TEST_F(ConsoleE2e, SessionsShowLiveAndActionsReachTheKernel) {
   }
   EXPECT_TRUE(QTest::qWaitFor([&] { return console.live.sessions().rowCount() == 0; }, 2000));
   EXPECT_FALSE(std::filesystem::exists(broker_->run_dir() + "/sessions/" + id));
-
-  // The main window over these models, for the record.
-  MainWindow window(&console.client, &console.live);
-  window.resize(1200, 600);
-  window.show();
-  QTest::qWait(300);
-  window.grab().save(QStringLiteral("console-e2e-main.png"));
 }
 
 TEST_F(ConsoleE2e, AuditorSeesEverythingAndCanChangeNothing) {

@@ -55,7 +55,7 @@ MainWindow::MainWindow(BrokerClient* client, LiveUpdates* live, QWidget* parent)
     statusBar()->setToolTip(tr("%1 live sessions").arg(live_->sessions().rowCount()));
   });
   RestoreLayout();
-  UpdateActions();
+  OnStateChanged(client_->state(), client_->status_text());
 }
 
 MainWindow::~MainWindow() = default;
