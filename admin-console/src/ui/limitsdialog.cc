@@ -21,6 +21,7 @@ LimitsDialog::LimitsDialog(const QString& title, const QJsonObject& limits, QWid
                              "read back."));
   hint->setWordWrap(true);
   layout->addWidget(hint);
+  setMinimumWidth(420);
   layout->addLayout(new QFormLayout);
   AddField(QStringLiteral("cpu_percent"), tr("CPU cap"), tr(" % of a core"), 1, 100000, 1, 0, limits);
   AddField(QStringLiteral("cpu_weight"), tr("CPU weight"), QString(), 1, 10000, 1, 0, limits);

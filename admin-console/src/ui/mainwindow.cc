@@ -128,7 +128,8 @@ void MainWindow::UpdateActions() {
 
 void MainWindow::OnStateChanged(BrokerClient::State state, const QString& text) {
   QString role = client_->role().isEmpty() ? QString() : tr(" · role %1").arg(client_->role());
-  connection_->setText(text.section(QLatin1Char('\n'), 0, 0) +
+  QString first_line = text.isEmpty() ? tr("Not connected") : text.section(QLatin1Char('\n'), 0, 0);
+  connection_->setText(first_line +
                        (state == BrokerClient::State::kConnected ? role : QString()));
   if (state == BrokerClient::State::kRefused) {
     auto* box = new QMessageBox(QMessageBox::Critical, tr("Connection Refused"), text,

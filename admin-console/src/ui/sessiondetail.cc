@@ -70,6 +70,10 @@ SessionDetail::SessionDetail(const QString& id, LiveUpdates* live, QWidget* pare
   processes_->setSelectionBehavior(QAbstractItemView::SelectRows);
   processes_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   processes_->setSortingEnabled(true);
+  processes_->sortByColumn(0, Qt::AscendingOrder);
+  processes_->setWordWrap(false);
+  processes_->verticalHeader()->setDefaultSectionSize(22);
+  processes_->setColumnWidth(3, 260);
   auto* refresh = new QPushButton(tr("Re&fresh"));
   auto* process_buttons = new QHBoxLayout;
   process_buttons->addWidget(refresh);
@@ -86,8 +90,8 @@ SessionDetail::SessionDetail(const QString& id, LiveUpdates* live, QWidget* pare
   layout->addWidget(limits_);
   layout->addWidget(effective_);
   layout->addLayout(actions);
-  layout->addLayout(charts, 2);
-  layout->addWidget(process_box, 1);
+  layout->addLayout(charts, 3);
+  layout->addWidget(process_box, 2);
 
   connect(refresh, &QPushButton::clicked, this, [this] { emit processesRequested(id_); });
   connect(kill_, &QPushButton::clicked, this, [this] {
@@ -104,7 +108,7 @@ SessionDetail::SessionDetail(const QString& id, LiveUpdates* live, QWidget* pare
             title_->setText(tr("%1 — %2").arg(title_->text().section(QStringLiteral(" — "), 0, 0), state));
             SetCanOperate(can_operate_, is_admin_);
           });
-  resize(900, 680);
+  resize(960, 760);
   Refresh();
 }
 

@@ -21,8 +21,8 @@ UsageChart::UsageChart(Metric metric, QWidget* parent)
   chart->setTitle(metric == Metric::kCpuPercent ? tr("CPU (% of one core)") : tr("Memory (MiB)"));
   chart->legend()->hide();
   chart->addSeries(series_);
-  time_axis_->setFormat(QStringLiteral("HH:mm:ss"));
-  time_axis_->setTickCount(6);
+  time_axis_->setFormat(QStringLiteral("HH:mm"));
+  time_axis_->setTickCount(6);  // every two minutes over the ten-minute window
   value_axis_->setLabelFormat(QStringLiteral("%.0f"));
   value_axis_->setMin(0);
   chart->addAxis(time_axis_, Qt::AlignBottom);
