@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   parser.addVersionOption();
   QCommandLineOption broker(QStringLiteral("broker"), QStringLiteral("Broker URL to connect to."),
                             QStringLiteral("url"));
-  QCommandLineOption user(QStringLiteral("user"), QStringLiteral("User name."), QStringLiteral("name"));
+  QCommandLineOption user(QStringLiteral("user"), QStringLiteral("User name."),
+                          QStringLiteral("name"));
   parser.addOption(broker);
   parser.addOption(user);
   parser.process(app);

@@ -7,13 +7,13 @@
 // a restarted broker is reconnected to.
 #include <gtest/gtest.h>
 
+#include <QAction>
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QSettings>
 #include <QSslCertificate>
 #include <QTableView>
-#include <QAction>
 #include <QTemporaryDir>
 #include <QTest>
 #include <filesystem>
@@ -64,10 +64,12 @@ struct Console {
       return true;
     });
   }
-  bool ConnectAs(const BrokerProcess& broker, const std::string& user, const std::string& password) {
+  bool ConnectAs(const BrokerProcess& broker, const std::string& user,
+                 const std::string& password) {
     client.Connect(QUrl(QString::fromStdString(broker.url())), QString::fromStdString(user),
                    QString::fromStdString(password));
-    return QTest::qWaitFor([&] { return client.state() == BrokerClient::State::kConnected; }, 20000);
+    return QTest::qWaitFor([&] { return client.state() == BrokerClient::State::kConnected; },
+                           20000);
   }
   // Runs the event loop until the call answers.
   BrokerClient::Reply Wait(const std::function<void(BrokerClient::Done)>& call) {
@@ -76,7 +78,9 @@ struct Console {
     (void)QTest::qWaitFor([&] { return reply.has_value(); }, 60000);
     return reply.value_or(BrokerClient::Reply{0, {}, QStringLiteral("no answer in 60 s")});
   }
-  const SessionRow* Row(const std::string& id) { return live.sessions().Find(QString::fromStdString(id)); }
+  const SessionRow* Row(const std::string& id) {
+    return live.sessions().Find(QString::fromStdString(id));
+  }
 };
 
 class ConsoleE2e : public ::testing::Test {
@@ -132,7 +136,9 @@ TEST_F(ConsoleE2e, SessionsShowLiveAndActionsReachTheKernel) {
 
   // Usage flows at 1 Hz into the row and the chart history.
   EXPECT_TRUE(QTest::qWaitFor(
-      [&] { return console.Row(id)->usage_at_ms > 0 && console.live.history().Points(qid).size() >= 2; },
+      [&] {
+        return console.Row(id)->usage_at_ms > 0 && console.live.history().Points(qid).size() >= 2;
+      },
       10000));
   EXPECT_GT(console.Row(id)->memory, 0);
 
@@ -141,7 +147,8 @@ TEST_F(ConsoleE2e, SessionsShowLiveAndActionsReachTheKernel) {
     console.client.SetLimits(qid, QJsonObject{{"cpu_percent", 30}, {"pids_max", 77}}, done);
   });
   ASSERT_TRUE(limited.ok()) << limited.status << " " << limited.error.toStdString();
-  QJsonObject effective = limited.body.toObject().value(QLatin1String("effective_limits")).toObject();
+  QJsonObject effective =
+      limited.body.toObject().value(QLatin1String("effective_limits")).toObject();
   EXPECT_EQ(effective.value(QLatin1String("cpu_percent")).toDouble(), 30.0);
   EXPECT_EQ(effective.value(QLatin1String("pids_max")).toInt(), 77);
   std::string quota = FindCgroupFile(broker_->cgroup_parent(), id, {"cpu.max", "cpu.cfs_quota_us"});
@@ -180,16 +187,18 @@ TEST_F(ConsoleE2e, SessionsShowLiveAndActionsReachTheKernel) {
   BrokerClient::Reply suspended =
       console.Wait([&](BrokerClient::Done done) { console.client.Suspend(qid, done); });
   ASSERT_TRUE(suspended.ok()) << suspended.error.toStdString();
-  EXPECT_TRUE(QTest::qWaitFor(
-      [&] { return console.Row(id)->state == QLatin1String("suspended"); }, 2000));
-  std::string freezer = FindCgroupFile(broker_->cgroup_parent(), id, {"cgroup.freeze", "freezer.state"});
+  EXPECT_TRUE(
+      QTest::qWaitFor([&] { return console.Row(id)->state == QLatin1String("suspended"); }, 2000));
+  std::string freezer =
+      FindCgroupFile(broker_->cgroup_parent(), id, {"cgroup.freeze", "freezer.state"});
   ASSERT_FALSE(freezer.empty());
   std::string frozen = test::Trim(test::ReadFile(freezer));
   EXPECT_TRUE(frozen == "1" || frozen == "FROZEN") << frozen;
   BrokerClient::Reply resumed =
       console.Wait([&](BrokerClient::Done done) { console.client.Resume(qid, done); });
   ASSERT_TRUE(resumed.ok()) << resumed.error.toStdString();
-  EXPECT_TRUE(QTest::qWaitFor([&] { return console.Row(id)->state == QLatin1String("active"); }, 2000));
+  EXPECT_TRUE(
+      QTest::qWaitFor([&] { return console.Row(id)->state == QLatin1String("active"); }, 2000));
 
   // The main window and the session's detail over these models, for the record.
   {
@@ -243,9 +252,8 @@ TEST_F(ConsoleE2e, AuditorSeesEverythingAndCanChangeNothing) {
   }
   EXPECT_EQ(enabled, 0);
   // And the broker agrees, should anything try.
-  BrokerClient::Reply refused = console.Wait([&](BrokerClient::Done done) {
-    console.client.Suspend(QString::fromStdString(id), done);
-  });
+  BrokerClient::Reply refused = console.Wait(
+      [&](BrokerClient::Done done) { console.client.Suspend(QString::fromStdString(id), done); });
   EXPECT_EQ(refused.status, 403) << refused.error.toStdString();
   admin.Call("POST", "/api/v1/sessions/" + id + "/end");
 }

@@ -43,7 +43,9 @@ void Fill(LiveUpdates& live) {
   for (int i = 0; i < kSessions; ++i) {
     sessions.append(QJsonObject{
         {"id", Id(i)},
-        {"user", QStringLiteral("%1%2").arg(QLatin1String(kUsers[i % 8])).arg(i / 8 ? QString::number(i / 8) : QString())},
+        {"user", QStringLiteral("%1%2")
+                     .arg(QLatin1String(kUsers[i % 8]))
+                     .arg(i / 8 ? QString::number(i / 8) : QString())},
         {"host", QStringLiteral("node%1").arg(i % 3 + 1)},
         {"backend", i % 9 == 4 ? "vm" : "sandbox"},
         {"state", kStates[i % 6]},
@@ -56,14 +58,19 @@ void Fill(LiveUpdates& live) {
   live.ResetSessions(sessions);
   QJsonArray hosts;
   for (int h = 1; h <= 3; ++h) {
-    hosts.append(QJsonObject{{"name", QStringLiteral("node%1").arg(h)}, {"state", "online"},
-                             {"connected", true}, {"enabled", true}, {"drained", h == 3},
+    hosts.append(QJsonObject{{"name", QStringLiteral("node%1").arg(h)},
+                             {"state", "online"},
+                             {"connected", true},
+                             {"enabled", true},
+                             {"drained", h == 3},
                              {"capacity", 50}});
   }
   live.ResetHosts(hosts);
   QJsonArray audit;
   for (int e = 0; e < 12; ++e) {
-    audit.append(QJsonObject{{"id", 100 - e}, {"at", now - e * 95}, {"actor", e % 3 ? "admin" : "system"},
+    audit.append(QJsonObject{{"id", 100 - e},
+                             {"at", now - e * 95},
+                             {"actor", e % 3 ? "admin" : "system"},
                              {"kind", e % 2 ? "session.limits" : "session.state"},
                              {"session_id", Id(e)},
                              {"old_value", e % 2 ? "{\"cpu_percent\":100}" : "active"},
@@ -78,10 +85,12 @@ void Fill(LiveUpdates& live) {
     for (int i = 0; i < kSessions; ++i) {
       double wave = 0.5 + 0.5 * std::sin((kSeconds - t) / 17.0 + i);
       double cpu = i == 0 ? (t > 120 ? 85 + 10 * wave : 28 + 2 * wave) : 1 + 6 * wave * (i % 5);
-      samples.append(QJsonObject{{"session_id", Id(i)}, {"at", now_ms - t * 1000},
-                                 {"cpu_percent", cpu},
-                                 {"memory_current", qint64(200 + 150 * wave + (kSeconds - t) * (i == 0)) << 20},
-                                 {"pids", 12 + i % 30}});
+      samples.append(QJsonObject{
+          {"session_id", Id(i)},
+          {"at", now_ms - t * 1000},
+          {"cpu_percent", cpu},
+          {"memory_current", qint64(200 + 150 * wave + (kSeconds - t) * (i == 0)) << 20},
+          {"pids", 12 + i % 30}});
     }
     live.Enqueue(QJsonDocument(QJsonObject{{"type", "usage"}, {"samples", samples}}).toJson());
   }
@@ -113,7 +122,8 @@ class UiTest : public QObject {
     QTableView* table = window.sessions_view()->table();
     QCOMPARE(table->model()->rowCount(), kSessions);
     window.sessions_view()->table()->sortByColumn(SessionModel::kCpu, Qt::DescendingOrder);
-    QCOMPARE(table->model()->index(0, SessionModel::kUser).data().toString(), QStringLiteral("alice"));
+    QCOMPARE(table->model()->index(0, SessionModel::kUser).data().toString(),
+             QStringLiteral("alice"));
     table->selectRow(0);
     QVERIFY(window.grab().save(QStringLiteral("console-main.png")));
 
@@ -127,7 +137,8 @@ class UiTest : public QObject {
 
     // Not connected: nothing that would need the broker is enabled.
     for (QAction* action : window.findChildren<QAction*>()) {
-      if (action->text().contains(QLatin1String("Suspend")) || action->text().contains(QLatin1String("Limits"))) {
+      if (action->text().contains(QLatin1String("Suspend")) ||
+          action->text().contains(QLatin1String("Limits"))) {
         QVERIFY2(!action->isEnabled(), qPrintable(action->text()));
       }
     }
@@ -145,28 +156,34 @@ class UiTest : public QObject {
     QCOMPARE(detail->cpu_chart()->point_count(), kSeconds + 1);
     QCOMPARE(detail->memory_chart()->point_count(), kSeconds + 1);
     QJsonArray processes;
-    const char* commands[] = {"moat-init", "Xvnc :0 -rfbunixpath /run/vnc", "openbox", "xterm",
-                              "bash", "make -j8", "cc1plus build/big.cc"};
+    const char* commands[] = {
+        "moat-init", "Xvnc :0 -rfbunixpath /run/vnc", "openbox", "xterm", "bash",
+        "make -j8",  "cc1plus build/big.cc"};
     for (int p = 0; p < 7; ++p) {
-      processes.append(QJsonObject{{"pid", p + 1}, {"ppid", p == 0 ? 0 : (p < 3 ? 1 : p)},
-                                   {"uid", 1000}, {"app", p >= 3 ? "app-1" : ""},
-                                   {"command", commands[p]}, {"state", p == 6 ? "R" : "S"},
-                                   {"rss_bytes", qint64(3 + p * 40) << 20}, {"cpu_time_ms", p * 61000}});
+      processes.append(QJsonObject{{"pid", p + 1},
+                                   {"ppid", p == 0 ? 0 : (p < 3 ? 1 : p)},
+                                   {"uid", 1000},
+                                   {"app", p >= 3 ? "app-1" : ""},
+                                   {"command", commands[p]},
+                                   {"state", p == 6 ? "R" : "S"},
+                                   {"rss_bytes", qint64(3 + p * 40) << 20},
+                                   {"cpu_time_ms", p * 61000}});
     }
     detail->SetProcesses(processes);
-    detail->SetEffectiveLimits(QJsonObject{{"cpu_percent", 50}, {"memory_max", qint64{2} << 30},
-                                           {"pids_max", "max"}});
+    detail->SetEffectiveLimits(
+        QJsonObject{{"cpu_percent", 50}, {"memory_max", qint64{2} << 30}, {"pids_max", "max"}});
     // Another second arrives: the chart follows.
-    live.Enqueue(QJsonDocument(QJsonObject{
-                                   {"type", "usage"},
-                                   {"samples", QJsonArray{QJsonObject{
-                                                   {"session_id", Id(0)},
-                                                   {"at", QDateTime::currentMSecsSinceEpoch() + 1000},
-                                                   {"cpu_percent", 30.0},
-                                                   {"memory_current", qint64{600} << 20},
-                                                   {"pids", 20}}}}})
+    live.Enqueue(QJsonDocument(
+                     QJsonObject{{"type", "usage"},
+                                 {"samples", QJsonArray{QJsonObject{
+                                                 {"session_id", Id(0)},
+                                                 {"at", QDateTime::currentMSecsSinceEpoch() + 1000},
+                                                 {"cpu_percent", 30.0},
+                                                 {"memory_current", qint64{600} << 20},
+                                                 {"pids", 20}}}}})
                      .toJson());
-    QVERIFY(QTest::qWaitFor([&] { return detail->cpu_chart()->point_count() == kSeconds + 2; }, 2000));
+    QVERIFY(
+        QTest::qWaitFor([&] { return detail->cpu_chart()->point_count() == kSeconds + 2; }, 2000));
     QVERIFY(detail->grab().save(QStringLiteral("console-detail.png")));
   }
 

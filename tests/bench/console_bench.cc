@@ -47,17 +47,18 @@ QJsonArray Listing(int sessions) {
 QByteArray UsageMessage(int sessions, int tick) {
   QJsonArray samples;
   for (int i = 0; i < sessions; ++i) {
-    samples.append(QJsonObject{{"session_id", QStringLiteral("s-%1").arg(i, 24, 16, QLatin1Char('0'))},
-                               {"at", (kStart + 1000 + tick) * 1000},
-                               {"cpu_usage_us", qint64{tick} * 1000 + i},
-                               {"cpu_percent", ((i * 37 + tick * 11) % 1000) / 10.0},
-                               {"memory_current", qint64{(i % 97 + tick % 13) + 20} << 20},
-                               {"memory_peak", qint64{200} << 20},
-                               {"pids", 5 + (i + tick) % 40},
-                               {"io_read_bytes", 0},
-                               {"io_write_bytes", 0},
-                               {"oom_kills", 0},
-                               {"psi", QJsonObject{{"cpu", 0.5}}}});
+    samples.append(
+        QJsonObject{{"session_id", QStringLiteral("s-%1").arg(i, 24, 16, QLatin1Char('0'))},
+                    {"at", (kStart + 1000 + tick) * 1000},
+                    {"cpu_usage_us", qint64{tick} * 1000 + i},
+                    {"cpu_percent", ((i * 37 + tick * 11) % 1000) / 10.0},
+                    {"memory_current", qint64{(i % 97 + tick % 13) + 20} << 20},
+                    {"memory_peak", qint64{200} << 20},
+                    {"pids", 5 + (i + tick) % 40},
+                    {"io_read_bytes", 0},
+                    {"io_write_bytes", 0},
+                    {"oom_kills", 0},
+                    {"psi", QJsonObject{{"cpu", 0.5}}}});
   }
   return QJsonDocument(QJsonObject{{"type", "usage"},
                                    {"at", (kStart + 1000 + tick) * 1000},

@@ -114,7 +114,8 @@ void BrokerClient::CheckCa(const QByteArray& pem) {
       break;
     case TrustedCa::Verdict::kNew:
       if (!prompt_ || !prompt_(server_, fingerprint_)) {
-        Refuse(tr("The CA of %1 (SHA-256 %2) was not trusted.").arg(server_.authority(), fingerprint_));
+        Refuse(tr("The CA of %1 (SHA-256 %2) was not trusted.")
+                   .arg(server_.authority(), fingerprint_));
         return;
       }
       trust_->Remember(server_, fingerprint_);
@@ -153,7 +154,8 @@ void BrokerClient::Login() {
          }
          QJsonObject body = reply.body.toObject();
          token_ = body.value(QLatin1String("token")).toString();
-         QString role = body.value(QLatin1String("user")).toObject().value(QLatin1String("role")).toString();
+         QString role =
+             body.value(QLatin1String("user")).toObject().value(QLatin1String("role")).toString();
          if (role != role_) {
            role_ = role;
            emit roleChanged(role_);
@@ -166,7 +168,8 @@ void BrokerClient::Login() {
 // models ignore stream updates older than the snapshot's rows.
 void BrokerClient::OpenEvents() {
   QUrl url = server_;
-  url.setScheme(server_.scheme() == QLatin1String("http") ? QStringLiteral("ws") : QStringLiteral("wss"));
+  url.setScheme(server_.scheme() == QLatin1String("http") ? QStringLiteral("ws")
+                                                          : QStringLiteral("wss"));
   url.setPath(QStringLiteral("/api/v1/events"));
   QNetworkRequest request(url);
   request.setRawHeader("Authorization", "Bearer " + token_.toUtf8());
@@ -191,7 +194,8 @@ void BrokerClient::LoadSnapshot() {
 
 void BrokerClient::LoadSessionsPage(int offset, QJsonArray collected) {
   quint64 generation = generation_;
-  Call("GET", QStringLiteral("/api/v1/sessions?live=1&limit=%1&offset=%2").arg(kPageSize).arg(offset),
+  Call("GET",
+       QStringLiteral("/api/v1/sessions?live=1&limit=%1&offset=%2").arg(kPageSize).arg(offset),
        QJsonValue(), [this, offset, collected, generation](const Reply& reply) mutable {
          if (generation != generation_) return;
          if (!reply.ok()) {
@@ -206,8 +210,8 @@ void BrokerClient::LoadSessionsPage(int offset, QJsonArray collected) {
          }
          emit sessionsLoaded(collected);
          if (state_ != State::kConnected) {
-           SetState(State::kConnected, tr("Connected to %1 as %2 (%3)")
-                                           .arg(server_.authority(), user_, role_));
+           SetState(State::kConnected,
+                    tr("Connected to %1 as %2 (%3)").arg(server_.authority(), user_, role_));
          }
        });
 }
@@ -230,10 +234,9 @@ void BrokerClient::ScheduleReconnect(const QString& why) {
   int delay_ms = std::min(kMaxBackoffMs, 1000 << std::min(attempt_, 5));
   ++attempt_;
   token_.clear();
-  SetState(State::kReconnecting, tr("%1 — reconnecting in %2 s (attempt %3)")
-                                     .arg(why)
-                                     .arg(delay_ms / 1000)
-                                     .arg(attempt_));
+  SetState(
+      State::kReconnecting,
+      tr("%1 — reconnecting in %2 s (attempt %3)").arg(why).arg(delay_ms / 1000).arg(attempt_));
   reconnect_timer_.start(delay_ms);
 }
 
@@ -314,7 +317,8 @@ void BrokerClient::Processes(const QString& session, Done done) {
        std::move(done));
 }
 void BrokerClient::KillProcess(const QString& session, qint64 pid, int signal, Done done) {
-  Call("POST", QStringLiteral("/api/v1/sessions/%1/processes/%2/kill").arg(Encode(session)).arg(pid),
+  Call("POST",
+       QStringLiteral("/api/v1/sessions/%1/processes/%2/kill").arg(Encode(session)).arg(pid),
        QJsonObject{{QStringLiteral("signal"), signal}}, std::move(done));
 }
 void BrokerClient::SetDrained(const QString& host, bool drained, Done done) {

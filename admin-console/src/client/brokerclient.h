@@ -33,7 +33,7 @@ class BrokerClient : public QObject {
   struct Reply {
     int status = 0;  // 0: no answer (network or TLS failure)
     QJsonValue body;
-    QString error;   // the broker's message, or the transport's
+    QString error;  // the broker's message, or the transport's
     bool ok() const { return status >= 200 && status < 300; }
   };
   using Done = std::function<void(const Reply&)>;
@@ -54,7 +54,9 @@ class BrokerClient : public QObject {
   QUrl server() const { return server_; }
   QString ca_fingerprint() const { return fingerprint_; }
   // admin and operator may act on sessions; auditors and users only look.
-  bool CanOperate() const { return role_ == QLatin1String("admin") || role_ == QLatin1String("operator"); }
+  bool CanOperate() const {
+    return role_ == QLatin1String("admin") || role_ == QLatin1String("operator");
+  }
   bool IsAdmin() const { return role_ == QLatin1String("admin"); }
 
   // Any API call; `path` starts at /api/v1/.

@@ -27,8 +27,7 @@ TrustedCa::Verdict TrustedCa::Check(const QUrl& server, const QString& fingerpri
   QString known = settings_->value(Key(server)).toString();
   if (remembered != nullptr) *remembered = known;
   if (known.isEmpty()) return Verdict::kNew;
-  return known.compare(fingerprint, Qt::CaseInsensitive) == 0 ? Verdict::kKnown
-                                                              : Verdict::kChanged;
+  return known.compare(fingerprint, Qt::CaseInsensitive) == 0 ? Verdict::kKnown : Verdict::kChanged;
 }
 
 void TrustedCa::Remember(const QUrl& server, const QString& fingerprint) {

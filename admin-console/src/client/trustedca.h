@@ -20,7 +20,7 @@ class TrustedCa {
   explicit TrustedCa(QSettings* settings = nullptr);
 
   static QString Fingerprint(const QSslCertificate& certificate);  // "AB:CD:…", SHA-256 of DER
-  static QString ServerKey(const QUrl& server);                     // "host:port"
+  static QString ServerKey(const QUrl& server);                    // "host:port"
 
   Verdict Check(const QUrl& server, const QString& fingerprint, QString* remembered) const;
   void Remember(const QUrl& server, const QString& fingerprint);

@@ -32,13 +32,20 @@ int AuditModel::columnCount(const QModelIndex& parent) const {
 QVariant AuditModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
   switch (section) {
-    case kTime: return tr("Time");
-    case kActor: return tr("Who");
-    case kKind: return tr("What");
-    case kSession: return tr("Session");
-    case kChange: return tr("Change");
-    case kDetail: return tr("Detail");
-    default: return {};
+    case kTime:
+      return tr("Time");
+    case kActor:
+      return tr("Who");
+    case kKind:
+      return tr("What");
+    case kSession:
+      return tr("Session");
+    case kChange:
+      return tr("Change");
+    case kDetail:
+      return tr("Detail");
+    default:
+      return {};
   }
 }
 
@@ -55,17 +62,22 @@ QVariant AuditModel::data(const QModelIndex& index, int role) const {
     case kTime:
       return QDateTime::fromSecsSinceEpoch(ToSeconds(event.value(QLatin1String("at")).toInteger()))
           .toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
-    case kActor: return Text(event.value(QLatin1String("actor")));
-    case kKind: return Text(event.value(QLatin1String("kind")));
-    case kSession: return Text(event.value(QLatin1String("session_id")));
+    case kActor:
+      return Text(event.value(QLatin1String("actor")));
+    case kKind:
+      return Text(event.value(QLatin1String("kind")));
+    case kSession:
+      return Text(event.value(QLatin1String("session_id")));
     case kChange: {
       QString old_value = Text(event.value(QLatin1String("old_value")));
       QString new_value = Text(event.value(QLatin1String("new_value")));
       if (old_value.isEmpty()) return new_value;
       return old_value + QStringLiteral(" → ") + new_value;
     }
-    case kDetail: return Text(event.value(QLatin1String("detail")));
-    default: return {};
+    case kDetail:
+      return Text(event.value(QLatin1String("detail")));
+    default:
+      return {};
   }
 }
 

@@ -25,7 +25,7 @@ class AuditModel : public QAbstractTableModel {
   QVariant headerData(int section, Qt::Orientation orientation,
                       int role = Qt::DisplayRole) const override;
 
-  void Reset(const QJsonArray& events);                 // newest first, as the API answers
+  void Reset(const QJsonArray& events);                  // newest first, as the API answers
   void Prepend(const std::vector<QJsonObject>& events);  // oldest first, as the stream sends
   const QJsonObject& At(int row) const { return rows_[static_cast<size_t>(row)]; }
 

@@ -7,8 +7,8 @@
 
 namespace moat::console {
 
-QString FormatBytes(qint64 bytes);           // "52.4 MiB"
-QString FormatDuration(qint64 seconds);      // "3h 05m", "42s"
+QString FormatBytes(qint64 bytes);                                 // "52.4 MiB"
+QString FormatDuration(qint64 seconds);                            // "3h 05m", "42s"
 QString FormatLimit(const QString& key, const QJsonValue& value);  // "max" → "no limit"
 // Broker timestamps: seconds, or milliseconds when the value is that large.
 qint64 ToSeconds(qint64 seconds_or_ms);

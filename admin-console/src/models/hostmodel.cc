@@ -22,16 +22,26 @@ int HostModel::columnCount(const QModelIndex& parent) const {
 QVariant HostModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
   switch (section) {
-    case kName: return tr("Host");
-    case kState: return tr("State");
-    case kConnected: return tr("Connected");
-    case kDrained: return tr("Drained");
-    case kEnabled: return tr("Enabled");
-    case kSessions: return tr("Sessions");
-    case kCapacity: return tr("Capacity");
-    case kCpu: return tr("CPU %");
-    case kMemory: return tr("Memory");
-    default: return {};
+    case kName:
+      return tr("Host");
+    case kState:
+      return tr("State");
+    case kConnected:
+      return tr("Connected");
+    case kDrained:
+      return tr("Drained");
+    case kEnabled:
+      return tr("Enabled");
+    case kSessions:
+      return tr("Sessions");
+    case kCapacity:
+      return tr("Capacity");
+    case kCpu:
+      return tr("CPU %");
+    case kMemory:
+      return tr("Memory");
+    default:
+      return {};
   }
 }
 
@@ -44,25 +54,40 @@ QVariant HostModel::data(const QModelIndex& index, int role) const {
   if (role == kNameRole) return host.value(QLatin1String("name")).toString();
   if (role == kSortRole) {
     switch (index.column()) {
-      case kSessions: return row.load.sessions;
-      case kCapacity: return host.value(QLatin1String("capacity")).toInteger();
-      case kCpu: return row.load.cpu_percent;
-      case kMemory: return row.load.memory;
-      default: role = Qt::DisplayRole;
+      case kSessions:
+        return row.load.sessions;
+      case kCapacity:
+        return host.value(QLatin1String("capacity")).toInteger();
+      case kCpu:
+        return row.load.cpu_percent;
+      case kMemory:
+        return row.load.memory;
+      default:
+        role = Qt::DisplayRole;
     }
   }
   if (role != Qt::DisplayRole) return {};
   switch (index.column()) {
-    case kName: return host.value(QLatin1String("name")).toString();
-    case kState: return host.value(QLatin1String("state")).toString();
-    case kConnected: return YesNo(host.value(QLatin1String("connected")).toBool());
-    case kDrained: return YesNo(host.value(QLatin1String("drained")).toBool());
-    case kEnabled: return YesNo(host.value(QLatin1String("enabled")).toBool(true));
-    case kSessions: return row.load.sessions;
-    case kCapacity: return host.value(QLatin1String("capacity")).toInteger();
-    case kCpu: return QString::number(row.load.cpu_percent, 'f', 1);
-    case kMemory: return FormatBytes(row.load.memory);
-    default: return {};
+    case kName:
+      return host.value(QLatin1String("name")).toString();
+    case kState:
+      return host.value(QLatin1String("state")).toString();
+    case kConnected:
+      return YesNo(host.value(QLatin1String("connected")).toBool());
+    case kDrained:
+      return YesNo(host.value(QLatin1String("drained")).toBool());
+    case kEnabled:
+      return YesNo(host.value(QLatin1String("enabled")).toBool(true));
+    case kSessions:
+      return row.load.sessions;
+    case kCapacity:
+      return host.value(QLatin1String("capacity")).toInteger();
+    case kCpu:
+      return QString::number(row.load.cpu_percent, 'f', 1);
+    case kMemory:
+      return FormatBytes(row.load.memory);
+    default:
+      return {};
   }
 }
 

@@ -20,8 +20,18 @@ struct HostLoad {
 class HostModel : public QAbstractTableModel {
   Q_OBJECT
  public:
-  enum Column { kName, kState, kConnected, kDrained, kEnabled, kSessions, kCapacity, kCpu,
-                kMemory, kColumnCount };
+  enum Column {
+    kName,
+    kState,
+    kConnected,
+    kDrained,
+    kEnabled,
+    kSessions,
+    kCapacity,
+    kCpu,
+    kMemory,
+    kColumnCount
+  };
   enum Role { kSortRole = Qt::UserRole + 1, kNameRole };
 
   explicit HostModel(QObject* parent = nullptr);

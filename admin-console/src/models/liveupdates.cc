@@ -67,7 +67,8 @@ void LiveUpdates::Flush() {
   if (!pending_audit_.empty()) {
     // A limits change is announced only as an audit event: its new value is the limits.
     for (const auto& event : pending_audit_) {
-      if (event.value(QLatin1String("kind")).toString() != QLatin1String("session.limits")) continue;
+      if (event.value(QLatin1String("kind")).toString() != QLatin1String("session.limits"))
+        continue;
       QJsonDocument limits =
           QJsonDocument::fromJson(event.value(QLatin1String("new_value")).toString().toUtf8());
       if (limits.isObject()) {

@@ -25,17 +25,28 @@ int SessionModel::columnCount(const QModelIndex& parent) const {
 QVariant SessionModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
   switch (section) {
-    case kUser: return tr("User");
-    case kHost: return tr("Host");
-    case kBackend: return tr("Backend");
-    case kState: return tr("State");
-    case kCpu: return tr("CPU %");
-    case kMemory: return tr("Memory");
-    case kPids: return tr("Pids");
-    case kIdle: return tr("Idle");
-    case kStarted: return tr("Started");
-    case kId: return tr("Session");
-    default: return {};
+    case kUser:
+      return tr("User");
+    case kHost:
+      return tr("Host");
+    case kBackend:
+      return tr("Backend");
+    case kState:
+      return tr("State");
+    case kCpu:
+      return tr("CPU %");
+    case kMemory:
+      return tr("Memory");
+    case kPids:
+      return tr("Pids");
+    case kIdle:
+      return tr("Idle");
+    case kStarted:
+      return tr("Started");
+    case kId:
+      return tr("Session");
+    default:
+      return {};
   }
 }
 
@@ -47,35 +58,52 @@ QVariant SessionModel::data(const QModelIndex& index, int role) const {
   qint64 idle = row.last_input_at < 0 ? -1 : std::max<qint64>(0, now_s_ - row.last_input_at);
   if (role == kIdRole) return row.id;
   if (role == Qt::TextAlignmentRole) {
-    bool numeric = index.column() == kCpu || index.column() == kMemory ||
-                   index.column() == kPids || index.column() == kIdle;
+    bool numeric = index.column() == kCpu || index.column() == kMemory || index.column() == kPids ||
+                   index.column() == kIdle;
     return numeric ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant();
   }
   if (role == kSortRole) {
     switch (index.column()) {
-      case kCpu: return row.cpu_percent;
-      case kMemory: return row.memory;
-      case kPids: return row.pids;
-      case kIdle: return idle;
-      case kStarted: return row.created_at;
-      default: break;
+      case kCpu:
+        return row.cpu_percent;
+      case kMemory:
+        return row.memory;
+      case kPids:
+        return row.pids;
+      case kIdle:
+        return idle;
+      case kStarted:
+        return row.created_at;
+      default:
+        break;
     }
     role = Qt::DisplayRole;
   }
   if (role != Qt::DisplayRole && role != Qt::ToolTipRole) return {};
   switch (index.column()) {
-    case kUser: return row.user;
-    case kHost: return row.host;
-    case kBackend: return row.backend;
-    case kState: return row.state;
-    case kCpu: return QString::number(row.cpu_percent, 'f', 1);
-    case kMemory: return FormatBytes(row.memory);
-    case kPids: return row.pids;
-    case kIdle: return idle < 0 ? QStringLiteral("—") : FormatDuration(idle);
+    case kUser:
+      return row.user;
+    case kHost:
+      return row.host;
+    case kBackend:
+      return row.backend;
+    case kState:
+      return row.state;
+    case kCpu:
+      return QString::number(row.cpu_percent, 'f', 1);
+    case kMemory:
+      return FormatBytes(row.memory);
+    case kPids:
+      return row.pids;
+    case kIdle:
+      return idle < 0 ? QStringLiteral("—") : FormatDuration(idle);
     case kStarted:
-      return QDateTime::fromSecsSinceEpoch(row.created_at).toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
-    case kId: return row.id;
-    default: return {};
+      return QDateTime::fromSecsSinceEpoch(row.created_at)
+          .toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+    case kId:
+      return row.id;
+    default:
+      return {};
   }
 }
 

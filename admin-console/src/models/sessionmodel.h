@@ -27,8 +27,19 @@ struct SessionRow {
 class SessionModel : public QAbstractTableModel {
   Q_OBJECT
  public:
-  enum Column { kUser, kHost, kBackend, kState, kCpu, kMemory, kPids, kIdle, kStarted, kId,
-                kColumnCount };
+  enum Column {
+    kUser,
+    kHost,
+    kBackend,
+    kState,
+    kCpu,
+    kMemory,
+    kPids,
+    kIdle,
+    kStarted,
+    kId,
+    kColumnCount
+  };
   enum Role { kSortRole = Qt::UserRole + 1, kIdRole };
 
   explicit SessionModel(QObject* parent = nullptr);

@@ -17,7 +17,8 @@ ConnectDialog::ConnectDialog(QWidget* parent)
   server_->addItems(settings.value(QStringLiteral("servers/recent")).toStringList());
   if (server_->count() == 0) server_->addItem(QStringLiteral("https://localhost:8443"));
   server_->setMinimumWidth(320);
-  user_->setText(settings.value(QStringLiteral("servers/user"), QStringLiteral("admin")).toString());
+  user_->setText(
+      settings.value(QStringLiteral("servers/user"), QStringLiteral("admin")).toString());
   password_->setEchoMode(QLineEdit::Password);
   auto* form = new QFormLayout(this);
   form->addRow(tr("&Broker:"), server_);
@@ -30,9 +31,7 @@ ConnectDialog::ConnectDialog(QWidget* parent)
   password_->setFocus();
 }
 
-QUrl ConnectDialog::server() const {
-  return QUrl::fromUserInput(server_->currentText().trimmed());
-}
+QUrl ConnectDialog::server() const { return QUrl::fromUserInput(server_->currentText().trimmed()); }
 QString ConnectDialog::user() const { return user_->text().trimmed(); }
 QString ConnectDialog::password() const { return password_->text(); }
 

@@ -17,16 +17,20 @@ LimitsDialog::LimitsDialog(const QString& title, const QJsonObject& limits, QWid
     : QDialog(parent) {
   setWindowTitle(title);
   auto* layout = new QVBoxLayout(this);
-  auto* hint = new QLabel(tr("Unticked: no limit. Changes apply at once, in the kernel, and are "
-                             "read back."));
+  auto* hint =
+      new QLabel(tr("Unticked: no limit. Changes apply at once, in the kernel, and are "
+                    "read back."));
   hint->setWordWrap(true);
   layout->addWidget(hint);
   setMinimumWidth(420);
   layout->addLayout(new QFormLayout);
-  AddField(QStringLiteral("cpu_percent"), tr("CPU cap"), tr(" % of a core"), 1, 100000, 1, 0, limits);
+  AddField(QStringLiteral("cpu_percent"), tr("CPU cap"), tr(" % of a core"), 1, 100000, 1, 0,
+           limits);
   AddField(QStringLiteral("cpu_weight"), tr("CPU weight"), QString(), 1, 10000, 1, 0, limits);
-  AddField(QStringLiteral("memory_max"), tr("Memory max"), tr(" MiB"), 16, 1 << 24, 1 << 20, 0, limits);
-  AddField(QStringLiteral("memory_high"), tr("Memory high"), tr(" MiB"), 16, 1 << 24, 1 << 20, 0, limits);
+  AddField(QStringLiteral("memory_max"), tr("Memory max"), tr(" MiB"), 16, 1 << 24, 1 << 20, 0,
+           limits);
+  AddField(QStringLiteral("memory_high"), tr("Memory high"), tr(" MiB"), 16, 1 << 24, 1 << 20, 0,
+           limits);
   AddField(QStringLiteral("pids_max"), tr("Pids max"), QString(), 1, 1 << 22, 1, 0, limits);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
   buttons->button(QDialogButtonBox::Ok)->setText(tr("Apply Limits"));
@@ -63,7 +67,8 @@ QJsonObject LimitsDialog::Limits() const {
     if (!field.enabled->isChecked()) {
       limits.insert(field.key, QStringLiteral("max"));
     } else {
-      limits.insert(field.key, static_cast<qint64>(std::llround(field.value->value() * field.scale)));
+      limits.insert(field.key,
+                    static_cast<qint64>(std::llround(field.value->value() * field.scale)));
     }
   }
   return limits;

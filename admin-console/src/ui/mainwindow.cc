@@ -63,7 +63,8 @@ MainWindow::~MainWindow() = default;
 void MainWindow::BuildMenus() {
   QMenu* connection = menuBar()->addMenu(tr("&Connection"));
   connection->addAction(tr("&Connect…"), QKeySequence::Open, this, &MainWindow::ShowConnectDialog);
-  disconnect_action_ = connection->addAction(tr("&Disconnect"), this, [this] { client_->Disconnect(); });
+  disconnect_action_ =
+      connection->addAction(tr("&Disconnect"), this, [this] { client_->Disconnect(); });
   connection->addAction(tr("&Forget Server Certificate"), this, [this] {
     TrustedCa().Forget(client_->server());
     statusBar()->showMessage(tr("Forgot the CA of %1").arg(client_->server().authority()), 5000);
@@ -83,10 +84,12 @@ void MainWindow::BuildMenus() {
   add(QStringLiteral("limits"), tr("Change &Limits…"), QKeySequence(Qt::CTRL | Qt::Key_L));
   add(QStringLiteral("suspend"), tr("&Suspend"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S));
   add(QStringLiteral("resume"), tr("&Resume"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
-  add(QStringLiteral("disconnect"), tr("Dis&connect User"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_D));
+  add(QStringLiteral("disconnect"), tr("Dis&connect User"),
+      QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_D));
   add(QStringLiteral("end"), tr("&End Session…"), QKeySequence::Delete);
   session->addSeparator();
-  add(QStringLiteral("launch"), tr("Launch &Application…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A));
+  add(QStringLiteral("launch"), tr("Launch &Application…"),
+      QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A));
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
   view->addAction(tr("&Refresh"), QKeySequence::Refresh, this, [this] { client_->Refresh(); });
@@ -129,8 +132,7 @@ void MainWindow::UpdateActions() {
 void MainWindow::OnStateChanged(BrokerClient::State state, const QString& text) {
   QString role = client_->role().isEmpty() ? QString() : tr(" · role %1").arg(client_->role());
   QString first_line = text.isEmpty() ? tr("Not connected") : text.section(QLatin1Char('\n'), 0, 0);
-  connection_->setText(first_line +
-                       (state == BrokerClient::State::kConnected ? role : QString()));
+  connection_->setText(first_line + (state == BrokerClient::State::kConnected ? role : QString()));
   if (state == BrokerClient::State::kRefused) {
     auto* box = new QMessageBox(QMessageBox::Critical, tr("Connection Refused"), text,
                                 QMessageBox::Ok, this);
@@ -165,7 +167,8 @@ BrokerClient::Done MainWindow::Report(const QString& what) {
     }
     QString text = tr("%1 failed: %2").arg(what, reply.error);
     self->statusBar()->showMessage(text, 15000);
-    auto* box = new QMessageBox(QMessageBox::Warning, tr("Action Failed"), text, QMessageBox::Ok, self);
+    auto* box =
+        new QMessageBox(QMessageBox::Warning, tr("Action Failed"), text, QMessageBox::Ok, self);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
   };
@@ -179,19 +182,22 @@ void MainWindow::RunAction(const QString& action, const QString& id) {
     EditLimits(id);
   } else if (action == QLatin1String("suspend")) {
     if (confirm_(tr("Suspend Session"), tr("Suspend %1? All its programs are frozen until it is "
-                                            "resumed.").arg(who))) {
+                                           "resumed.")
+                                            .arg(who))) {
       client_->Suspend(id, Report(tr("Suspend %1").arg(who)));
     }
   } else if (action == QLatin1String("resume")) {
     client_->Resume(id, Report(tr("Resume %1").arg(who)));
   } else if (action == QLatin1String("disconnect")) {
     if (confirm_(tr("Disconnect User"), tr("Disconnect the user of %1? The desktop keeps running "
-                                           "and they can reconnect.").arg(who))) {
+                                           "and they can reconnect.")
+                                            .arg(who))) {
       client_->DisconnectSession(id, Report(tr("Disconnect %1").arg(who)));
     }
   } else if (action == QLatin1String("end")) {
     if (confirm_(tr("End Session"), tr("End %1? Every program in it is killed and unsaved work "
-                                       "is lost.").arg(who))) {
+                                       "is lost.")
+                                        .arg(who))) {
       client_->End(id, Report(tr("End %1").arg(who)));
     }
   } else if (action == QLatin1String("launch")) {
@@ -201,7 +207,8 @@ void MainWindow::RunAction(const QString& action, const QString& id) {
 
 void MainWindow::EditLimits(const QString& id) {
   const SessionRow* row = live_->sessions().Find(id);
-  LimitsDialog dialog(tr("Limits of %1").arg(Describe(id)), row ? row->limits : QJsonObject(), this);
+  LimitsDialog dialog(tr("Limits of %1").arg(Describe(id)), row ? row->limits : QJsonObject(),
+                      this);
   if (dialog.exec() != QDialog::Accepted) return;
   client_->SetLimits(id, dialog.Limits(), Report(tr("Limits of %1").arg(Describe(id))));
 }
@@ -216,7 +223,8 @@ void MainWindow::LaunchApp(const QString& id) {
 }
 
 void MainWindow::KillProcess(const QString& id, qint64 pid, const QString& command) {
-  if (!confirm_(tr("Kill Process"), tr("Kill process %1 ('%2') in %3?").arg(pid).arg(command, Describe(id)))) {
+  if (!confirm_(tr("Kill Process"),
+                tr("Kill process %1 ('%2') in %3?").arg(pid).arg(command, Describe(id)))) {
     return;
   }
   QPointer<MainWindow> self(this);
@@ -268,7 +276,8 @@ SessionDetail* MainWindow::OpenDetail(const QString& id) {
 
 void MainWindow::SetDrained(const QString& host, bool drained) {
   if (drained && !confirm_(tr("Drain Host"), tr("Drain %1? No new sessions are placed on it; "
-                                                "running sessions stay.").arg(host))) {
+                                                "running sessions stay.")
+                                                 .arg(host))) {
     return;
   }
   QPointer<MainWindow> self(this);

@@ -105,7 +105,8 @@ SessionDetail::SessionDetail(const QString& id, LiveUpdates* live, QWidget* pare
           [this](const QString& gone, const QString& state) {
             if (gone != id_) return;
             gone_ = true;
-            title_->setText(tr("%1 — %2").arg(title_->text().section(QStringLiteral(" — "), 0, 0), state));
+            title_->setText(
+                tr("%1 — %2").arg(title_->text().section(QStringLiteral(" — "), 0, 0), state));
             SetCanOperate(can_operate_, is_admin_);
           });
   resize(960, 760);
@@ -115,7 +116,8 @@ SessionDetail::SessionDetail(const QString& id, LiveUpdates* live, QWidget* pare
 QPushButton* SessionDetail::AddAction(const QString& text, const QString& action) {
   auto* button = new QPushButton(text);
   button->setProperty("action", action);
-  connect(button, &QPushButton::clicked, this, [this, action] { emit actionRequested(action, id_); });
+  connect(button, &QPushButton::clicked, this,
+          [this, action] { emit actionRequested(action, id_); });
   actions_.push_back(button);
   return button;
 }
