@@ -103,6 +103,9 @@ class ModelsTest : public QObject {
     QCOMPARE(alice->memory, qint64{73400320});
     QCOMPARE(alice->pids, qint64{10});
     QCOMPARE(sessions.Find(QStringLiteral("s-4d"))->pids, qint64{3});
+    // A limits change by anyone reaches the row through its audit event.
+    QCOMPARE(sessions.Find(QStringLiteral("s-3c"))->limits.value(QLatin1String("pids_max")).toInt(),
+             77);
     // Every sample is kept for the charts.
     QCOMPARE(live.history().Points(QStringLiteral("s-1a")).size(), size_t{2});
     QVERIFY(live.history().Points(QStringLiteral("s-2b")).empty());
@@ -118,16 +121,17 @@ class ModelsTest : public QObject {
 
     // Audit: newest first, the stream's events over the listing's.
     AuditModel& audit = live.audit();
-    QCOMPARE(audit.rowCount(), 4);
-    QCOMPARE(audit.At(0).value(QLatin1String("id")).toInt(), 42);
-    QCOMPARE(audit.At(1).value(QLatin1String("id")).toInt(), 41);
-    QCOMPARE(Cell(audit, 1, AuditModel::kChange),
+    QCOMPARE(audit.rowCount(), 5);
+    QCOMPARE(audit.At(0).value(QLatin1String("id")).toInt(), 43);
+    QCOMPARE(audit.At(1).value(QLatin1String("id")).toInt(), 42);
+    QCOMPARE(audit.At(2).value(QLatin1String("id")).toInt(), 41);
+    QCOMPARE(Cell(audit, 2, AuditModel::kChange),
              QStringLiteral("{\"cpu_percent\":50} → {\"cpu_percent\":30}"));
-    QCOMPARE(Cell(audit, 0, AuditModel::kDetail), QStringLiteral("{\"reason\":\"logout\"}"));
+    QCOMPARE(Cell(audit, 1, AuditModel::kDetail), QStringLiteral("{\"reason\":\"logout\"}"));
     // Replaying the stream adds nothing.
     for (const QByteArray& message : RecordedEvents()) live.Enqueue(message);
     live.Flush();
-    QCOMPARE(audit.rowCount(), 4);
+    QCOMPARE(audit.rowCount(), 5);
     QCOMPARE(sessions.rowCount(), 3);
   }
 
