@@ -25,6 +25,9 @@ packages=(
   # desktop sessions (issue 6): Xvnc on a Unix socket, the window manager, the default
   # start-up, and xprop for the window manager's readiness (_OB_THEME)
   tigervnc-standalone-server openbox xterm x11-utils
+  # moat-console (issue 7): Qt 6 Widgets, Network, WebSockets, Charts; Xvfb for its UI tests
+  # (offscreen works too)
+  qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev qt6-websockets-dev qt6-charts-dev xvfb xauth
 )
 
 missing=()

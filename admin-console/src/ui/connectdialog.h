@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Broker URL (remembered servers), user name and password.
+#pragma once
+
+#include <QDialog>
+#include <QUrl>
+
+class QComboBox;
+class QLineEdit;
+
+namespace moat::console {
+
+class ConnectDialog : public QDialog {
+  Q_OBJECT
+ public:
+  explicit ConnectDialog(QWidget* parent = nullptr);
+  QUrl server() const;
+  QString user() const;
+  QString password() const;
+  void Remember() const;  // after a successful connect
+
+ private:
+  QComboBox* server_;
+  QLineEdit* user_;
+  QLineEdit* password_;
+};
+
+}  // namespace moat::console
