@@ -182,11 +182,12 @@ TEST_F(SessionLifecycle, SessionsPerUserPolicyIsEnforced) {
 TEST_F(SessionLifecycle, ConcurrentCreatesKeepToTheSessionLimit) {
   Api admin = AdminApi(*broker_);
   Api hank = MakeUser(*broker_, "moat-e2e-hank", "user");
-  ASSERT_EQ(admin.Call("PUT", "/api/v1/policies",
-                       {{"scope", "user"},
-                        {"subject", "moat-e2e-hank"},
-                        {"key", "sessions_per_user"},
-                        {"value", 2}})
+  ASSERT_EQ(admin
+                .Call("PUT", "/api/v1/policies",
+                      {{"scope", "user"},
+                       {"subject", "moat-e2e-hank"},
+                       {"key", "sessions_per_user"},
+                       {"value", 2}})
                 .status,
             204);
   std::vector<std::unique_ptr<Api>> clients;
@@ -220,8 +221,25 @@ TEST_F(SessionLifecycle, ADesktopSessionRunsItsDesktop) {
   for (const char* program : {"Xvnc", "openbox", "xterm"}) {
     EXPECT_NE(ps.raw.find(program), std::string::npos) << program << " not in " << ps.raw;
   }
-  EXPECT_TRUE(std::filesystem::exists(broker_->run_dir() + "/sessions/" + id +
-                                      "/display/rfb.sock"));
+  EXPECT_TRUE(
+      std::filesystem::exists(broker_->run_dir() + "/sessions/" + id + "/display/rfb.sock"));
+
+  // An admin's message appears on the desktop; users cannot send one.
+  Api admin = AdminApi(*broker_);
+  Reply sent =
+      admin.Call("POST", "/api/v1/sessions/" + id + "/message", {{"text", "Maintenance at noon"}});
+  ASSERT_EQ(sent.status, 200) << sent.raw;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return ivy.Call("GET", "/api/v1/sessions/" + id + "/processes")
+                   .raw.find("Maintenance at noon") != std::string::npos;
+      },
+      10));
+  EXPECT_EQ(ivy.Call("POST", "/api/v1/sessions/" + id + "/message", {{"text", "hi"}}).status, 403);
+  EXPECT_EQ(admin.Call("POST", "/api/v1/sessions/" + id + "/message", {{"text", " "}}).status, 400);
+  Reply audit = admin.Call("GET", "/api/v1/audit?kind=session.message&session=" + id);
+  EXPECT_NE(audit.raw.find("Maintenance at noon"), std::string::npos) << audit.raw;
+
   EXPECT_EQ(ivy.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
   EXPECT_FALSE(std::filesystem::exists(broker_->run_dir() + "/sessions/" + id));
 }

@@ -308,6 +308,15 @@ void BrokerClient::End(const QString& session, Done done) {
        QJsonObject{{QStringLiteral("reason"), QStringLiteral("ended from moat-console")}},
        std::move(done));
 }
+void BrokerClient::LogOff(const QString& session, Done done) {
+  Call("POST", QStringLiteral("/api/v1/sessions/%1/end").arg(Encode(session)),
+       QJsonObject{{QStringLiteral("reason"), QStringLiteral("logged off from moat-console")}},
+       std::move(done));
+}
+void BrokerClient::SendMessage(const QString& session, const QString& text, Done done) {
+  Call("POST", QStringLiteral("/api/v1/sessions/%1/message").arg(Encode(session)),
+       QJsonObject{{QStringLiteral("text"), text}}, std::move(done));
+}
 void BrokerClient::LaunchApp(const QString& session, const QStringList& argv, Done done) {
   Call("POST", QStringLiteral("/api/v1/sessions/%1/apps").arg(Encode(session)),
        QJsonObject{{QStringLiteral("argv"), QJsonArray::fromStringList(argv)}}, std::move(done));

@@ -68,6 +68,9 @@ class BrokerClient : public QObject {
   void Resume(const QString& session, Done done);
   void DisconnectSession(const QString& session, Done done);
   void End(const QString& session, Done done);
+  // End as the user's log-off: the same end, recorded with its own reason.
+  void LogOff(const QString& session, Done done);
+  void SendMessage(const QString& session, const QString& text, Done done);
   void LaunchApp(const QString& session, const QStringList& argv, Done done);
   void Processes(const QString& session, Done done);
   void KillProcess(const QString& session, qint64 pid, int signal, Done done);

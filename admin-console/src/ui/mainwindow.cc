@@ -86,7 +86,10 @@ void MainWindow::BuildMenus() {
   add(QStringLiteral("resume"), tr("&Resume"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
   add(QStringLiteral("disconnect"), tr("Dis&connect User"),
       QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_D));
+  add(QStringLiteral("logoff"), tr("Log &Off User…"),
+      QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_L));
   add(QStringLiteral("end"), tr("&End Session…"), QKeySequence::Delete);
+  add(QStringLiteral("message"), tr("Send &Message…"), QKeySequence(Qt::CTRL | Qt::Key_M));
   session->addSeparator();
   add(QStringLiteral("launch"), tr("Launch &Application…"),
       QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A));
@@ -199,6 +202,20 @@ void MainWindow::RunAction(const QString& action, const QString& id) {
                                        "is lost.")
                                         .arg(who))) {
       client_->End(id, Report(tr("End %1").arg(who)));
+    }
+  } else if (action == QLatin1String("logoff")) {
+    if (confirm_(tr("Log Off User"), tr("Log off the user of %1? Their programs are asked to "
+                                        "close, and stopped after 5 seconds.")
+                                         .arg(who))) {
+      client_->LogOff(id, Report(tr("Log off %1").arg(who)));
+    }
+  } else if (action == QLatin1String("message")) {
+    bool ok = false;
+    QString text = QInputDialog::getMultiLineText(
+        this, tr("Send Message"), tr("Message to show on the desktop of %1:").arg(who), QString(),
+        &ok);
+    if (ok && !text.trimmed().isEmpty()) {
+      client_->SendMessage(id, text, Report(tr("Message to %1").arg(who)));
     }
   } else if (action == QLatin1String("launch")) {
     LaunchApp(id);

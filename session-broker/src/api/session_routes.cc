@@ -311,6 +311,19 @@ Status AddSessionRoutes(http::Router& router, ApiContext& ctx) {
         return Json(200, {{"session_id", session.id}, {"apps", std::move(list)}});
       }));
   MOAT_TRY_VOID(Route(
+      router, ctx, "POST", "/api/v1/sessions/{id}/message", Access::kOperate,
+      [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
+        MOAT_TRY(auto body, RequestBody::Parse(request, {"text"}));
+        MOAT_TRY(std::string text, body.RequiredString("text", 2000));
+        if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+          return Fail(InvalidArgument("'text' is empty"));
+        }
+        std::string id(request.PathParam("id"));
+        MOAT_TRY_VOID(Visible(ctx, caller, id));
+        MOAT_TRY(wire::Json shown, ctx.sessions.SendMessage(id, text, caller.actor()));
+        return Json(200, shown);
+      }));
+  MOAT_TRY_VOID(Route(
       router, ctx, "GET", "/api/v1/sessions/{id}/processes", Access::kAnyUser,
       [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
         MOAT_TRY(SessionView session, Visible(ctx, caller, request.PathParam("id")));

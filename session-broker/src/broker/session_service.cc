@@ -299,6 +299,29 @@ Result<wire::Json> SessionService::LaunchApp(std::string_view id, const AppLaunc
   return reply;
 }
 
+Result<wire::Json> SessionService::SendMessage(std::string_view id, const std::string& text,
+                                               const db::Actor& actor) {
+  auto db = pool_.Acquire();
+  MOAT_TRY(SessionView session, LiveSessionOnHost(*db, id));
+  if (session.state != "active" && session.state != "disconnected") {
+    return Fail(db::Conflict("session '" + session.id + "' is " + session.state +
+                             "; messages go to active or disconnected sessions"));
+  }
+  // Every desktop's X server is display :1 inside its own wall (desktop_launcher.cc).
+  wire::Json body{{"session_id", session.id},
+                  {"argv",
+                   {"xmessage", "-center", "-title", "Message from your administrator", "-buttons",
+                    "OK:0", text}},
+                  {"env", {"DISPLAY=:1"}}};
+  wire::Envelope request{"app.launch", wire::NewMessageId(), std::nullopt, std::move(body),
+                         std::nullopt};
+  MOAT_TRY(wire::Json reply, AgentCall(*session.host_id, request));
+  MOAT_TRY_VOID(db::RecordEvent(
+      *db, {.session_id = session.id, .actor = actor, .kind = "session.message", .new_value = text},
+      db::SystemClock()()));
+  return reply;
+}
+
 Result<wire::Json> SessionService::Processes(std::string_view id) {
   auto db = pool_.Acquire();
   MOAT_TRY(SessionView session, LiveSessionOnHost(*db, id));

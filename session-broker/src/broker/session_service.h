@@ -61,6 +61,9 @@ class SessionService {
   Result<wire::Json> LaunchApp(std::string_view id, const AppLaunchRequest& app,
                                const db::Actor& actor);
   Result<wire::Json> Processes(std::string_view id);
+  // Shows `text` on the session's desktop (xmessage on its display), audited.
+  Result<wire::Json> SendMessage(std::string_view id, const std::string& text,
+                                 const db::Actor& actor);
   Result<wire::Json> Kill(std::string_view id, std::int64_t pid, int signal,
                           const db::Actor& actor);
   // The effective limits, read back from the host's kernel.
