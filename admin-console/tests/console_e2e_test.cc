@@ -35,18 +35,8 @@ using e2e::Api;
 using e2e::BrokerProcess;
 using e2e::Json;
 using e2e::Reply;
-
-std::string FindCgroupFile(const std::string& parent, const std::string& session,
-                           const std::vector<std::string>& names) {
-  for (const auto& root : {"/sys/fs/cgroup", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu",
-                           "/sys/fs/cgroup/freezer"}) {
-    for (const auto& name : names) {
-      std::string path = std::string(root) + "/" + parent + "/" + session + "/" + name;
-      if (std::filesystem::exists(path)) return path;
-    }
-  }
-  return "";
-}
+using e2e::SessionCgroupFile;
+using e2e::SharedBrokerTest;
 
 // A console: client, models and settings of its own.
 struct Console {
@@ -83,24 +73,14 @@ struct Console {
   }
 };
 
-class ConsoleE2e : public ::testing::Test {
+class ConsoleE2e : public SharedBrokerTest {
  protected:
-  static void SetUpTestSuite() {
-    broker_ = new BrokerProcess();
-    broker_->Start();
-  }
-  static void TearDownTestSuite() {
-    delete broker_;
-    broker_ = nullptr;
-  }
   static std::string CreateSession(Api& admin, const std::string& user) {
     Reply created = admin.Call("POST", "/api/v1/sessions", {{"user", user}, {"desktop", false}});
     EXPECT_EQ(created.status, 201) << created.raw << broker_->log();
     return created.body.value("id", "");
   }
-  static BrokerProcess* broker_;
 };
-BrokerProcess* ConsoleE2e::broker_ = nullptr;
 
 TEST_F(ConsoleE2e, SessionsShowLiveAndActionsReachTheKernel) {
   Console console;
@@ -151,11 +131,12 @@ TEST_F(ConsoleE2e, SessionsShowLiveAndActionsReachTheKernel) {
       limited.body.toObject().value(QLatin1String("effective_limits")).toObject();
   EXPECT_EQ(effective.value(QLatin1String("cpu_percent")).toDouble(), 30.0);
   EXPECT_EQ(effective.value(QLatin1String("pids_max")).toInt(), 77);
-  std::string quota = FindCgroupFile(broker_->cgroup_parent(), id, {"cpu.max", "cpu.cfs_quota_us"});
+  std::string quota =
+      SessionCgroupFile(broker_->cgroup_parent(), id, {"cpu.max", "cpu.cfs_quota_us"});
   ASSERT_FALSE(quota.empty());
   std::string value = test::Trim(test::ReadFile(quota));
   EXPECT_TRUE(value == "30000" || value.rfind("30000 ", 0) == 0) << quota << ": " << value;
-  std::string pids = FindCgroupFile(broker_->cgroup_parent(), id, {"pids.max"});
+  std::string pids = SessionCgroupFile(broker_->cgroup_parent(), id, {"pids.max"});
   if (!pids.empty()) {
     EXPECT_EQ(test::Trim(test::ReadFile(pids)), "77");
   }
@@ -190,7 +171,7 @@ TEST_F(ConsoleE2e, SessionsShowLiveAndActionsReachTheKernel) {
   EXPECT_TRUE(
       QTest::qWaitFor([&] { return console.Row(id)->state == QLatin1String("suspended"); }, 2000));
   std::string freezer =
-      FindCgroupFile(broker_->cgroup_parent(), id, {"cgroup.freeze", "freezer.state"});
+      SessionCgroupFile(broker_->cgroup_parent(), id, {"cgroup.freeze", "freezer.state"});
   ASSERT_FALSE(freezer.empty());
   std::string frozen = test::Trim(test::ReadFile(freezer));
   EXPECT_TRUE(frozen == "1" || frozen == "FROZEN") << frozen;

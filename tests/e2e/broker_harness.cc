@@ -210,6 +210,18 @@ bool WaitFor(const std::function<bool()>& predicate, int timeout_s) {
   return predicate();
 }
 
+std::string SessionCgroupFile(const std::string& parent, const std::string& session,
+                              const std::vector<std::string>& names) {
+  for (const auto& root : {"/sys/fs/cgroup", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu",
+                           "/sys/fs/cgroup/freezer"}) {
+    for (const auto& name : names) {
+      std::string path = std::string(root) + "/" + parent + "/" + session + "/" + name;
+      if (std::filesystem::exists(path)) return path;
+    }
+  }
+  return "";
+}
+
 std::vector<std::string> WallsIn(const std::string& run_dir) {
   return test::ListDir(run_dir + "/sessions");
 }

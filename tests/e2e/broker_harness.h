@@ -2,6 +2,7 @@
 // walls) on fresh state, and an HTTPS client for its API. Everything goes over real TLS.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <memory>
@@ -111,6 +112,25 @@ pid_t LocalAgentPid(const BrokerProcess& broker);
 std::vector<std::string> WallsIn(const std::string& run_dir);
 // Stops every wall in the run directory (test clean-up).
 void StopWalls(const std::string& run_dir, const std::string& cgroup_parent);
+
+// The path of the first of `names` (e.g. "cpu.max", "cpu.cfs_quota_us") in the session's
+// cgroup under `parent`, in whichever hierarchy has it (v2, or a v1 controller); "" if none.
+std::string SessionCgroupFile(const std::string& parent, const std::string& session,
+                              const std::vector<std::string>& names);
+
+// One broker for all the tests of a suite (started once, stopped after the last test).
+class SharedBrokerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    broker_ = new BrokerProcess();
+    broker_->Start();
+  }
+  static void TearDownTestSuite() {
+    delete broker_;
+    broker_ = nullptr;
+  }
+  static inline BrokerProcess* broker_ = nullptr;
+};
 
 // Every row of the tables an API request may change, for "changed nothing" checks.
 std::string DatabaseSnapshot(const std::string& path);

@@ -13,32 +13,7 @@
 namespace moat::e2e {
 namespace {
 
-class SessionLifecycle : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    broker_ = new BrokerProcess();
-    broker_->Start();
-  }
-  static void TearDownTestSuite() {
-    delete broker_;
-    broker_ = nullptr;
-  }
-  static BrokerProcess* broker_;
-};
-BrokerProcess* SessionLifecycle::broker_ = nullptr;
-
-// The session's cgroup directory for `controller_file` (cpu.max on v2, cpu.cfs_quota_us on v1).
-std::string FindCgroupFile(const std::string& parent, const std::string& session,
-                           const std::vector<std::string>& names) {
-  for (const auto& root : {"/sys/fs/cgroup", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu",
-                           "/sys/fs/cgroup/freezer"}) {
-    for (const auto& name : names) {
-      std::string path = std::string(root) + "/" + parent + "/" + session + "/" + name;
-      if (std::filesystem::exists(path)) return path;
-    }
-  }
-  return "";
-}
+using SessionLifecycle = SharedBrokerTest;
 
 TEST_F(SessionLifecycle, LoginCreateListThrottleSuspendResumeEnd) {
   Api alice = MakeUser(*broker_, "moat-e2e-alice", "user");
@@ -65,7 +40,8 @@ TEST_F(SessionLifecycle, LoginCreateListThrottleSuspendResumeEnd) {
   EXPECT_EQ(limited.body["limits"]["cpu_percent"], 30);
   EXPECT_DOUBLE_EQ(limited.body["effective_limits"]["cpu_percent"].get<double>(), 30.0);
   EXPECT_EQ(limited.body["effective_limits"]["pids_max"], 77);
-  std::string quota = FindCgroupFile(broker_->cgroup_parent(), id, {"cpu.max", "cpu.cfs_quota_us"});
+  std::string quota =
+      SessionCgroupFile(broker_->cgroup_parent(), id, {"cpu.max", "cpu.cfs_quota_us"});
   ASSERT_FALSE(quota.empty());
   std::string value = test::Trim(test::ReadFile(quota));
   EXPECT_TRUE(value == "30000" || value.rfind("30000 ", 0) == 0) << quota << ": " << value;
@@ -75,7 +51,7 @@ TEST_F(SessionLifecycle, LoginCreateListThrottleSuspendResumeEnd) {
   ASSERT_EQ(suspended.status, 200) << suspended.raw;
   EXPECT_EQ(suspended.body["state"], "suspended");
   std::string freezer =
-      FindCgroupFile(broker_->cgroup_parent(), id, {"cgroup.freeze", "freezer.state"});
+      SessionCgroupFile(broker_->cgroup_parent(), id, {"cgroup.freeze", "freezer.state"});
   ASSERT_FALSE(freezer.empty());
   std::string frozen = test::Trim(test::ReadFile(freezer));
   EXPECT_TRUE(frozen == "1" || frozen == "FROZEN") << frozen;
@@ -122,7 +98,7 @@ TEST_F(SessionLifecycle, LoginCreateListThrottleSuspendResumeEnd) {
   ASSERT_EQ(ended.status, 200) << ended.raw;
   EXPECT_EQ(ended.body["state"], "ended");
   EXPECT_FALSE(std::filesystem::exists(broker_->run_dir() + "/sessions/" + id));
-  EXPECT_TRUE(FindCgroupFile(broker_->cgroup_parent(), id, {"cgroup.procs"}).empty());
+  EXPECT_TRUE(SessionCgroupFile(broker_->cgroup_parent(), id, {"cgroup.procs"}).empty());
 
   // The audit trail has every step, with the actor.
   Reply sql = admin.Call("POST", "/api/v1/sql",

@@ -16,17 +16,8 @@
 namespace moat::e2e {
 namespace {
 
-class Moatctl : public ::testing::Test {
+class Moatctl : public SharedBrokerTest {
  protected:
-  static void SetUpTestSuite() {
-    broker_ = new BrokerProcess();
-    broker_->Start();
-  }
-  static void TearDownTestSuite() {
-    delete broker_;
-    broker_ = nullptr;
-  }
-
   void SetUp() override {
     ca_file_ = (home_.path() / "ca.crt").string();
     WriteFile(ca_file_, broker_->ca_pem());
@@ -75,11 +66,9 @@ class Moatctl : public ::testing::Test {
     return json;
   }
 
-  static BrokerProcess* broker_;
   moat::testing::TempDir home_{"moatctl-home"};
   std::string ca_file_;
 };
-BrokerProcess* Moatctl::broker_ = nullptr;
 
 // Ends a session on scope exit, whatever the test did: no session outlives its test.
 class SessionGuard {
