@@ -64,6 +64,7 @@ wire::Json ToJson(const wire::UsageSample& s) {
 }
 
 void Events::SessionState(const SessionView& session, std::string_view from) {
+  if (Quiet()) return;
   hub_.Publish(wire::Json{{"type", "session.state"},
                           {"at", NowMs()},
                           {"from", from.empty() ? wire::Json(nullptr) : wire::Json(from)},
@@ -72,19 +73,26 @@ void Events::SessionState(const SessionView& session, std::string_view from) {
                    .dump());
 }
 
-void Events::Usage(std::string_view host, const wire::UsageBatch& batch) {
-  wire::Json samples = wire::Json::array();
-  for (const auto& sample : batch.samples) samples.push_back(ToJson(sample));
-  hub_.Publish(wire::Json{
-      {"type", "usage"}, {"at", NowMs()}, {"host", host}, {"samples", std::move(samples)}}
-                   .dump());
+void Events::Usage(std::string_view host, const std::vector<std::string>& samples) {
+  if (Quiet()) return;
+  std::string message = "{\"type\":\"usage\",\"at\":" + std::to_string(NowMs()) + ",\"host\":";
+  AppendJsonString(message, host);
+  message += ",\"samples\":[";
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (i > 0) message += ',';
+    message += samples[i];
+  }
+  message += "]}";
+  hub_.Publish(std::move(message));
 }
 
 void Events::Audit(const db::AuditRecord& record) {
+  if (Quiet()) return;
   hub_.Publish(wire::Json{{"type", "audit"}, {"event", ToJson(record)}}.dump());
 }
 
 void Events::Host(const db::Host& host) {
+  if (Quiet()) return;
   hub_.Publish(wire::Json{{"type", "host"}, {"at", NowMs()}, {"host", ToJson(host)}}.dump());
 }
 

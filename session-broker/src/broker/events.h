@@ -6,7 +6,9 @@
 // Every message follows the commit of what it tells.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/session_view.h"
 #include "db/audit.h"
@@ -25,11 +27,16 @@ class Events {
   explicit Events(http::EventHub& hub) : hub_(hub) {}
 
   void SessionState(const SessionView& session, std::string_view from);
-  void Usage(std::string_view host, const wire::UsageBatch& batch);
+  // `samples`: each sample of the batch as serialised JSON (ToJson(sample).dump()), made once
+  // per batch by the ingestion and reused here.
+  void Usage(std::string_view host, const std::vector<std::string>& samples);
   void Audit(const db::AuditRecord& record);
   void Host(const db::Host& host);
 
  private:
+  // Nobody listening: no message to build.
+  bool Quiet() const { return hub_.subscriber_count() == 0; }
+
   http::EventHub& hub_;
 };
 

@@ -161,10 +161,15 @@ void SessionService::OnUsage(std::int64_t host_id, const wire::UsageBatch& batch
       log::Warning("usage ingestion failed", {{"error", inserted.error().message()}});
     }
   }
+  // Each sample serialised once, for the listings that show it and for the event.
+  std::vector<std::string> serialised;
+  serialised.reserve(batch.samples.size());
+  for (const auto& sample : batch.samples) serialised.push_back(ToJson(sample).dump());
   {
-    // Serialised once here rather than once per listing that shows it.
     auto json = std::make_shared<UsageJson>(*LatestUsageJson());
-    for (const auto& s : batch.samples) (*json)[s.session_id] = ToJson(s).dump();
+    for (size_t i = 0; i < batch.samples.size(); ++i) {
+      (*json)[batch.samples[i].session_id] = serialised[i];
+    }
     std::lock_guard lock(mutex_);
     for (const auto& s : batch.samples) latest_usage_[s.session_id] = s;
     latest_usage_json_ = std::move(json);
@@ -175,7 +180,7 @@ void SessionService::OnUsage(std::int64_t host_id, const wire::UsageBatch& batch
     std::lock_guard lock(mutex_);
     if (auto it = host_names_.find(host_id); it != host_names_.end()) host = it->second;
   }
-  events_.Usage(host, batch);
+  events_.Usage(host, serialised);
   metrics_.RecordIngest(batch.samples.size(), ThreadCpuTime() - start);
 }
 

@@ -44,24 +44,11 @@ Result<SessionView> GetSessionView(const db::Database& db, std::string_view id) 
   return Read(stmt);
 }
 
-wire::Json ToJson(const SessionView& s) {
-  auto optional = [](const auto& value) -> wire::Json {
-    if (!value) return nullptr;
-    return *value;
-  };
-  wire::Json limits = wire::Json::parse(s.limits, nullptr, /*allow_exceptions=*/false);
-  if (limits.is_discarded()) limits = wire::Json::object();
-  return wire::Json{{"id", s.id},
-                    {"user", s.user},
-                    {"host", optional(s.host)},
-                    {"backend", s.backend},
-                    {"state", s.state},
-                    {"limits", std::move(limits)},
-                    {"created_at", s.created_at},
-                    {"updated_at", s.updated_at},
-                    {"last_input_at", optional(s.last_input_at)},
-                    {"ended_at", optional(s.ended_at)},
-                    {"failure_reason", optional(s.failure_reason)}};
+// One serialiser (AppendJson) for both forms, so they cannot drift apart.
+wire::Json ToJson(const SessionView& session) {
+  std::string text;
+  AppendJson(text, session, {});
+  return wire::Json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
 void AppendJsonString(std::string& out, std::string_view text) {

@@ -38,12 +38,12 @@ Result<std::vector<SessionView>> ListSessionViews(const db::Database& db,
 // ENOENT when there is no such session.
 Result<SessionView> GetSessionView(const db::Database& db, std::string_view id);
 
-wire::Json ToJson(const SessionView& session);
-
-// The same object as ToJson(session) plus "usage" (`usage_json`, already serialised, or null),
+// The session as the API shows it, with "usage" (`usage_json`, already serialised, or null),
 // written straight into `out`: the listing's hot path builds no JSON document.
 void AppendJson(std::string& out, const SessionView& session, std::string_view usage_json);
 // `text` as a JSON string literal.
 void AppendJsonString(std::string& out, std::string_view text);
+// The same object as a JSON document, "usage" null (for events and single responses).
+wire::Json ToJson(const SessionView& session);
 
 }  // namespace moat::broker
