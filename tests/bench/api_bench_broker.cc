@@ -21,6 +21,7 @@
 #include "moat/common/tls/context.h"
 #include "moat/common/unique_fd.h"
 #include "moat/common/wire/envelope.h"
+#include "test_support.h"
 
 namespace moat::bench {
 namespace {
@@ -208,19 +209,8 @@ Result<std::unique_ptr<BrokerProcess>> BrokerProcess::Start(
                                    "false"};
   std::string banner_path = (state_dir / "banner").string();
   std::string log_path = (state_dir / "broker.log").string();
-  pid_t pid = ::fork();
+  pid_t pid = test::SpawnLogged(args, banner_path, log_path);
   if (pid < 0) return FailErrno("fork", binary.string());
-  if (pid == 0) {
-    int out = ::open(banner_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
   broker->pid_ = pid;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   std::string banner;

@@ -100,19 +100,8 @@ void BrokerProcess::Start() {
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::string log_path = state_dir_ + "/broker.log";
   std::string banner_path = state_dir_ + "/banner." + std::to_string(++starts_);
-  pid_ = ::fork();
+  pid_ = test::SpawnLogged(args, banner_path, log_path);
   ASSERT_GE(pid_, 0);
-  if (pid_ == 0) {
-    int out = ::open(banner_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
   bool ready =
       WaitFor([&] { return Slurp(banner_path).find("moatctl --broker") != std::string::npos; }, 30);
   ASSERT_TRUE(ready) << "moat-broker did not start:\n" << log();
@@ -262,17 +251,7 @@ ExtraAgent::ExtraAgent(const BrokerProcess& broker, const std::string& name,
                                    name,           "--run-dir",  run_dir_,     "--cgroup-parent",
                                    cgroup_parent_, "--capacity", "50"};
   std::string log_path = cert_dir_ + "/agent.log";
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    int err = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    ::dup2(err, 1);
-    ::dup2(err, 2);
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  pid_ = test::SpawnLogged(args, log_path, log_path);
 }
 
 ExtraAgent::~ExtraAgent() {

@@ -72,6 +72,23 @@ CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s) {
   return result;
 }
 
+pid_t SpawnLogged(const std::vector<std::string>& argv, const std::string& stdout_path,
+                  const std::string& stderr_path) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  int out = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  int err = stderr_path == stdout_path
+                ? out
+                : open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  dup2(out, 1);
+  dup2(err, 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
 void EnsureUser(const std::string& name) {
   if (getpwnam(name.c_str()) != nullptr) return;
   auto r = RunCommand({"useradd", "--create-home", "--shell", "/bin/sh", name});

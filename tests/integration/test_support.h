@@ -18,6 +18,11 @@ struct CommandResult {
 // Runs argv with stdin from /dev/null; waits at most `timeout_s` (then SIGKILL, exit -1).
 CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s = 60);
 
+// Starts argv (argv[0] a path) in the background, stdout and stderr appended to the two files
+// (which may be the same); returns its pid, or -1 if fork failed. The caller reaps it.
+pid_t SpawnLogged(const std::vector<std::string>& argv, const std::string& stdout_path,
+                  const std::string& stderr_path);
+
 // Creates the user (with a home under /home) if it does not exist yet.
 void EnsureUser(const std::string& name);
 uid_t UidOf(const std::string& name);
