@@ -10,12 +10,12 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
-#include <deque>
+#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
+#include "http/outbound_queue.h"
 #include "http/tls_stream.h"
 
 namespace moat::broker::http::internal {
@@ -35,7 +35,7 @@ class PeerSession : public WsPeer,
         executor_(ws_.get_executor()),
         handler_(std::move(handler)),
         connections_(connections),
-        max_queued_bytes_(endpoint.max_queued_bytes) {
+        outbound_(SIZE_MAX, endpoint.max_queued_bytes) {
     ws_.read_message_max(endpoint.max_message_bytes);
   }
 
@@ -59,44 +59,30 @@ class PeerSession : public WsPeer,
   }
 
   void Send(std::string text) override {
-    std::lock_guard lock(mutex_);
-    if (ended_ || detached_) return;
-    if (queued_bytes_ + text.size() > max_queued_bytes_) {
-      ended_ = true;
-      queue_.clear();
-      net::post(executor_, beast::bind_front_handler(&PeerSession::Drop, shared_from_this()));
-      return;
-    }
-    queued_bytes_ += text.size();
-    queue_.push_back(std::move(text));
-    if (open_ && !writing_) {
-      writing_ = true;
-      net::post(executor_, beast::bind_front_handler(&PeerSession::DoWrite, shared_from_this()));
-    }
+    outbound_.Add(std::move(text), [this](Outbound::Action action) {
+      if (action == Outbound::Action::kOverflowed) {
+        net::post(executor_, beast::bind_front_handler(&PeerSession::Drop, shared_from_this()));
+      } else {
+        net::post(executor_, beast::bind_front_handler(&PeerSession::DoWrite, shared_from_this()));
+      }
+    });
   }
 
   void Close() override {
-    std::lock_guard lock(mutex_);
-    if (detached_) return;
-    net::post(executor_, beast::bind_front_handler(&PeerSession::DoClose, shared_from_this()));
+    outbound_.IfAttached([this] {
+      net::post(executor_, beast::bind_front_handler(&PeerSession::DoClose, shared_from_this()));
+    });
   }
 
-  void Detach() override {
-    std::lock_guard lock(mutex_);
-    detached_ = true;
-  }
+  void Detach() override { outbound_.Detach(); }
 
  private:
+  using Outbound = OutboundQueue<std::string>;
+
   void OnAccept(beast::error_code ec) {
     if (ec) return Drop();
     handler_->OnOpen(shared_from_this());
-    bool start = false;
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-      if (!queue_.empty() && !writing_ && !ended_) start = writing_ = true;
-    }
-    if (start) DoWrite();
+    if (outbound_.Open()) DoWrite();
     DoRead();
   }
 
@@ -113,16 +99,9 @@ class PeerSession : public WsPeer,
   }
 
   void DoWrite() {
-    {
-      std::lock_guard lock(mutex_);
-      if (queue_.empty() || ended_) {
-        writing_ = false;
-        return;
-      }
-      current_ = std::move(queue_.front());
-      queue_.pop_front();
-      queued_bytes_ -= current_.size();
-    }
+    auto next = outbound_.Next();
+    if (!next) return;
+    current_ = std::move(*next);
     ws_.text(true);
     ws_.async_write(net::buffer(current_),
                     beast::bind_front_handler(&PeerSession::OnWrite, shared_from_this()));
@@ -135,13 +114,7 @@ class PeerSession : public WsPeer,
   }
 
   void DoClose() {
-    bool busy;
-    {
-      std::lock_guard lock(mutex_);
-      ended_ = true;
-      queue_.clear();
-      busy = writing_ || !open_;
-    }
+    bool busy = outbound_.End();
     if (busy || closed_ || closing_) return Drop();
     closing_ = true;
     websocket::stream_base::timeout timeout{};
@@ -154,12 +127,7 @@ class PeerSession : public WsPeer,
   }
 
   void Drop() {
-    {
-      std::lock_guard lock(mutex_);
-      ended_ = true;
-      queue_.clear();
-      queued_bytes_ = 0;
-    }
+    outbound_.End();
     if (!closed_) {
       closed_ = true;
       beast::get_lowest_layer(ws_).close();
@@ -177,20 +145,12 @@ class PeerSession : public WsPeer,
   net::any_io_executor executor_;
   std::shared_ptr<WsHandler> handler_;
   ConnectionSet& connections_;
-  const size_t max_queued_bytes_;
+  Outbound outbound_;
   beast::flat_buffer read_buffer_;
   std::string current_;   // strand only
   bool closing_ = false;  // strand only
   bool closed_ = false;   // strand only
   bool finished_ = false;
-
-  std::mutex mutex_;
-  std::deque<std::string> queue_;
-  size_t queued_bytes_ = 0;
-  bool open_ = false;
-  bool writing_ = false;
-  bool ended_ = false;
-  bool detached_ = false;
 };
 
 }  // namespace

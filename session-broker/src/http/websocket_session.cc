@@ -9,12 +9,11 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
+#include "http/outbound_queue.h"
 #include "http/tls_stream.h"
 
 namespace moat::broker::http::internal {
@@ -37,7 +36,7 @@ class WebSocketSession : public EventSubscriber,
         executor_(ws_.get_executor()),
         hub_(hub),
         connections_(connections),
-        limits_(limits) {}
+        outbound_(limits.max_messages, limits.max_bytes) {}
 
   ~WebSocketSession() override {
     hub_.Unsubscribe(this);
@@ -68,45 +67,29 @@ class WebSocketSession : public EventSubscriber,
 
   // From any thread (EventHub::Publish). Never blocks beyond this session's queue lock.
   void Deliver(const std::shared_ptr<const std::string>& message) override {
-    std::lock_guard lock(mutex_);
-    if (dropped_ || detached_) return;
-    if (queue_.size() >= limits_.max_messages ||
-        queued_bytes_ + message->size() > limits_.max_bytes) {
-      dropped_ = true;
-      queue_.clear();
-      queued_bytes_ = 0;
-      // Posted under the lock: Detach relies on nothing being posted after it returns.
-      net::post(executor_, beast::bind_front_handler(&WebSocketSession::Abort, shared_from_this()));
-      return;
-    }
-    queue_.push_back(message);
-    queued_bytes_ += message->size();
-    if (open_ && !writing_) {
-      writing_ = true;
-      net::post(executor_,
-                beast::bind_front_handler(&WebSocketSession::DoWrite, shared_from_this()));
-    }
+    outbound_.Add(message, [this](Outbound::Action action) {
+      if (action == Outbound::Action::kOverflowed) {
+        net::post(executor_,
+                  beast::bind_front_handler(&WebSocketSession::Abort, shared_from_this()));
+      } else {
+        net::post(executor_,
+                  beast::bind_front_handler(&WebSocketSession::DoWrite, shared_from_this()));
+      }
+    });
   }
 
   void Close() override {
     net::post(executor_, [self = shared_from_this()] { self->DoClose(); });
   }
 
-  void Detach() override {
-    std::lock_guard lock(mutex_);
-    detached_ = true;
-  }
+  void Detach() override { outbound_.Detach(); }
 
  private:
+  using Outbound = OutboundQueue<std::shared_ptr<const std::string>>;
+
   void OnAccept(beast::error_code ec) {
     if (ec) return Drop();
-    bool start_writing = false;
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-      if (!queue_.empty() && !writing_ && !dropped_) start_writing = writing_ = true;
-    }
-    if (start_writing) DoWrite();
+    if (outbound_.Open()) DoWrite();
     DoRead();
   }
 
@@ -121,18 +104,11 @@ class WebSocketSession : public EventSubscriber,
     DoRead();
   }
 
-  // On the strand, with writing_ set: sends the queue's head.
+  // On the strand, with a write chain started: sends the queue's head.
   void DoWrite() {
-    {
-      std::lock_guard lock(mutex_);
-      if (queue_.empty() || dropped_) {
-        writing_ = false;
-        return;
-      }
-      current_ = std::move(queue_.front());
-      queue_.pop_front();
-      queued_bytes_ -= current_->size();
-    }
+    auto next = outbound_.Next();
+    if (!next) return;
+    current_ = std::move(*next);
     ws_.text(true);
     ws_.async_write(net::buffer(*current_),
                     beast::bind_front_handler(&WebSocketSession::OnWrite, shared_from_this()));
@@ -147,14 +123,7 @@ class WebSocketSession : public EventSubscriber,
   // Graceful end (server stopping): a close frame "going away" when the stream is idle; a
   // client with a write still pending is not reading, so it is dropped outright.
   void DoClose() {
-    bool busy;
-    {
-      std::lock_guard lock(mutex_);
-      dropped_ = true;
-      queue_.clear();
-      queued_bytes_ = 0;
-      busy = writing_ || !open_;
-    }
+    bool busy = outbound_.End();
     if (busy || closed_ || closing_) return Drop();
     closing_ = true;
     websocket::stream_base::timeout timeout{};
@@ -178,12 +147,7 @@ class WebSocketSession : public EventSubscriber,
   // On the strand: closes the socket; pending operations finish with an error and release
   // their references, which destroys the session.
   void Drop() {
-    {
-      std::lock_guard lock(mutex_);
-      dropped_ = true;
-      queue_.clear();
-      queued_bytes_ = 0;
-    }
+    outbound_.End();
     hub_.Unsubscribe(this);
     if (closed_) return;
     closed_ = true;
@@ -194,19 +158,11 @@ class WebSocketSession : public EventSubscriber,
   net::any_io_executor executor_;  // the connection's strand
   EventHub& hub_;
   ConnectionSet& connections_;
-  const EventStreamLimits limits_;
+  Outbound outbound_;
   beast::flat_buffer read_buffer_;
   std::shared_ptr<const std::string> current_;  // being written; strand only
   bool closing_ = false;                        // strand only
   bool closed_ = false;                         // strand only
-
-  std::mutex mutex_;  // guards what follows; never held across I/O
-  std::deque<std::shared_ptr<const std::string>> queue_;
-  size_t queued_bytes_ = 0;
-  bool open_ = false;     // handshake done
-  bool writing_ = false;  // a DoWrite chain is running or posted
-  bool dropped_ = false;  // no more messages
-  bool detached_ = false;
 };
 
 }  // namespace
