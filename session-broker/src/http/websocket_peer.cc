@@ -81,6 +81,12 @@ class PeerSession : public WsPeer,
 
   void OnAccept(beast::error_code ec) {
     if (ec) return Drop();
+    accepted_ = true;
+    if (close_when_accepted_) {
+      outbound_.End();
+      outbound_.Open();  // marks the stream open with nothing to write, so the close is graceful
+      return DoClose();
+    }
     handler_->OnOpen(shared_from_this());
     if (outbound_.Open()) DoWrite();
     DoRead();
@@ -114,6 +120,12 @@ class PeerSession : public WsPeer,
   }
 
   void DoClose() {
+    // The 101 may already be with the client while OnAccept waits in the strand's queue: a
+    // close now would look like a dropped connection, so it waits for the handshake's end.
+    if (!accepted_ && !closed_) {
+      close_when_accepted_ = true;
+      return;
+    }
     bool busy = outbound_.End();
     if (busy || closed_ || closing_) return Drop();
     closing_ = true;
@@ -147,9 +159,11 @@ class PeerSession : public WsPeer,
   ConnectionSet& connections_;
   Outbound outbound_;
   beast::flat_buffer read_buffer_;
-  std::string current_;   // strand only
-  bool closing_ = false;  // strand only
-  bool closed_ = false;   // strand only
+  std::string current_;               // strand only
+  bool accepted_ = false;             // strand only
+  bool close_when_accepted_ = false;  // strand only
+  bool closing_ = false;              // strand only
+  bool closed_ = false;               // strand only
   bool finished_ = false;
 };
 

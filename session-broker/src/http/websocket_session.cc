@@ -89,6 +89,12 @@ class WebSocketSession : public EventSubscriber,
 
   void OnAccept(beast::error_code ec) {
     if (ec) return Drop();
+    accepted_ = true;
+    if (close_when_accepted_) {
+      outbound_.End();
+      outbound_.Open();  // marks the stream open with nothing to write, so the close is graceful
+      return DoClose();
+    }
     if (outbound_.Open()) DoWrite();
     DoRead();
   }
@@ -123,6 +129,12 @@ class WebSocketSession : public EventSubscriber,
   // Graceful end (server stopping): a close frame "going away" when the stream is idle; a
   // client with a write still pending is not reading, so it is dropped outright.
   void DoClose() {
+    // The 101 may already be with the client while OnAccept waits in the strand's queue: a
+    // close now would look like a dropped connection, so it waits for the handshake's end.
+    if (!accepted_ && !closed_) {
+      close_when_accepted_ = true;
+      return;
+    }
     bool busy = outbound_.End();
     if (busy || closed_ || closing_) return Drop();
     closing_ = true;
@@ -161,6 +173,8 @@ class WebSocketSession : public EventSubscriber,
   Outbound outbound_;
   beast::flat_buffer read_buffer_;
   std::shared_ptr<const std::string> current_;  // being written; strand only
+  bool accepted_ = false;                       // strand only
+  bool close_when_accepted_ = false;            // strand only
   bool closing_ = false;                        // strand only
   bool closed_ = false;                         // strand only
 };
