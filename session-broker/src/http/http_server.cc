@@ -178,6 +178,13 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
                                "'" + endpoint.path + "' is a WebSocket endpoint; upgrade to it"),
                      close);
     }
+    for (const StreamEndpoint& endpoint : shared_.options.stream_endpoints) {
+      if (path != endpoint.path) continue;
+      if (upgrade) return UpgradeStream(std::move(request), endpoint);
+      return Respond(JsonError(426, "upgrade_required",
+                               "'" + endpoint.path + "' is a WebSocket endpoint; upgrade to it"),
+                     close);
+    }
     HttpRequest http_request = ToHttpRequest(std::move(request), peer_address_, peer_);
     if (path == events_path) {
       return Respond(JsonError(426, "upgrade_required",
@@ -221,6 +228,26 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
     shared_.connections.Remove(this);
     internal::StartPeerStream(std::move(stream_), std::move(request), std::move(handler),
                               shared_.connections, endpoint);
+  }
+
+  void UpgradeStream(BeastRequest&& request, const StreamEndpoint& endpoint) {
+    BeastRequest headers_only = request;
+    HttpRequest http_request = ToHttpRequest(std::move(headers_only), peer_address_, peer_);
+    StreamEndpoint::Decision decision;
+    try {
+      if (endpoint.accept) decision = endpoint.accept(http_request);
+    } catch (...) {
+      // an exception must not escape into the I/O thread
+      decision.refusal = JsonError(500, "internal", "internal error accepting the stream");
+    }
+    if (!decision.take && !decision.refusal) {
+      decision.refusal = JsonError(403, "forbidden", "'" + endpoint.path + "' refused");
+    }
+    if (decision.refusal) return Respond(std::move(*decision.refusal), /*close=*/true);
+    handed_off_ = true;
+    shared_.connections.Remove(this);
+    internal::StartByteStream(std::move(stream_), std::move(request), std::move(decision.take),
+                              shared_.connections);
   }
 
   bool Authenticate(const HttpRequest& request) const {

@@ -133,6 +133,20 @@ struct WsEndpoint {
   size_t max_queued_bytes = 64 << 20;  // a peer that reads slower than this is dropped
 };
 
+class ByteStream;  // http/byte_stream.h
+
+// A WebSocket endpoint whose binary messages carry one byte stream (the display gateway's RFB
+// for noVNC). `accept` sees the upgrade request and either refuses it with a response or says
+// who takes the stream once the upgrade is done; `take` runs on the stream's strand.
+struct StreamEndpoint {
+  struct Decision {
+    std::optional<HttpResponse> refusal;
+    std::function<void(std::unique_ptr<ByteStream>)> take;
+  };
+  std::string path;
+  std::function<Decision(const HttpRequest&)> accept;
+};
+
 struct HttpServerOptions {
   std::string bind_address = "127.0.0.1";
   uint16_t port = 0;       // 0: an ephemeral port, see HttpServer::port()
@@ -154,6 +168,8 @@ struct HttpServerOptions {
 
   // Two-way WebSocket endpoints (the agent link), matched by path before the router.
   std::vector<WsEndpoint> ws_endpoints;
+  // Byte-stream WebSocket endpoints (the display), matched by path before the router.
+  std::vector<StreamEndpoint> stream_endpoints;
 
   // Stop waits this long for connections to finish before abandoning them.
   std::chrono::milliseconds stop_grace{3'000};

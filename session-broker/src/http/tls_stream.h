@@ -33,4 +33,10 @@ void StartEventStream(TlsStream stream, BeastRequest request, EventHub& hub,
 void StartPeerStream(TlsStream stream, BeastRequest request, std::shared_ptr<WsHandler> handler,
                      ConnectionSet& connections, const WsEndpoint& endpoint);
 
+// Completes the WebSocket upgrade `request` and hands the connection, as a ByteStream of its
+// binary messages, to `take`. Call on the stream's strand.
+void StartByteStream(TlsStream stream, BeastRequest request,
+                     std::function<void(std::unique_ptr<ByteStream>)> take,
+                     ConnectionSet& connections);
+
 }  // namespace moat::broker::http::internal

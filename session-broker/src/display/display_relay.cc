@@ -1,0 +1,161 @@
+#include "display/display_relay.h"
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "display/display_gateway.h"
+
+namespace moat::broker::display {
+namespace {
+
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+// Idle time needs seconds, not every mouse move: one report per connection this often.
+constexpr auto kInputReportInterval = std::chrono::seconds(5);
+// A client that does not finish its close handshake within this is cut off.
+constexpr auto kCloseGrace = std::chrono::seconds(5);
+constexpr size_t kChunk = 64 << 10;
+constexpr auto kHandshakeDeadline = std::chrono::seconds(30);
+
+}  // namespace
+
+DisplayRelay::DisplayRelay(std::unique_ptr<http::ByteStream> client, DisplayTarget target,
+                           ConnectionInfo info, RelayRegistry& registry)
+    : client_(std::move(client)),
+      target_(std::move(target)),
+      info_(std::move(info)),
+      registry_(registry),
+      filter_(target_.shadow),
+      abort_timer_(client_->executor()) {}
+
+net::awaitable<void> DisplayRelay::Run(std::string early_bytes) {
+  auto desktop = co_await ConnectToDesktop(client_->executor(), target_.socket);
+  if (desktop && stopping_) desktop = Fail(Error({}, reason_));
+  if (!desktop) {
+    registry_.Abandoned(*this);
+    co_await client_->Close(kCloseDesktopEnded, desktop.error().message());
+    co_return;
+  }
+  desktop_.emplace(std::move(*desktop));
+  if (auto admitted = registry_.Admit(shared_from_this()); !admitted) {
+    registry_.Abandoned(*this);
+    co_await client_->Close(kCloseRefused, admitted.error().message());
+    co_return;
+  }
+  relaying_ = true;
+  pumps_ = 2;
+  auto self = shared_from_this();
+  net::co_spawn(client_->executor(), self->ClientToDesktop(std::move(early_bytes)),
+                net::detached);
+  net::co_spawn(client_->executor(), self->DesktopToClient(), net::detached);
+}
+
+net::awaitable<void> DisplayRelay::RunWeb() {
+  net::steady_timer deadline(client_->executor());
+  deadline.expires_after(kHandshakeDeadline);
+  deadline.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->client_->Abort();
+  });
+  StreamReader reader(*client_);
+  auto handshake = co_await ServeWithoutAuthentication(*client_, reader);
+  deadline.cancel();
+  if (!handshake || stopping_) {
+    registry_.Abandoned(*this);
+    co_await client_->Close(kCloseProtocolError,
+                            handshake ? reason_ : handshake.error().message());
+    co_return;
+  }
+  co_await Run(reader.TakeLeftover());
+}
+
+net::awaitable<void> DisplayRelay::ClientToDesktop(std::string early_bytes) {
+  auto self = shared_from_this();  // the pump keeps the relay alive
+  std::string chunk = std::move(early_bytes);
+  std::array<char, kChunk> buffer;
+  while (!stopping_) {
+    if (chunk.empty()) {
+      auto n = co_await client_->ReadSome(net::buffer(buffer));
+      if (!n) {
+        Stop(1000, n.error().message());
+        break;
+      }
+      chunk.assign(buffer.data(), *n);
+    }
+    auto out = filter_.Feed(chunk);
+    chunk.clear();
+    if (!out) {
+      Stop(kCloseProtocolError, out.error().message());
+      break;
+    }
+    if (out->saw_input) {
+      auto now = std::chrono::steady_clock::now();
+      if (!last_input_report_ || now - *last_input_report_ >= kInputReportInterval) {
+        last_input_report_ = now;
+        registry_.InputSeen(target_.session_id);
+      }
+    }
+    if (out->forward.empty()) continue;
+    auto [ec, written] = co_await net::async_write(*desktop_, net::buffer(out->forward), kTuple);
+    if (ec) {
+      Stop(kCloseDesktopEnded, "the session's desktop closed the connection");
+      break;
+    }
+  }
+  PumpEnded();
+}
+
+net::awaitable<void> DisplayRelay::DesktopToClient() {
+  auto self = shared_from_this();
+  std::array<char, kChunk> buffer;
+  while (true) {
+    auto [ec, n] = co_await desktop_->async_read_some(net::buffer(buffer), kTuple);
+    if (ec) {
+      Stop(kCloseDesktopEnded, "the session's desktop ended");
+      break;
+    }
+    auto sent = co_await client_->Write(net::buffer(buffer.data(), n));
+    if (!sent) {
+      Stop(1000, sent.error().message());
+      break;
+    }
+  }
+  // The only writer to the client: the close frame goes from here.
+  co_await client_->Close(close_code_, reason_);
+  client_->Abort();  // ends the other pump's read
+  PumpEnded();
+}
+
+void DisplayRelay::Kick(int code, std::string reason) {
+  net::post(client_->executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+    self->Stop(code, reason);
+  });
+}
+
+void DisplayRelay::Stop(int code, std::string reason) {
+  if (stopping_) return;
+  stopping_ = true;
+  close_code_ = code;
+  reason_ = std::move(reason);
+  if (!relaying_) {  // still in the handshake: nothing to say, only to end
+    client_->Abort();
+    return;
+  }
+  boost::system::error_code ignored;
+  desktop_->close(ignored);
+  abort_timer_.expires_after(kCloseGrace);
+  abort_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->client_->Abort();
+  });
+}
+
+void DisplayRelay::PumpEnded() {
+  if (--pumps_ > 0) return;
+  abort_timer_.cancel();
+  registry_.Finished(*this, reason_);
+}
+
+}  // namespace moat::broker::display
