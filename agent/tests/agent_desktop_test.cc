@@ -12,11 +12,14 @@
 #include <thread>
 
 #include "agent_test_support.h"
+#include "moat/common/testing/rfb_test_client.h"
 #include "rfb_probe.h"
-#include "rfb_test_client.h"
 #include "session_processes.h"
 
 namespace moat::agent::test {
+
+using moat::test::Framebuffer;
+using moat::test::RfbTestClient;
 namespace {
 
 using std::chrono::milliseconds;

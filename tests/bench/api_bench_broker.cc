@@ -206,6 +206,8 @@ Result<std::unique_ptr<BrokerProcess>> BrokerProcess::Start(
                                    "--auth.pam",
                                    "false",
                                    "--local_agent.enabled",
+                                   "false",
+                                   "--display.enabled",
                                    "false"};
   std::string banner_path = (state_dir / "banner").string();
   std::string log_path = (state_dir / "broker.log").string();

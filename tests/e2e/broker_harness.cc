@@ -49,6 +49,7 @@ BrokerProcess::BrokerProcess(BrokerOptions options) : options_(std::move(options
   cgroup_parent_ = "moat-" + id;
   api_port_ = FreePort();
   agent_port_ = FreePort();
+  display_port_ = FreePort();
 }
 
 BrokerProcess::~BrokerProcess() {
@@ -96,7 +97,11 @@ void BrokerProcess::Start() {
                                    "--local_agent.cgroup_parent",
                                    cgroup_parent_,
                                    "--local_agent.binary",
-                                   MOAT_AGENT_BIN};
+                                   MOAT_AGENT_BIN,
+                                   "--display.address",
+                                   "127.0.0.1",
+                                   "--display.port",
+                                   std::to_string(display_port_)};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::string log_path = state_dir_ + "/broker.log";
   std::string banner_path = state_dir_ + "/banner." + std::to_string(++starts_);

@@ -40,6 +40,7 @@ class BrokerProcess {
   std::string url() const { return "https://127.0.0.1:" + std::to_string(api_port_); }
   uint16_t api_port() const { return api_port_; }
   uint16_t agent_port() const { return agent_port_; }
+  uint16_t display_port() const { return display_port_; }  // native VNC viewers
   const std::string& state_dir() const { return state_dir_; }
   const std::string& run_dir() const { return run_dir_; }
   const std::string& cgroup_parent() const { return cgroup_parent_; }
@@ -51,7 +52,7 @@ class BrokerProcess {
  private:
   BrokerOptions options_;
   std::string state_dir_, run_dir_, cgroup_parent_;
-  uint16_t api_port_ = 0, agent_port_ = 0;
+  uint16_t api_port_ = 0, agent_port_ = 0, display_port_ = 0;
   pid_t pid_ = 0;
   std::string admin_password_;
   int starts_ = 0;

@@ -17,6 +17,22 @@ bool IsRefusal(const Error& error) { return error.code() == std::errc::permissio
 }  // namespace
 
 Result<LoginResult> Login::Run(const LoginRequest& request) {
+  MOAT_TRY(db::User user, Verify(request));
+  // The token and its audit row commit together.
+  MOAT_TRY(auto tx, db::Transaction::Begin(db_));
+  MOAT_TRY(db::IssuedToken token, tokens_.Issue(user.id, request.ttl_seconds));
+  nlohmann::json detail{{"address", request.address}, {"expires_at", token.expires_at}};
+  MOAT_TRY_VOID(db::RecordEvent(db_,
+                                {.actor = db::Actor::User(user.id),
+                                 .kind = "auth.login",
+                                 .new_value = user.name,
+                                 .detail = detail.dump()},
+                                clock_()));
+  MOAT_TRY_VOID(tx.Commit());
+  return LoginResult{std::move(user), std::move(token)};
+}
+
+Result<db::User> Login::Verify(const LoginRequest& request) {
   MOAT_TRY(db::ThrottleDecision decision, throttle_.Check(request.user, request.address));
   if (!decision.allowed) {
     return Fail(Error(std::make_error_code(std::errc::resource_unavailable_try_again),
@@ -30,18 +46,7 @@ Result<LoginResult> Login::Run(const LoginRequest& request) {
     return Fail(Refused());
   }
   MOAT_TRY_VOID(throttle_.RecordSuccess(request.user));
-  // The token and its audit row commit together.
-  MOAT_TRY(auto tx, db::Transaction::Begin(db_));
-  MOAT_TRY(db::IssuedToken token, tokens_.Issue(user->id, request.ttl_seconds));
-  nlohmann::json detail{{"address", request.address}, {"expires_at", token.expires_at}};
-  MOAT_TRY_VOID(db::RecordEvent(db_,
-                                {.actor = db::Actor::User(user->id),
-                                 .kind = "auth.login",
-                                 .new_value = user->name,
-                                 .detail = detail.dump()},
-                                clock_()));
-  MOAT_TRY_VOID(tx.Commit());
-  return LoginResult{std::move(*user), std::move(token)};
+  return user;
 }
 
 Result<db::User> Login::CheckCredentials(const LoginRequest& request) {

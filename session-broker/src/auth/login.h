@@ -43,6 +43,9 @@ class Login {
         throttle_(db, clock, throttle) {}
 
   Result<LoginResult> Run(const LoginRequest& request);
+  // The throttle and password checks of Run, with their bookkeeping, but no token: for the
+  // display gateway's VeNCrypt Plain logins, which need no API token.
+  Result<db::User> Verify(const LoginRequest& request);
   // Logout: revokes the token and records who logged out.
   Status Logout(std::string_view token);
 

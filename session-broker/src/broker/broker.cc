@@ -5,9 +5,11 @@
 #include <optional>
 
 #include "api/api.h"
+#include "api/display_stream.h"
 #include "auth/pam_auth.h"
 #include "broker/agent_hub.h"
 #include "broker/bootstrap.h"
+#include "broker/display_service.h"
 #include "broker/events.h"
 #include "broker/housekeeping.h"
 #include "broker/local_agent.h"
@@ -15,6 +17,7 @@
 #include "broker/session_service.h"
 #include "broker/task_queue.h"
 #include "db/connection_pool.h"
+#include "display/display_gateway.h"
 #include "http/server.h"
 #include "moat/common/log.h"
 #include "moat/common/tls/context.h"
@@ -53,6 +56,8 @@ struct Broker::Parts {
   std::unique_ptr<TaskQueue> tasks;
   std::unique_ptr<AgentHub> agents;
   std::unique_ptr<SessionService> sessions;
+  std::unique_ptr<DisplayService> display_service;
+  std::unique_ptr<display::DisplayGateway> display;
   std::unique_ptr<api::ApiContext> api;
   http::Router api_router;
   http::Router agent_router;
@@ -98,6 +103,35 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
 
   auth::PamCheck pam;
   if (c.pam) pam = auth::MakePamCheck(c.pam_service);
+  p.host_name = c.local_host_name.empty() ? LocalHostName() : c.local_host_name;
+  p.display_service = std::make_unique<DisplayService>(
+      *p.pool, *p.sessions, pam, DisplayServiceOptions{p.host_name, c.agent_run_dir});
+  {
+    display::DisplayGatewayOptions display_options{.bind_address = c.display_address,
+                                                   .vnc_port = c.display_port,
+                                                   .vnc_enabled = c.display_enabled,
+                                                   .ssl_ctx = nullptr,
+                                                   .threads = 2,
+                                                   .workers = 4,
+                                                   .takeover = c.display_takeover};
+    MOAT_TRY(display_options.ssl_ctx, tls::MakeServerContext({.cert_pem = server_cert.cert_pem,
+                                                              .key_pem = server_cert.key_pem,
+                                                              .client_ca_pem = std::nullopt,
+                                                              .require_client_cert = false}));
+    MOAT_TRY_CTX(p.display,
+                 display::DisplayGateway::Start(std::move(display_options), *p.display_service),
+                 "display gateway");
+  }
+  p.sessions->SetStateListener([raw](const SessionView& after, const std::string&) {
+    if (after.state == "disconnected") {
+      raw->display->EndClients(after.id, /*owners_only=*/true, display::kCloseRefused,
+                               "the session was disconnected");
+    } else if (after.state == "ending" || after.state == "ended" || after.state == "failed") {
+      raw->display->EndClients(after.id, /*owners_only=*/false, display::kCloseDesktopEnded,
+                               "the session " + after.state);
+    }
+  });
+
   p.api = std::unique_ptr<api::ApiContext>(new api::ApiContext{
       *p.pool, *p.sessions, *p.agents, p.hub, p.metrics, *p.ca, c, std::move(pam)});
   MOAT_TRY_VOID(api::AddAllRoutes(p.api_router, *p.api));
@@ -114,6 +148,10 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
     auto caller = api::Authenticate(*raw->api, request, /*query_ok=*/true);
     return caller && caller->CanReadAll();
   };
+  api_options.stream_endpoints.push_back(
+      {.path = "/api/v1/display", .accept = [raw](const http::HttpRequest& request) {
+         return AcceptDisplayStream(*raw->api, *raw->display_service, *raw->display, request);
+       }});
   MOAT_TRY_CTX(p.api_server, http::HttpServer::Start(std::move(api_options), p.api_router, p.hub),
                "API server");
 
@@ -135,7 +173,6 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
   p.housekeeping = std::make_unique<Housekeeping>(*p.pool, *p.sessions, *p.events, c);
   p.housekeeping->Start();
 
-  p.host_name = c.local_host_name.empty() ? LocalHostName() : c.local_host_name;
   if (c.local_agent) {
     std::filesystem::path binary = c.agent_binary.empty() ? FindAgentBinary() : c.agent_binary;
     std::filesystem::path cert_dir;
@@ -164,6 +201,7 @@ void Broker::Stop() {
   p.stopped = true;
   if (p.local_agent) p.local_agent->Stop();
   if (p.housekeeping) p.housekeeping->Stop();
+  if (p.display) p.display->Stop();
   if (p.api_server) p.api_server->Stop();
   if (p.agents) p.agents->CloseAll();
   if (p.agent_server) p.agent_server->Stop();
@@ -172,17 +210,24 @@ void Broker::Stop() {
 
 uint16_t Broker::api_port() const { return parts_->api_server->port(); }
 uint16_t Broker::agent_port() const { return parts_->agent_server->port(); }
+uint16_t Broker::display_port() const { return parts_->display->vnc_port(); }
 
 std::string Broker::Banner() const {
   const Parts& p = *parts_;
   std::string url = p.config.public_url;
   if (url.empty()) url = "https://" + p.host_name + ":" + std::to_string(api_port());
-  std::string text = "moat-broker is running.\n  API and login:  " + url + "/api/v1/\n" +
-                     "  Agents connect: wss://<this host>:" + std::to_string(agent_port()) +
-                     "/api/v1/agent (mutual TLS)\n" +
-                     "  CA certificate: " + (p.config.state_dir / "ca" / "ca.crt").string() +
-                     " (SHA-256 " + p.ca->fingerprint() + ")\n" +
-                     "  Database:       " + p.config.DatabasePath().string() + "\n";
+  std::string text =
+      "moat-broker is running.\n  API and login:  " + url + "/api/v1/\n" +
+      "  Web login:      " + url + "/\n" +
+      (p.display->vnc_port()
+           ? "  VNC viewers:    " + p.host_name + "::" + std::to_string(p.display->vnc_port()) +
+                 " (VeNCrypt X509Plain: TLS, then your "
+                 "username and password)\n"
+           : std::string()) +
+      "  Agents connect: wss://<this host>:" + std::to_string(agent_port()) +
+      "/api/v1/agent (mutual TLS)\n" +
+      "  CA certificate: " + (p.config.state_dir / "ca" / "ca.crt").string() + " (SHA-256 " +
+      p.ca->fingerprint() + ")\n" + "  Database:       " + p.config.DatabasePath().string() + "\n";
   if (p.admin_password) {
     text += "  First start: admin user '" + p.config.admin_user + "', password " +
             *p.admin_password + "\n  (also in " + (p.config.state_dir / "admin-password").string() +

@@ -19,6 +19,7 @@ class Broker {
 
   uint16_t api_port() const;
   uint16_t agent_port() const;
+  uint16_t display_port() const;  // native VNC clients (0 when disabled)
   // Where users and admins log in, and (first start only) the admin's password.
   std::string Banner() const;
 

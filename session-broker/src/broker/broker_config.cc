@@ -19,7 +19,7 @@ using config::GetStringArray;
 constexpr std::string_view kDefaultConfig = "/etc/moat/moat.toml";
 
 // Every key, as [section].key; the flag is --section.key.
-constexpr std::array<std::string_view, 24> kKeys = {"listen.address",
+constexpr std::array<std::string_view, 28> kKeys = {"listen.address",
                                                     "listen.port",
                                                     "listen.threads",
                                                     "listen.public_url",
@@ -42,7 +42,11 @@ constexpr std::array<std::string_view, 24> kKeys = {"listen.address",
                                                     "local_agent.host_name",
                                                     "local_agent.run_dir",
                                                     "local_agent.cgroup_parent",
-                                                    "local_agent.capacity"};
+                                                    "local_agent.capacity",
+                                                    "display.enabled",
+                                                    "display.address",
+                                                    "display.port",
+                                                    "display.takeover"};
 constexpr std::array<std::string_view, 1> kExtraKeys = {"log.level"};
 
 bool IsKnownKey(std::string_view key) {
@@ -53,8 +57,8 @@ bool IsKnownKey(std::string_view key) {
 }
 
 Status RejectUnknown(const toml::table& root) {
-  std::vector<std::string_view> sections = {"listen", "agents", "state",       "tls",
-                                            "auth",   "usage",  "local_agent", "log"};
+  std::vector<std::string_view> sections = {"listen", "agents",      "state", "tls",    "auth",
+                                            "usage",  "local_agent", "log",   "display"};
   MOAT_TRY_VOID(config::RejectUnknownKeys(root, sections));
   for (auto section : sections) {
     MOAT_TRY(auto table, config::GetTable(root, section));
@@ -148,6 +152,10 @@ Status Apply(const toml::table& root, BrokerConfig& c) {
   MOAT_TRY_VOID(Read(root, "local_agent.cgroup_parent", c.agent_cgroup_parent, GetString));
   MOAT_TRY_VOID(Read(root, "local_agent.capacity", c.local_capacity, Range(0, 100000)));
   MOAT_TRY_VOID(Read(root, "log.level", c.log_level, GetString));
+  MOAT_TRY_VOID(Read(root, "display.enabled", c.display_enabled, GetBool));
+  MOAT_TRY_VOID(Read(root, "display.address", c.display_address, GetString));
+  MOAT_TRY_VOID(Read(root, "display.port", c.display_port, Range(0, 65535)));
+  MOAT_TRY_VOID(Read(root, "display.takeover", c.display_takeover, GetBool));
   if (c.tls_cert.has_value() != c.tls_key.has_value()) {
     return Fail(InvalidArgument("tls.cert and tls.key go together: give both or neither"));
   }

@@ -54,6 +54,13 @@ struct BrokerConfig {
   std::string agent_cgroup_parent = "moat";
   int64_t local_capacity = 50;
 
+  // [display] the display gateway for native VNC viewers (VeNCrypt: TLS, then username and
+  // password); browsers reach desktops through the API port.
+  bool display_enabled = true;
+  std::string display_address = "0.0.0.0";
+  uint16_t display_port = 5900;
+  bool display_takeover = true;  // a second login takes a connected desktop over
+
   // [log]
   std::string log_level = "info";
 

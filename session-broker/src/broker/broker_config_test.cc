@@ -25,6 +25,9 @@ TEST(BrokerConfig, TheShippedFileHoldsTheDefaults) {
   EXPECT_EQ(config->pam_service, defaults.pam_service);
   EXPECT_EQ(config->usage_minute_retention_s, defaults.usage_minute_retention_s);
   EXPECT_EQ(config->local_capacity, defaults.local_capacity);
+  EXPECT_EQ(config->display_enabled, defaults.display_enabled);
+  EXPECT_EQ(config->display_port, defaults.display_port);
+  EXPECT_EQ(config->display_takeover, defaults.display_takeover);
 }
 
 TEST(BrokerConfig, FlagsWinOverTheFile) {

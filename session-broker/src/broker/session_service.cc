@@ -75,6 +75,7 @@ Result<SessionView> SessionService::Transition(const db::Database& db, std::stri
   MOAT_TRY(SessionView after, GetSessionView(db, id));
   Changed();
   events_.SessionState(after, before.state);
+  if (state_listener_) state_listener_(after, before.state);
   return after;
 }
 
@@ -224,6 +225,21 @@ Result<SessionView> SessionService::Resume(std::string_view id, const db::Actor&
   MOAT_TRY_VOID(AgentCall(*session.host_id, wire::MakeMessage(wire::SessionAction{
                                                 session.id, wire::SessionActionKind::kResume})));
   return Transition(*db, session.id, SessionState::kActive, actor);
+}
+
+Result<SessionView> SessionService::Reconnect(std::string_view id, const db::Actor& actor,
+                                              std::string_view detail) {
+  auto db = pool_.Acquire();
+  MOAT_TRY(SessionView session, GetSessionView(*db, id));
+  if (session.state != "disconnected") return session;
+  return Transition(*db, session.id, SessionState::kActive, actor, detail);
+}
+
+Status SessionService::NoteInput(std::string_view id) {
+  auto db = pool_.Acquire();
+  MOAT_TRY_VOID(db::SessionStore(*db).TouchInput(id, db::SystemClock()()));
+  Changed();
+  return {};
 }
 
 Result<SessionView> SessionService::Disconnect(std::string_view id, const db::Actor& actor) {

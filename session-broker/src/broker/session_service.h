@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,7 +29,7 @@ namespace moat::broker {
 
 struct CreateSessionRequest {
   std::string user;
-  std::optional<std::string> backend;        // policy's when absent
+  std::optional<std::string> backend{};      // policy's when absent
   wire::Json limits = wire::Json::object();  // over the policy's default_limits, key by key
   bool desktop = true;
 };
@@ -56,6 +57,16 @@ class SessionService {
   Result<SessionView> Suspend(std::string_view id, const db::Actor& actor);
   Result<SessionView> Resume(std::string_view id, const db::Actor& actor);
   Result<SessionView> Disconnect(std::string_view id, const db::Actor& actor);
+  // The owner's display client is back: a disconnected session becomes active (an active one
+  // stays as it is).
+  Result<SessionView> Reconnect(std::string_view id, const db::Actor& actor,
+                                std::string_view detail);
+  // Keyboard or mouse input arrived through the display gateway: the session is not idle.
+  Status NoteInput(std::string_view id);
+  // Called after every committed state change, on the thread that made it. Set before the
+  // broker serves anything.
+  using StateListener = std::function<void(const SessionView& after, const std::string& before)>;
+  void SetStateListener(StateListener listener) { state_listener_ = std::move(listener); }
   Result<SessionView> End(std::string_view id, const db::Actor& actor, std::string_view reason);
 
   Result<wire::Json> LaunchApp(std::string_view id, const AppLaunchRequest& app,
@@ -108,6 +119,7 @@ class SessionService {
   std::map<std::int64_t, std::string> host_names_;  // for usage events, filled at hello
   std::shared_ptr<const UsageJson> latest_usage_json_ = std::make_shared<UsageJson>();
   std::atomic<std::uint64_t> generation_{0};
+  StateListener state_listener_;
   std::optional<db::Database> usage_db_;  // the ingestion connection, with its prepared insert
   std::optional<db::UsageStore> usage_store_;
   std::mutex usage_mutex_;

@@ -14,7 +14,6 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -65,8 +64,9 @@ class DisplayGateway::Impl : public RelayRegistry {
     if (!options_.vnc_enabled) return {};
     boost::system::error_code ec;
     auto address = net::ip::make_address(options_.bind_address, ec);
-    if (ec) return Fail(InvalidArgument("display address '" + options_.bind_address + "': " +
-                                        ec.message()));
+    if (ec)
+      return Fail(
+          InvalidArgument("display address '" + options_.bind_address + "': " + ec.message()));
     net::ip::tcp::endpoint endpoint(address, options_.vnc_port);
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
@@ -98,6 +98,23 @@ class DisplayGateway::Impl : public RelayRegistry {
     // The lambda's copy of `relay` keeps it alive through the handshake.
     net::co_spawn(
         executor, [relay]() -> net::awaitable<void> { co_await relay->RunWeb(); }, net::detached);
+  }
+
+  void EndClients(const std::string& session_id, bool owners_only, int code,
+                  const std::string& reason) {
+    std::vector<std::shared_ptr<DisplayRelay>> ending;
+    {
+      std::lock_guard lock(mutex_);
+      auto found = sessions_.find(session_id);
+      if (found == sessions_.end()) return;
+      if (auto owner = found->second.owner.lock()) ending.push_back(std::move(owner));
+      if (!owners_only) {
+        for (const auto& [raw, weak] : found->second.viewers) {
+          if (auto viewer = weak.lock()) ending.push_back(std::move(viewer));
+        }
+      }
+    }
+    for (auto& relay : ending) relay->Kick(code, reason);
   }
 
   size_t connection_count() const {
@@ -140,7 +157,7 @@ class DisplayGateway::Impl : public RelayRegistry {
       if (stopping_) return Fail(Error({}, "the broker is stopping"));
       Session& session = sessions_[target.session_id];
       if (target.shadow) {
-        session.viewers.insert(relay.get());
+        session.viewers[relay.get()] = relay;
       } else {
         previous = session.owner.lock();
         if (previous && !options_.takeover) {
@@ -193,7 +210,7 @@ class DisplayGateway::Impl : public RelayRegistry {
  private:
   struct Session {
     std::weak_ptr<DisplayRelay> owner;
-    std::set<const DisplayRelay*> viewers;
+    std::map<const DisplayRelay*, std::weak_ptr<DisplayRelay>> viewers;
   };
 
   bool Track(const std::shared_ptr<DisplayRelay>& relay) {
@@ -220,14 +237,6 @@ class DisplayGateway::Impl : public RelayRegistry {
     });
   }
 
-  // Runs `work` on the worker pool (it may block) and resumes on the caller's executor.
-  template <typename T>
-  net::awaitable<T> OnWorkers(std::function<T()> work) {
-    co_return co_await net::co_spawn(
-        workers_, [work = std::move(work)]() -> net::awaitable<T> { co_return work(); },
-        net::use_awaitable);
-  }
-
   net::awaitable<void> AcceptLoop() {
     while (true) {
       net::ip::tcp::socket socket(net::make_strand(io_));
@@ -235,12 +244,16 @@ class DisplayGateway::Impl : public RelayRegistry {
       if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
       if (ec) continue;  // e.g. EMFILE: the next accept may succeed
       auto executor = socket.get_executor();
-      auto stream = std::make_unique<VencryptStream>(std::move(socket), tls_);
-      net::co_spawn(executor, ServeVnc(std::move(stream)), net::detached);
+      // The lambda owns the stream until ServeVnc hands it to a relay.
+      net::co_spawn(
+          executor,
+          [this, stream = std::make_unique<VencryptStream>(std::move(socket), tls_)]() mutable
+          -> net::awaitable<void> { co_await ServeVnc(stream); },
+          net::detached);
     }
   }
 
-  net::awaitable<void> ServeVnc(std::unique_ptr<VencryptStream> stream) {
+  net::awaitable<void> ServeVnc(std::unique_ptr<VencryptStream>& stream) {
     VencryptStream* raw = stream.get();
     std::string peer = raw->peer();
     net::steady_timer deadline(raw->executor());
@@ -256,22 +269,26 @@ class DisplayGateway::Impl : public RelayRegistry {
       co_return;
     }
     std::string address = peer.substr(0, peer.rfind(':'));
-    auto target = co_await OnWorkers<Result<DisplayTarget>>(
-        [this, credentials = *credentials, address]() -> Result<DisplayTarget> {
-          MOAT_TRY(DisplayRequest request, ParseVncUser(credentials.user));
-          MOAT_TRY(request.user,
-                   backend_.CheckPassword(request.user, credentials.password, address));
-          return backend_.Open(request);
-        });
+    // On the workers (the checks block on the database, maybe on a session start), resuming
+    // here after. Only references cross: see co_try.h.
+    Result<DisplayTarget> target = Fail(Error({}, "not opened"));
+    auto open = [&]() -> net::awaitable<void> {
+      target = OpenFor(*credentials, address);
+      co_return;
+    };
+    co_await net::co_spawn(workers_, open, net::use_awaitable);
     Status verdict = target ? Status{} : Status(Fail(target.error()));
+    credentials->password.clear();
     auto sent = co_await raw->SendSecurityResult(verdict);
     if (!target || !sent) {
-      log::Info("VNC login refused",
-                {{"peer", peer}, {"error", target ? sent.error().message() : target.error().message()}});
+      log::Info(
+          "VNC login refused",
+          {{"peer", peer}, {"error", target ? sent.error().message() : target.error().message()}});
       raw->Abort();
       co_return;
     }
-    if (auto init = co_await raw->ReadClientInit(); !init) {
+    auto init = co_await raw->ReadClientInit();
+    if (!init) {
       raw->Abort();
       co_return;
     }
@@ -279,7 +296,13 @@ class DisplayGateway::Impl : public RelayRegistry {
     auto relay = std::make_shared<DisplayRelay>(std::move(stream), std::move(*target),
                                                 ConnectionInfo{Via::kVnc, peer}, *this);
     if (!Track(relay)) co_return;
-    co_await relay->Run("");
+    co_await relay->Run();
+  }
+
+  Result<DisplayTarget> OpenFor(const PlainCredentials& credentials, const std::string& address) {
+    MOAT_TRY(DisplayRequest request, ParseVncUser(credentials.user));
+    MOAT_TRY(request.user, backend_.CheckPassword(request.user, credentials.password, address));
+    return backend_.Open(request);
   }
 
   DisplayGatewayOptions options_;
@@ -300,7 +323,7 @@ class DisplayGateway::Impl : public RelayRegistry {
 };
 
 Result<std::unique_ptr<DisplayGateway>> DisplayGateway::Start(DisplayGatewayOptions options,
-                                                             DisplayBackend& backend) {
+                                                              DisplayBackend& backend) {
   if (!options.ssl_ctx && options.vnc_enabled) {
     return Fail(InvalidArgument("display gateway needs a TLS context for VNC clients"));
   }
@@ -315,6 +338,10 @@ uint16_t DisplayGateway::vnc_port() const { return impl_->port(); }
 void DisplayGateway::AttachWeb(std::unique_ptr<http::ByteStream> stream, DisplayTarget target,
                                ConnectionInfo client) {
   impl_->AttachWeb(std::move(stream), std::move(target), std::move(client));
+}
+void DisplayGateway::EndClients(const std::string& session_id, bool owners_only, int code,
+                                const std::string& reason) {
+  impl_->EndClients(session_id, owners_only, code, reason);
 }
 size_t DisplayGateway::connection_count() const { return impl_->connection_count(); }
 void DisplayGateway::Stop() { impl_->Stop(); }

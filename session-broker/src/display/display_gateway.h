@@ -27,10 +27,10 @@ struct DisplayGatewayOptions {
   std::string bind_address = "0.0.0.0";
   uint16_t vnc_port = 5900;  // 0: ephemeral (tests); see vnc_port()
   bool vnc_enabled = true;
-  tls::SslCtxPtr ssl_ctx;    // the broker's server certificate; taken over
-  int threads = 2;           // for native clients' sockets
-  int workers = 4;           // for backend calls (database, session start)
-  bool takeover = true;      // false: a second login is refused while the first is connected
+  tls::SslCtxPtr ssl_ctx;  // the broker's server certificate; taken over
+  int threads = 2;         // for native clients' sockets
+  int workers = 4;         // for backend calls (database, session start)
+  bool takeover = true;    // false: a second login is refused while the first is connected
 };
 
 class DisplayGateway {
@@ -48,6 +48,11 @@ class DisplayGateway {
   // RFB handshake (security None) and the relay run on the stream's own executor.
   void AttachWeb(std::unique_ptr<http::ByteStream> stream, DisplayTarget target,
                  ConnectionInfo client);
+
+  // Ends a session's clients: its owner's (`owners_only`: the session was disconnected) or
+  // everyone's (it ended). From any thread.
+  void EndClients(const std::string& session_id, bool owners_only, int code,
+                  const std::string& reason);
 
   // Clients relayed now (owners and viewers).
   size_t connection_count() const;

@@ -32,25 +32,28 @@ DisplayRelay::DisplayRelay(std::unique_ptr<http::ByteStream> client, DisplayTarg
       filter_(target_.shadow),
       abort_timer_(client_->executor()) {}
 
-net::awaitable<void> DisplayRelay::Run(std::string early_bytes) {
-  auto desktop = co_await ConnectToDesktop(client_->executor(), target_.socket);
+net::awaitable<void> DisplayRelay::Run() {
+  net::any_io_executor executor = client_->executor();
+  auto desktop = co_await ConnectToDesktop(executor, target_.socket);
   if (desktop && stopping_) desktop = Fail(Error({}, reason_));
   if (!desktop) {
     registry_.Abandoned(*this);
-    co_await client_->Close(kCloseDesktopEnded, desktop.error().message());
+    std::string why = desktop.error().message();
+    co_await client_->Close(kCloseDesktopEnded, why);
     co_return;
   }
   desktop_.emplace(std::move(*desktop));
-  if (auto admitted = registry_.Admit(shared_from_this()); !admitted) {
+  auto admitted = registry_.Admit(shared_from_this());
+  if (!admitted) {
     registry_.Abandoned(*this);
-    co_await client_->Close(kCloseRefused, admitted.error().message());
+    std::string why = admitted.error().message();
+    co_await client_->Close(kCloseRefused, why);
     co_return;
   }
   relaying_ = true;
   pumps_ = 2;
   auto self = shared_from_this();
-  net::co_spawn(client_->executor(), self->ClientToDesktop(std::move(early_bytes)),
-                net::detached);
+  net::co_spawn(client_->executor(), self->ClientToDesktop(), net::detached);
   net::co_spawn(client_->executor(), self->DesktopToClient(), net::detached);
 }
 
@@ -65,16 +68,17 @@ net::awaitable<void> DisplayRelay::RunWeb() {
   deadline.cancel();
   if (!handshake || stopping_) {
     registry_.Abandoned(*this);
-    co_await client_->Close(kCloseProtocolError,
-                            handshake ? reason_ : handshake.error().message());
+    std::string why = handshake ? reason_ : handshake.error().message();
+    co_await client_->Close(kCloseProtocolError, why);
     co_return;
   }
-  co_await Run(reader.TakeLeftover());
+  early_bytes_ = reader.TakeLeftover();
+  co_await Run();
 }
 
-net::awaitable<void> DisplayRelay::ClientToDesktop(std::string early_bytes) {
+net::awaitable<void> DisplayRelay::ClientToDesktop() {
   auto self = shared_from_this();  // the pump keeps the relay alive
-  std::string chunk = std::move(early_bytes);
+  std::string chunk = std::move(early_bytes_);
   std::array<char, kChunk> buffer;
   while (!stopping_) {
     if (chunk.empty()) {
@@ -124,7 +128,8 @@ net::awaitable<void> DisplayRelay::DesktopToClient() {
     }
   }
   // The only writer to the client: the close frame goes from here.
-  co_await client_->Close(close_code_, reason_);
+  std::string why = reason_;
+  co_await client_->Close(close_code_, why);
   client_->Abort();  // ends the other pump's read
   PumpEnded();
 }

@@ -37,12 +37,12 @@ class RelayRegistry {
 
 class DisplayRelay : public std::enable_shared_from_this<DisplayRelay> {
  public:
-  DisplayRelay(std::unique_ptr<http::ByteStream> client, DisplayTarget target,
-               ConnectionInfo info, RelayRegistry& registry);
+  DisplayRelay(std::unique_ptr<http::ByteStream> client, DisplayTarget target, ConnectionInfo info,
+               RelayRegistry& registry);
 
-  // Connects to the desktop and relays until either side ends. `early_bytes` arrived from the
-  // client after its ClientInit. On the client stream's executor.
-  net::awaitable<void> Run(std::string early_bytes);
+  // Connects to the desktop and relays until either side ends. On the client stream's
+  // executor.
+  net::awaitable<void> Run();
   // A browser's stream: the RFB handshake without authentication (its token was checked
   // before the upgrade), then Run.
   net::awaitable<void> RunWeb();
@@ -54,7 +54,7 @@ class DisplayRelay : public std::enable_shared_from_this<DisplayRelay> {
   const ConnectionInfo& info() const { return info_; }
 
  private:
-  net::awaitable<void> ClientToDesktop(std::string early_bytes);
+  net::awaitable<void> ClientToDesktop();
   net::awaitable<void> DesktopToClient();
   // On the executor: the first call decides the reason; closes the desktop side, which ends
   // the pump reading it; the client is aborted if it has not closed within a few seconds.
@@ -67,6 +67,7 @@ class DisplayRelay : public std::enable_shared_from_this<DisplayRelay> {
   RelayRegistry& registry_;
   RfbClientFilter filter_;
   std::optional<UnixSocket> desktop_;
+  std::string early_bytes_;  // from the client after its ClientInit, read with the handshake
   net::steady_timer abort_timer_;
   bool relaying_ = false;
   bool stopping_ = false;

@@ -23,16 +23,15 @@ enum : uint8_t {
 constexpr uint8_t kQemuExtendedKeyEvent = 0;
 
 uint16_t U16(std::string_view b, size_t at) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(b[at]) << 8) | static_cast<uint8_t>(b[at + 1]));
+  return static_cast<uint16_t>((static_cast<uint8_t>(b[at]) << 8) |
+                               static_cast<uint8_t>(b[at + 1]));
 }
 
 uint32_t U32(std::string_view b, size_t at) {
   return (static_cast<uint32_t>(U16(b, at)) << 16) | U16(b, at + 2);
 }
 
-bool IsInput(uint8_t type) {
-  return type == kKeyEvent || type == kPointerEvent || type == kQemu;
-}
+bool IsInput(uint8_t type) { return type == kKeyEvent || type == kPointerEvent || type == kQemu; }
 
 // What a viewer may not do to a desktop it only watches.
 bool ChangesTheDesktop(uint8_t type) {

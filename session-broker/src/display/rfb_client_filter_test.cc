@@ -48,8 +48,8 @@ TEST(RfbClientFilter, ReadOnlyDropsInputClipboardAndResizeButKeepsUpdates) {
   RfbClientFilter filter(true);
   std::string resize = Bytes({251, 0, 4, 0, 3, 0, 1, 0}) + std::string(16, '\0');
   std::string qemu_key = Bytes({255, 0, 0, 1, 0, 0, 0, 0x61, 0, 0, 0, 30});
-  auto out = filter.Feed(kUpdateRequest + kKey + kPointer + kCutText + resize + qemu_key +
-                         kEncodings);
+  auto out =
+      filter.Feed(kUpdateRequest + kKey + kPointer + kCutText + resize + qemu_key + kEncodings);
   ASSERT_TRUE(out) << out.error().message();
   EXPECT_EQ(out->forward, kUpdateRequest + kEncodings);
   EXPECT_TRUE(out->saw_input);

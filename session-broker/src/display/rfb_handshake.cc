@@ -27,7 +27,7 @@ Error DesktopError(const std::filesystem::path& socket, const std::string& what)
 }
 
 net::awaitable<Result<std::string>> ReadUnix(UnixSocket& socket, size_t count,
-                                              const std::filesystem::path& path) {
+                                             const std::filesystem::path& path) {
   std::string data(count, '\0');
   auto [ec, n] = co_await net::async_read(socket, net::buffer(data), kTuple);
   if (ec) co_return Fail(DesktopError(path, "read: " + ec.message()));
@@ -83,7 +83,8 @@ net::awaitable<Status> ServeWithoutAuthentication(http::ByteStream& client, Stre
   if (!version) co_return Fail(version.error());
   if (auto ok = CheckClientVersion(*version); !ok) {
     std::string refusal = NoSecurityTypes(ok.error().message());
-    (void)co_await client.Write(net::buffer(refusal));
+    auto told = co_await client.Write(net::buffer(refusal));
+    (void)told;
     co_return Fail(ok.error());
   }
   const char types[] = {1, kSecurityNone};
@@ -103,11 +104,11 @@ net::awaitable<Status> ServeWithoutAuthentication(http::ByteStream& client, Stre
   co_return Status{};
 }
 
-net::awaitable<Result<UnixSocket>> ConnectToDesktop(net::any_io_executor executor,
+net::awaitable<Result<UnixSocket>> ConnectToDesktop(const net::any_io_executor& executor,
                                                     const std::filesystem::path& path) {
   UnixSocket socket(executor);
-  auto [ec] = co_await socket.async_connect(
-      net::local::stream_protocol::endpoint(path.string()), kTuple);
+  net::local::stream_protocol::endpoint endpoint(path.string());
+  auto [ec] = co_await socket.async_connect(endpoint, kTuple);
   if (ec) co_return Fail(DesktopError(path, "connect: " + ec.message()));
 
   auto version = co_await ReadUnix(socket, kRfbVersion.size(), path);

@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "http/byte_stream.h"
 #include "display/co_try.h"
+#include "http/byte_stream.h"
 #include "moat/common/error.h"
 
 namespace moat::broker::display {
@@ -47,7 +47,7 @@ net::awaitable<Status> ServeWithoutAuthentication(http::ByteStream& client, Stre
 
 // Connects to a session's Xvnc and takes it to the point where ServerInit comes next, having
 // sent ClientInit with "shared" set: the gateway, not Xvnc, decides who stays connected.
-net::awaitable<Result<UnixSocket>> ConnectToDesktop(net::any_io_executor executor,
+net::awaitable<Result<UnixSocket>> ConnectToDesktop(const net::any_io_executor& executor,
                                                     const std::filesystem::path& socket);
 
 }  // namespace moat::broker::display

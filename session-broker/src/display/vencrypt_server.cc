@@ -68,7 +68,9 @@ net::awaitable<Result<PlainCredentials>> VencryptStream::Handshake() {
   auto version = co_await ReadRaw(kRfbVersion.size());
   if (!version) co_return Fail(version.error());
   if (auto ok = CheckClientVersion(*version); !ok) {
-    (void)co_await WriteRaw(NoSecurityTypes(ok.error().message()));
+    std::string refusal = NoSecurityTypes(ok.error().message());
+    auto told = co_await WriteRaw(refusal);
+    (void)told;
     co_return Fail(ProtocolError(peer_, ok.error().message()));
   }
   const char types[] = {1, static_cast<char>(kSecurityVencrypt)};
@@ -85,7 +87,8 @@ net::awaitable<Result<PlainCredentials>> VencryptStream::Handshake() {
   auto their_version = co_await ReadRaw(2);
   if (!their_version) co_return Fail(their_version.error());
   if ((*their_version)[0] != 0 || (*their_version)[1] != 2) {
-    (void)co_await WriteRaw(std::string_view("\xff", 1));
+    auto told = co_await WriteRaw(std::string_view("\xff", 1));
+    (void)told;
     co_return Fail(ProtocolError(peer_, "speaks a VeNCrypt version other than 0.2"));
   }
   const char subtypes[] = {0, 1, 0, 0, 0x01, 0x06};  // accepted; one subtype: 262 X509Plain
@@ -93,7 +96,8 @@ net::awaitable<Result<PlainCredentials>> VencryptStream::Handshake() {
   auto subtype = co_await ReadRaw(4);
   if (!subtype) co_return Fail(subtype.error());
   if (GetU32(*subtype) != kVencryptX509Plain) {
-    (void)co_await WriteRaw(std::string_view("\0", 1));
+    auto told = co_await WriteRaw(std::string_view("\0", 1));
+    (void)told;
     co_return Fail(ProtocolError(peer_, "chose VeNCrypt subtype " +
                                             std::to_string(GetU32(*subtype)) +
                                             ", not the offered X509Plain (262)"));
@@ -118,10 +122,12 @@ net::awaitable<Result<PlainCredentials>> VencryptStream::Handshake() {
 net::awaitable<Status> VencryptStream::SendSecurityResult(const Status& verdict) {
   if (verdict) {
     const char ok[] = {0, 0, 0, 0};
-    co_return co_await Write(net::buffer(ok, 4));
+    auto sent = co_await Write(net::buffer(ok, 4));
+    co_return sent;
   }
   std::string failure = SecurityFailure(verdict.error().message());
-  (void)co_await Write(net::buffer(failure));
+  auto told = co_await Write(net::buffer(failure));
+  (void)told;
   co_return Status{};
 }
 
@@ -143,7 +149,7 @@ net::awaitable<Status> VencryptStream::Write(net::const_buffer data) {
   co_return Status{};
 }
 
-net::awaitable<void> VencryptStream::Close(int, std::string) {
+net::awaitable<void> VencryptStream::Close(int, const std::string&) {
   // RFB has no way to say why after the handshake; the viewer reports a closed connection.
   Abort();
   co_return;

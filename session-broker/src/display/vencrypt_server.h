@@ -36,7 +36,7 @@ class VencryptStream : public http::ByteStream {
 
   net::awaitable<Result<size_t>> ReadSome(net::mutable_buffer buffer) override;
   net::awaitable<Status> Write(net::const_buffer data) override;
-  net::awaitable<void> Close(int code, std::string reason) override;
+  net::awaitable<void> Close(int code, const std::string& reason) override;
   void Abort() override;
   net::any_io_executor executor() override;
   std::string peer() const override { return peer_; }

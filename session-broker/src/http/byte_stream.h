@@ -1,7 +1,8 @@
 // A reliable, ordered byte stream as the display gateway relays it: a native VNC client's TLS
 // socket, or a browser's WebSocket (binary messages, joined). Asio only, no Beast, so the
 // gateway compiles without Beast's headers. All calls run on executor(), one read and one write
-// at a time; Abort may come from any thread.
+// at a time, Abort too. Coroutine parameters are references or trivial values only (see
+// display/co_try.h on GCC 12).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -22,7 +23,7 @@ class ByteStream {
   virtual boost::asio::awaitable<Status> Write(boost::asio::const_buffer data) = 0;
   // An orderly end: a WebSocket close frame with `code` and `reason` (4000-4999 are the
   // gateway's own), a TLS close_notify. Bounded in time; the stream is closed after it.
-  virtual boost::asio::awaitable<void> Close(int code, std::string reason) = 0;
+  virtual boost::asio::awaitable<void> Close(int code, const std::string& reason) = 0;
   // Closes the socket at once: pending operations end with an error.
   virtual void Abort() = 0;
   virtual boost::asio::any_io_executor executor() = 0;

@@ -51,14 +51,13 @@ class WebSocketByteStream : public Connection,
     ws_.set_option(timeout);
     ws_.binary(true);
     ws_.read_message_max(1 << 20);
-    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
-      response.set("Server", "moat-broker");
-    }));
-    ws_.async_accept(request, [self = shared_from_this(), take = std::move(take)](
-                                  beast::error_code ec) mutable {
-      if (ec) return self->Abort();
-      take(std::make_unique<Handle>(self));
-    });
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& response) { response.set("Server", "moat-broker"); }));
+    ws_.async_accept(
+        request, [self = shared_from_this(), take = std::move(take)](beast::error_code ec) mutable {
+          if (ec) return self->Abort();
+          take(std::make_unique<Handle>(self));
+        });
   }
 
   // From Stop, any thread.
@@ -88,8 +87,8 @@ class WebSocketByteStream : public Connection,
       co_return Status{};
     }
 
-    net::awaitable<void> Close(int code, std::string reason) override {
-      if (reason.size() > 120) reason.resize(120);  // a close frame holds 123 bytes of reason
+    net::awaitable<void> Close(int code, const std::string& why_text) override {
+      std::string reason = why_text.substr(0, 120);  // a close frame holds 123 bytes of reason
       websocket::stream_base::timeout timeout{};
       timeout.handshake_timeout = std::chrono::seconds(2);  // bounds the close handshake
       timeout.idle_timeout = websocket::stream_base::none();

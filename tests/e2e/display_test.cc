@@ -1,0 +1,270 @@
+// The display gateway end to end: a real RFB client over real TLS (VeNCrypt X509Plain) against
+// the broker, relayed to a real Xvnc in a real wall. Pixels, not just bytes: the xterm's white
+// window must be in the frame, and what is typed must reach the session's files.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include "broker_harness.h"
+#include "moat/common/testing/rfb_test_client.h"
+
+namespace moat::e2e {
+namespace {
+
+using std::chrono::milliseconds;
+using test::Framebuffer;
+using test::RfbTestClient;
+
+constexpr char kUser[] = "moat-e2e-dora";
+constexpr char kPassword[] = "pw-moat-e2e-dora-secret";  // MakeUser's
+
+struct WhiteArea {
+  size_t count = 0;
+  uint16_t min_x = UINT16_MAX, min_y = UINT16_MAX, max_x = 0, max_y = 0;
+};
+
+WhiteArea FindWhite(const Framebuffer& frame) {
+  WhiteArea area;
+  for (uint16_t y = 0; y < frame.height; ++y) {
+    for (uint16_t x = 0; x < frame.width; ++x) {
+      if (frame.pixels[static_cast<size_t>(y) * frame.width + x] != 0xFFFFFF) continue;
+      ++area.count;
+      area.min_x = std::min(area.min_x, x);
+      area.min_y = std::min(area.min_y, y);
+      area.max_x = std::max(area.max_x, x);
+      area.max_y = std::max(area.max_y, y);
+    }
+  }
+  return area;
+}
+
+class DisplayGateway : public SharedBrokerTest {
+ protected:
+  test::VencryptLogin LoginAs(const std::string& user, const std::string& password) const {
+    return {.host = "127.0.0.1",
+            .port = broker_->display_port(),
+            .ca_pem = broker_->ca_pem(),
+            .verify_hostname = "127.0.0.1",
+            .user = user,
+            .password = password};
+  }
+
+  Result<RfbTestClient> Connect(const std::string& user, const std::string& password) const {
+    return RfbTestClient::ConnectVencrypt(LoginAs(user, password), milliseconds(30000));
+  }
+
+  // A connected client, or nullopt with the reason added as a failure.
+  std::optional<RfbTestClient> MustConnect(const std::string& user,
+                                           const std::string& password) const {
+    auto client = Connect(user, password);
+    if (!client) {
+      ADD_FAILURE() << "login as " << user << ": " << client.error().message() << "\n"
+                    << broker_->log();
+      return std::nullopt;
+    }
+    return std::move(*client);
+  }
+
+  // Full frames until the xterm's white window shows (it maps just after the desktop is ready).
+  static std::optional<Framebuffer> AwaitXterm(RfbTestClient& client) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto frame = client.FullFrame();
+      if (!frame) {
+        ADD_FAILURE() << frame.error().message();
+        return std::nullopt;
+      }
+      if (FindWhite(*frame).count > 50000) return *frame;
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    return std::nullopt;
+  }
+
+  static std::string SessionIdOf(const RfbTestClient& client) {
+    const std::string& name = client.desktop_name();  // "moat-<session id>"
+    return name.rfind("moat-", 0) == 0 ? name.substr(5) : "";
+  }
+
+  static std::string StateOf(Api& api, const std::string& id) {
+    Reply got = api.Call("GET", "/api/v1/sessions/" + id);
+    return got.status == 200 ? got.body.value("state", "") : "status " + std::to_string(got.status);
+  }
+
+  static size_t AuditCount(Api& admin, const std::string& kind, const std::string& id) {
+    Reply audit = admin.Call("GET", "/api/v1/audit?kind=" + kind + "&session=" + id);
+    if (audit.status != 200) return 0;
+    const Json& events = audit.body.contains("events") ? audit.body["events"] : audit.body;
+    return events.is_array() ? events.size() : 0;
+  }
+
+  // Types into the xterm: the pointer goes to its window first so that it has the focus.
+  static void TypeIntoXterm(RfbTestClient& client, const Framebuffer& frame,
+                            const std::string& text) {
+    WhiteArea white = FindWhite(frame);
+    auto x = static_cast<uint16_t>((white.min_x + white.max_x) / 2);
+    auto y = static_cast<uint16_t>((white.min_y + white.max_y) / 2);
+    ASSERT_TRUE(client.Pointer(x, y, 0));
+    ASSERT_TRUE(client.Pointer(x, y, 1));
+    ASSERT_TRUE(client.Pointer(x, y, 0));
+    std::this_thread::sleep_for(milliseconds(200));
+    ASSERT_TRUE(client.Type(text));
+  }
+};
+
+TEST_F(DisplayGateway, WrongPasswordIsRefusedWithAReasonAndStartsNothing) {
+  Api dora = MakeUser(*broker_, kUser, "user");
+  auto refused = Connect(kUser, "not-the-password");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), std::errc::permission_denied) << refused.error().message();
+  EXPECT_NE(refused.error().message().find("login refused"), std::string::npos)
+      << refused.error().message();
+  Reply sessions = dora.Call("GET", "/api/v1/sessions?live=1");
+  ASSERT_EQ(sessions.status, 200);
+  EXPECT_TRUE(sessions.body["sessions"].empty()) << sessions.raw;
+
+  // The TLS certificate is checked: a client that trusts another CA never gets to send a
+  // password.
+  test::VencryptLogin wrong_ca = LoginAs(kUser, kPassword);
+  wrong_ca.ca_pem = "";
+  EXPECT_FALSE(RfbTestClient::ConnectVencrypt(wrong_ca, milliseconds(10000)));
+}
+
+TEST_F(DisplayGateway, LoginShowsTheDesktopAndReconnectFindsItAsItWas) {
+  Api dora = MakeUser(*broker_, kUser, "user");
+  Api admin = AdminApi(*broker_);
+
+  // First login: no session yet, so the gateway starts one and relays its desktop.
+  auto first = MustConnect(kUser, kPassword);
+  ASSERT_TRUE(first);
+  std::string id = SessionIdOf(*first);
+  ASSERT_FALSE(id.empty()) << first->desktop_name();
+  EXPECT_EQ(StateOf(dora, id), "active");
+  auto frame = AwaitXterm(*first);
+  ASSERT_TRUE(frame) << "the xterm never showed through the gateway";
+  WhiteArea white = FindWhite(*frame);
+  std::printf("[ figures  ] frame %ux%u through the gateway: %zu white (xterm) pixels\n",
+              frame->width, frame->height, white.count);
+  EXPECT_LT(white.count, static_cast<size_t>(frame->width) * frame->height / 2)
+      << "the frame is mostly white: not a desktop with a window";
+
+  // Typing reaches the session: the xterm runs the command as the user, in the user's home.
+  std::string marker = "/home/" + std::string(kUser) + "/gateway-marker";
+  std::filesystem::remove(marker);
+  TypeIntoXterm(*first, *frame, "echo typed-through-the-gateway > ~/gateway-marker\n");
+  EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(marker); }, 10))
+      << "keys typed through the gateway did not reach the xterm";
+  EXPECT_TRUE(WaitFor([&] {
+    Reply got = dora.Call("GET", "/api/v1/sessions/" + id);
+    return got.status == 200 && got.body["last_input_at"].is_number();
+  })) << "input through the gateway did not count as activity";
+
+  // Closing the viewer disconnects; the session keeps running.
+  first.reset();
+  EXPECT_TRUE(WaitFor([&] { return StateOf(dora, id) == "disconnected"; }, 10))
+      << StateOf(dora, id);
+
+  // Logging in again returns to the same desktop, with the file still there.
+  auto second = MustConnect(kUser, kPassword);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(SessionIdOf(*second), id);
+  EXPECT_TRUE(WaitFor([&] { return StateOf(dora, id) == "active"; }, 10));
+  EXPECT_TRUE(AwaitXterm(*second));
+  EXPECT_TRUE(std::filesystem::exists(marker));
+
+  // A second login takes it over: the first client is dropped, the newcomer sees the desktop.
+  auto third = MustConnect(kUser, kPassword);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(SessionIdOf(*third), id);
+  EXPECT_TRUE(second->ClosedWithin(milliseconds(5000))) << "the taken-over client stayed";
+  EXPECT_TRUE(AwaitXterm(*third));
+  EXPECT_EQ(StateOf(dora, id), "active");
+
+  EXPECT_TRUE(WaitFor([&] { return AuditCount(admin, "display.takeover", id) == 1; }, 5));
+  EXPECT_GE(AuditCount(admin, "display.connected", id), 3u);
+  EXPECT_GE(AuditCount(admin, "display.disconnected", id), 1u);
+
+  // Disconnecting through the API drops the viewer; ending the session too.
+  ASSERT_EQ(admin.Call("POST", "/api/v1/sessions/" + id + "/disconnect").status, 200);
+  EXPECT_TRUE(third->ClosedWithin(milliseconds(5000)));
+  auto fourth = MustConnect(kUser, kPassword);
+  ASSERT_TRUE(fourth);
+  ASSERT_EQ(dora.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
+  EXPECT_TRUE(fourth->ClosedWithin(milliseconds(5000)));
+}
+
+TEST_F(DisplayGateway, AdminsWatchReadOnlyAndUsersCannotWatch) {
+  Api dora = MakeUser(*broker_, kUser, "user");
+  Api eve = MakeUser(*broker_, "moat-e2e-eve", "user");
+  Api admin = AdminApi(*broker_);
+  auto owner = MustConnect(kUser, kPassword);
+  ASSERT_TRUE(owner);
+  std::string id = SessionIdOf(*owner);
+  auto frame = AwaitXterm(*owner);
+  ASSERT_TRUE(frame);
+
+  // Another user can neither watch nor take the session by its id.
+  auto eve_watch = Connect("moat-e2e-eve/shadow/" + id, "pw-moat-e2e-eve-secret");
+  ASSERT_FALSE(eve_watch);
+  EXPECT_NE(eve_watch.error().message().find("may not watch"), std::string::npos)
+      << eve_watch.error().message();
+  auto eve_take = Connect("moat-e2e-eve/" + id, "pw-moat-e2e-eve-secret");
+  ASSERT_FALSE(eve_take);
+  EXPECT_NE(eve_take.error().message().find("no session"), std::string::npos)
+      << eve_take.error().message();
+
+  // The admin watches beside the owner; the owner stays connected and is told.
+  auto watcher = MustConnect("admin/shadow/" + id, broker_->admin_password());
+  ASSERT_TRUE(watcher);
+  EXPECT_EQ(SessionIdOf(*watcher), id);
+  auto watched = AwaitXterm(*watcher);
+  ASSERT_TRUE(watched);
+  EXPECT_FALSE(owner->ClosedWithin(milliseconds(1000))) << "a viewer must not take over";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return dora.Call("GET", "/api/v1/sessions/" + id + "/processes")
+                   .raw.find("is viewing this desktop") != std::string::npos;
+      },
+      10))
+      << "the owner was not told of the viewer";
+
+  // What the viewer types goes nowhere.
+  std::string marker = "/home/" + std::string(kUser) + "/shadow-marker";
+  std::filesystem::remove(marker);
+  TypeIntoXterm(*watcher, *watched, "echo typed-by-a-viewer > ~/shadow-marker\n");
+  std::this_thread::sleep_for(milliseconds(2000));
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "a read-only viewer's keys reached the desktop";
+
+  watcher.reset();
+  EXPECT_TRUE(WaitFor([&] { return AuditCount(admin, "display.shadow_ended", id) == 1; }, 5));
+  EXPECT_EQ(AuditCount(admin, "display.shadow_started", id), 1u);
+  EXPECT_EQ(StateOf(dora, id), "active") << "a viewer leaving must not disconnect the owner";
+  ASSERT_EQ(dora.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
+}
+
+TEST_F(DisplayGateway, TheBrowserEndpointChecksItsTokenAndSessionBeforeUpgrading) {
+  Api dora = MakeUser(*broker_, kUser, "user");
+  Api anyone(*broker_);
+  std::vector<std::pair<std::string, std::string>> upgrade = {
+      {"Connection", "Upgrade"},
+      {"Upgrade", "websocket"},
+      {"Sec-WebSocket-Version", "13"},
+      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  EXPECT_EQ(anyone.CallRaw("GET", "/api/v1/display?session=x", "").status, 426);
+  EXPECT_EQ(anyone.CallRaw("GET", "/api/v1/display?session=x", "", upgrade).status, 401);
+  std::string token = dora.token();
+  EXPECT_EQ(anyone.CallRaw("GET", "/api/v1/display?token=" + token, "", upgrade).status, 400);
+  EXPECT_EQ(
+      anyone.CallRaw("GET", "/api/v1/display?session=nope&token=" + token, "", upgrade).status,
+      404);
+  EXPECT_EQ(
+      anyone.CallRaw("GET", "/api/v1/display?session=nope&mode=steal&token=" + token, "", upgrade)
+          .status,
+      400);
+}
+
+}  // namespace
+}  // namespace moat::e2e
