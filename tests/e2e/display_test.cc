@@ -2,6 +2,9 @@
 // the broker, relayed to a real Xvnc in a real wall. Pixels, not just bytes: the xterm's white
 // window must be in the frame, and what is typed must reach the session's files.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -11,6 +14,7 @@
 
 #include "broker_harness.h"
 #include "moat/common/testing/rfb_test_client.h"
+#include "test_support.h"
 
 namespace moat::e2e {
 namespace {
@@ -41,6 +45,41 @@ WhiteArea FindWhite(const Framebuffer& frame) {
   }
   return area;
 }
+
+// White pixels in an X server's screen as Xvfb -fbdir keeps it: an XWD file (a big-endian
+// header, a colormap, then 32-bit pixels row by row).
+size_t WhiteInXwd(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto u32 = [&](size_t field) {
+    const auto* p = reinterpret_cast<const uint8_t*>(data.data()) + field * 4;
+    return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
+           static_cast<uint32_t>(p[2]) << 8 | p[3];
+  };
+  if (data.size() < 100) return 0;
+  uint32_t header = u32(0), width = u32(4), height = u32(5), bits = u32(11), line = u32(12);
+  uint32_t colours = u32(19);
+  size_t start = header + static_cast<size_t>(colours) * 12;
+  if (bits != 32 || data.size() < start + static_cast<size_t>(line) * height) return 0;
+  size_t white = 0;
+  for (uint32_t y = 0; y < height; ++y) {
+    for (uint32_t x = 0; x < width; ++x) {
+      const char* p = data.data() + start + static_cast<size_t>(y) * line + x * 4;
+      if ((p[0] & p[1] & p[2] & 0xff) == 0xff) ++white;
+    }
+  }
+  return white;
+}
+
+// A background process, killed and reaped at the end of the scope.
+struct Child {
+  pid_t pid = -1;
+  ~Child() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+};
 
 class DisplayGateway : public SharedBrokerTest {
  protected:
@@ -242,6 +281,57 @@ TEST_F(DisplayGateway, AdminsWatchReadOnlyAndUsersCannotWatch) {
   EXPECT_TRUE(WaitFor([&] { return AuditCount(admin, "display.shadow_ended", id) == 1; }, 5));
   EXPECT_EQ(AuditCount(admin, "display.shadow_started", id), 1u);
   EXPECT_EQ(StateOf(dora, id), "active") << "a viewer leaving must not disconnect the owner";
+  ASSERT_EQ(dora.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
+}
+
+// TigerVNC's own viewer, as users run it: VeNCrypt X509Plain against the broker's CA, the
+// username and password from its environment. Its window, on a virtual X server, must show
+// the session's xterm.
+TEST_F(DisplayGateway, TigerVncViewerShowsTheDesktop) {
+  for (const char* program : {"/usr/bin/vncviewer", "/usr/bin/Xvfb"}) {
+    if (::access(program, X_OK) != 0)
+      GTEST_SKIP() << program << " missing (scripts/install-deps.sh)";
+  }
+  Api dora = MakeUser(*broker_, kUser, "user");
+  std::string dir = broker_->state_dir() + "/viewer";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/ca.crt") << broker_->ca_pem();
+
+  Child xvfb{test::SpawnLogged({"/usr/bin/Xvfb", "-displayfd", "1", "-screen", "0", "1400x900x24",
+                                "-fbdir", dir, "-nolisten", "tcp"},
+                               dir + "/display", dir + "/xvfb.log")};
+  std::string display;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::ifstream in(dir + "/display");
+        return static_cast<bool>(in >> display);
+      },
+      10))
+      << "Xvfb did not start";
+  Child viewer{test::SpawnLogged(
+      {"/usr/bin/env", "DISPLAY=:" + display, "VNC_USERNAME=" + std::string(kUser),
+       "VNC_PASSWORD=" + std::string(kPassword), "/usr/bin/vncviewer", "-X509CA", dir + "/ca.crt",
+       "-SecurityTypes", "X509Plain", "127.0.0.1::" + std::to_string(broker_->display_port())},
+      dir + "/viewer.log", dir + "/viewer.log")};
+
+  size_t white = 0;
+  bool shown = WaitFor(
+      [&] {
+        white = WhiteInXwd(dir + "/Xvfb_screen0");
+        return white > 50000;
+      },
+      20);
+  std::ifstream log_file(dir + "/viewer.log");
+  std::string viewer_log((std::istreambuf_iterator<char>(log_file)),
+                         std::istreambuf_iterator<char>());
+  EXPECT_TRUE(shown) << "vncviewer's window never showed the xterm (" << white << " white pixels)\n"
+                     << viewer_log;
+  EXPECT_NE(viewer_log.find("X509Plain"), std::string::npos) << viewer_log;
+
+  Reply sessions = dora.Call("GET", "/api/v1/sessions?state=active");
+  ASSERT_EQ(sessions.status, 200);
+  ASSERT_EQ(sessions.body["sessions"].size(), 1u) << sessions.raw;
+  std::string id = sessions.body["sessions"][0]["id"];
   ASSERT_EQ(dora.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
 }
 
