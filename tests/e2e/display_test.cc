@@ -335,6 +335,56 @@ TEST_F(DisplayGateway, TigerVncViewerShowsTheDesktop) {
   ASSERT_EQ(dora.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
 }
 
+// The desktop's size and depth: from the create request, else from the policy; bad values are
+// refused before anything starts.
+TEST_F(DisplayGateway, GeometryComesFromTheRequestOrThePolicy) {
+  Api dora = MakeUser(*broker_, kUser, "user");
+  Api admin = AdminApi(*broker_);
+  auto size_of = [&](const std::string& id) {
+    auto client = RfbTestClient::Connect(
+        broker_->run_dir() + "/sessions/" + id + "/display/rfb.sock", milliseconds(10000));
+    return client ? std::to_string(client->width()) + "x" + std::to_string(client->height())
+                  : client.error().message();
+  };
+  Reply asked = dora.Call("POST", "/api/v1/sessions", {{"geometry", "1024x768"}, {"depth", 16}});
+  ASSERT_EQ(asked.status, 201) << asked.raw;
+  EXPECT_EQ(size_of(asked.body["id"]), "1024x768");
+  ASSERT_EQ(
+      dora.Call("POST", "/api/v1/sessions/" + asked.body["id"].get<std::string>() + "/end").status,
+      200);
+
+  std::string before = DatabaseSnapshot(broker_->database());
+  for (const Json& bad : {Json{{"geometry", "10x10"}}, Json{{"geometry", "wide"}},
+                          Json{{"depth", 8}}, Json{{"geometry", 1024}}}) {
+    Reply refused = dora.Call("POST", "/api/v1/sessions", bad);
+    EXPECT_EQ(refused.status, 400) << bad.dump() << " " << refused.raw;
+  }
+  EXPECT_EQ(DatabaseSnapshot(broker_->database()), before) << "a refused create changed rows";
+  EXPECT_EQ(admin
+                .Call("PUT", "/api/v1/policies",
+                      {{"scope", "user"},
+                       {"subject", kUser},
+                       {"key", "desktop_geometry"},
+                       {"value", "9000x10"}})
+                .status,
+            400);
+
+  ASSERT_EQ(admin
+                .Call("PUT", "/api/v1/policies",
+                      {{"scope", "user"},
+                       {"subject", kUser},
+                       {"key", "desktop_geometry"},
+                       {"value", "800x600"}})
+                .status,
+            204);
+  Reply from_policy = dora.Call("POST", "/api/v1/sessions", Json::object());
+  ASSERT_EQ(from_policy.status, 201) << from_policy.raw;
+  EXPECT_EQ(size_of(from_policy.body["id"]), "800x600");
+  dora.Call("POST", "/api/v1/sessions/" + from_policy.body["id"].get<std::string>() + "/end");
+  admin.Call("DELETE", "/api/v1/policies",
+             {{"scope", "user"}, {"subject", kUser}, {"key", "desktop_geometry"}});
+}
+
 TEST_F(DisplayGateway, TheBrowserEndpointChecksItsTokenAndSessionBeforeUpgrading) {
   Api dora = MakeUser(*broker_, kUser, "user");
   Api anyone(*broker_);

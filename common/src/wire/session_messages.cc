@@ -1,6 +1,7 @@
 // Codecs of the broker → agent session messages and of the limits they carry.
 #include <cmath>
 
+#include "moat/common/desktop_geometry.h"
 #include "moat/common/wire/messages.h"
 #include "wire/json_read.h"
 
@@ -47,32 +48,6 @@ Result<IoDeviceLimits> IoDeviceFromJson(const Json& json, const std::string& whe
   MOAT_TRY_VOID(ReadLimit(json, "read_iops", where, device.read_iops));
   MOAT_TRY_VOID(ReadLimit(json, "write_iops", where, device.write_iops));
   return device;
-}
-
-// "WIDTHxHEIGHT" with each side 320..8192: what Xvnc takes for -geometry, and nothing else.
-Status CheckGeometry(const std::string& geometry, std::string_view where) {
-  auto bad = [&] {
-    return Fail(InvalidArgument("'" + std::string(where) +
-                                "' must be WIDTHxHEIGHT, each 320..8192, not '" + geometry + "'"));
-  };
-  size_t x = geometry.find('x');
-  if (x == std::string::npos || x == 0 || x + 1 == geometry.size() || x > 4 ||
-      geometry.size() - x - 1 > 4) {
-    return bad();
-  }
-  auto side = [](std::string_view digits) -> uint64_t {
-    uint64_t value = 0;
-    for (char c : digits) {
-      if (c < '0' || c > '9') return 0;
-      value = value * 10 + static_cast<uint64_t>(c - '0');
-    }
-    return value;
-  };
-  std::string_view text(geometry);
-  for (uint64_t value : {side(text.substr(0, x)), side(text.substr(x + 1))}) {
-    if (value < 320 || value > 8192) return bad();
-  }
-  return {};
 }
 
 }  // namespace
@@ -157,12 +132,13 @@ Result<SessionCreate> BodyFromJson(const Json& body) {
   }
   MOAT_TRY_VOID(Read(body, "desktop", "body", create.desktop));
   MOAT_TRY_VOID(internal::ReadOptional(body, "geometry", "body", create.geometry));
-  if (create.geometry) MOAT_TRY_VOID(CheckGeometry(*create.geometry, "body.geometry"));
-  MOAT_TRY_VOID(internal::ReadOptional(body, "depth", "body", create.depth));
-  if (create.depth && *create.depth != 16 && *create.depth != 24) {
-    return Fail(
-        InvalidArgument("'body.depth' must be 16 or 24, not " + std::to_string(*create.depth)));
+  if (create.geometry) {
+    MOAT_TRY_VOID(CheckDesktopGeometry(*create.geometry, "body.geometry"));
   }
+  MOAT_TRY_VOID(internal::ReadOptional(body, "depth", "body", create.depth));
+  if (create.depth)
+    MOAT_TRY_VOID(CheckDesktopDepth(static_cast<int64_t>(*create.depth), "body.depth"));
+
   return create;
 }
 

@@ -190,11 +190,15 @@ Status AddSessionRoutes(http::Router& router, ApiContext& ctx) {
   MOAT_TRY_VOID(Route(
       router, ctx, "POST", "/api/v1/sessions", Access::kAnyUser,
       [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
-        MOAT_TRY(auto body, RequestBody::Parse(request, {"user", "backend", "limits", "desktop"},
-                                               /*empty_ok=*/true));
+        MOAT_TRY(auto body,
+                 RequestBody::Parse(request,
+                                    {"user", "backend", "limits", "desktop", "geometry", "depth"},
+                                    /*empty_ok=*/true));
         MOAT_TRY(auto user, body.String("user", 64));
         MOAT_TRY(auto backend, body.String("backend", 16));
         MOAT_TRY(auto desktop, body.Bool("desktop"));
+        MOAT_TRY(auto geometry, body.String("geometry", 16));
+        MOAT_TRY(auto depth, body.Integer("depth", 16, 24));
         const wire::Json* limits = body.Get("limits");
         if (limits != nullptr && !limits->is_object()) {
           return Fail(InvalidArgument("'limits' must be an object of limit keys"));
@@ -214,7 +218,9 @@ Status AddSessionRoutes(http::Router& router, ApiContext& ctx) {
         CreateSessionRequest create{.user = owner,
                                     .backend = backend,
                                     .limits = limits ? *limits : wire::Json::object(),
-                                    .desktop = desktop.value_or(true)};
+                                    .desktop = desktop.value_or(true),
+                                    .geometry = geometry,
+                                    .depth = depth};
         MOAT_TRY(CreatedSession created, ctx.sessions.Create(create, caller.actor()));
         wire::Json json = WithUsage(ctx, created.session);
         json["reconnected"] = created.reconnected;

@@ -7,6 +7,7 @@
 #include "db/host_store.h"
 #include "db/policy_store.h"
 #include "db/session_store.h"
+#include "moat/common/desktop_geometry.h"
 #include "moat/common/log.h"
 
 namespace moat::broker {
@@ -113,6 +114,10 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
     return Fail(InvalidArgument("backend must be 'sandbox' or 'vm', not '" + backend + "'"));
   }
   if (!request.limits.is_object()) return Fail(InvalidArgument("'limits' must be an object"));
+  std::string geometry = request.geometry.value_or(policy.desktop_geometry);
+  std::int64_t depth = request.depth.value_or(policy.desktop_depth);
+  MOAT_TRY_VOID(CheckDesktopGeometry(geometry, "geometry"));
+  MOAT_TRY_VOID(CheckDesktopDepth(depth, "depth"));
   wire::Json limits = wire::Json::parse(policy.default_limits);
   for (const auto& [key, value] : request.limits.items()) limits[key] = value;
   MOAT_TRY_CTX(wire::SessionLimits typed_limits, wire::SessionLimitsFromJson(limits, "limits"),
@@ -163,6 +168,10 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
   spec.backend = backend == "vm" ? wire::Backend::kVm : wire::Backend::kSandbox;
   spec.limits = typed_limits;
   spec.desktop = request.desktop;
+  if (request.desktop) {
+    spec.geometry = geometry;
+    spec.depth = static_cast<uint64_t>(depth);
+  }
   auto reply = AgentCall(host->id, wire::MakeMessage(spec));
   if (!reply) {
     std::string reason = reply.error().message();

@@ -32,6 +32,8 @@ struct CreateSessionRequest {
   std::optional<std::string> backend{};      // policy's when absent
   wire::Json limits = wire::Json::object();  // over the policy's default_limits, key by key
   bool desktop = true;
+  std::optional<std::string> geometry{};  // the policy's desktop_geometry when absent
+  std::optional<std::int64_t> depth{};    // the policy's desktop_depth when absent
 };
 
 struct CreatedSession {

@@ -4,14 +4,16 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "moat/common/desktop_geometry.h"
+
 namespace moat::broker::db {
 namespace {
 
 using Json = nlohmann::json;
 
-constexpr std::string_view kKeys[] = {"sessions_per_user",      "idle_timeout_s",
-                                      "disconnected_timeout_s", "max_lifetime_s",
-                                      "default_limits",         "backend"};
+constexpr std::string_view kKeys[] = {
+    "sessions_per_user", "idle_timeout_s", "disconnected_timeout_s", "max_lifetime_s",
+    "default_limits",    "backend",        "desktop_geometry",       "desktop_depth"};
 
 // The limit names of moat::sandbox's session spec.
 constexpr std::string_view kLimitKeys[] = {"cpu_percent", "cpu_weight", "memory_max", "memory_high",
@@ -72,6 +74,8 @@ void Apply(EffectivePolicy& policy, const std::string& key, const Json& value,
   if (key == "disconnected_timeout_s") policy.disconnected_timeout_s = value.get<std::int64_t>();
   if (key == "max_lifetime_s") policy.max_lifetime_s = value.get<std::int64_t>();
   if (key == "backend") policy.backend = value.get<std::string>();
+  if (key == "desktop_geometry") policy.desktop_geometry = value.get<std::string>();
+  if (key == "desktop_depth") policy.desktop_depth = value.get<std::int64_t>();
   if (key == "default_limits") {
     Json merged = Json::parse(policy.default_limits);
     merged.update(value);
@@ -118,9 +122,22 @@ Status CheckPolicyValue(std::string_view key, std::string_view value_json) {
     return Fail(
         InvalidArgument("policy 'backend' must be \"sandbox\" or \"vm\", not " + value.dump()));
   }
+  if (key == "desktop_geometry") {
+    if (!value.is_string()) {
+      return Fail(InvalidArgument("policy 'desktop_geometry' must be a string like \"1280x800\""));
+    }
+    return CheckDesktopGeometry(value.get<std::string>(), "desktop_geometry");
+  }
+  if (key == "desktop_depth") {
+    if (!value.is_number_integer()) {
+      return Fail(InvalidArgument("policy 'desktop_depth' must be 16 or 24"));
+    }
+    return CheckDesktopDepth(value.get<std::int64_t>(), "desktop_depth");
+  }
   return Fail(InvalidArgument("unknown policy key '" + std::string(key) +
                               "'; known: sessions_per_user, idle_timeout_s, "
-                              "disconnected_timeout_s, max_lifetime_s, default_limits, backend"));
+                              "disconnected_timeout_s, max_lifetime_s, default_limits, backend, "
+                              "desktop_geometry, desktop_depth"));
 }
 
 Status PolicyStore::Set(PolicyScope scope, std::string_view subject, std::string_view key,

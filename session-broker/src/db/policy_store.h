@@ -29,6 +29,8 @@ std::optional<PolicyScope> ParsePolicyScope(std::string_view text);
 //   default_limits          object of session limits (cpu_percent, memory_max, …); merged key by
 //                           key across scopes, the narrower scope winning
 //   backend                 "sandbox" or "vm"
+//   desktop_geometry        "WIDTHxHEIGHT", each 320..8192 (a create request may say otherwise)
+//   desktop_depth           16 or 24
 std::span<const std::string_view> PolicyKeys();
 Status CheckPolicyValue(std::string_view key, std::string_view value_json);
 
@@ -48,6 +50,8 @@ struct EffectivePolicy {
   std::int64_t max_lifetime_s = 0;
   std::string default_limits = "{}";
   std::string backend = "sandbox";
+  std::string desktop_geometry = "1280x800";
+  std::int64_t desktop_depth = 24;
   // Where each key's value came from: "default", "global", "group:<name>", "user:<name>".
   std::map<std::string, std::string> sources{};
 };
