@@ -17,11 +17,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "http/server.h"
+#include "http/static_files.h"
 #include "moat/common/testing/temp_dir.h"
 #include "moat/common/tls/ca.h"
 #include "moat/common/tls/context.h"
@@ -55,9 +57,11 @@ class TlsClient {
   }
 
   Response Send(bhttp::verb method, std::string target, std::string body = {},
-                bool keep_alive = true) {
+                bool keep_alive = true,
+                const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     bhttp::request<bhttp::string_body> request(method, target, 11);
     request.set(bhttp::field::host, "127.0.0.1");
+    for (const auto& [name, value] : headers) request.set(name, value);
     request.keep_alive(keep_alive);
     request.body() = std::move(body);
     request.prepare_payload();
@@ -176,6 +180,12 @@ class HttpServerTest : public ::testing::Test {
     ASSERT_TRUE(router_.Add("DELETE", "/api/v1/ping", [](const HttpRequest&) {
       return HttpResponse{204, {}, {}};
     }));
+    std::filesystem::create_directories(temp_.path() / "www" / "core");
+    std::ofstream(temp_.path() / "www" / "core" / "rfb.js") << std::string(300 << 10, 'x');
+    static_files_ = std::make_unique<StaticFiles>(StaticFilesOptions{.root = temp_.path() / "www"});
+    ASSERT_TRUE(router_.Add("GET", "/novnc/{*file}", [this](const HttpRequest& request) {
+      return static_files_->Serve(request, request.PathParam("file"));
+    }));
     StartServer();
   }
 
@@ -202,6 +212,7 @@ class HttpServerTest : public ::testing::Test {
   TempDir temp_;
   tls::KeyAndCertificate server_key_;
   std::optional<ssl::context> client_tls_;
+  std::unique_ptr<StaticFiles> static_files_;
   Router router_;
   EventHub hub_;
   std::unique_ptr<HttpServer> server_;
@@ -225,6 +236,27 @@ TEST_F(HttpServerTest, PathParametersAndQueryAreExtracted) {
   EXPECT_EQ(body["id"], "s 42");
   EXPECT_EQ(body["app"], "xterm");
   EXPECT_EQ(body["verbose"], "yes!");
+}
+
+TEST_F(HttpServerTest, StaticFilesAreServedWholeAndRevalidatedWith304) {
+  auto client = Client();
+  Response file = client.Send(bhttp::verb::get, "/novnc/core/rfb.js");
+  ASSERT_EQ(file.result_int(), 200);
+  EXPECT_EQ(file[bhttp::field::content_type], "text/javascript; charset=utf-8");
+  EXPECT_EQ(file[bhttp::field::cache_control], "public, max-age=86400");
+  EXPECT_EQ(file.body(), std::string(300 << 10, 'x'));
+  std::string etag(file[bhttp::field::etag]);
+  ASSERT_FALSE(etag.empty());
+  // On the same keep-alive connection: a 304 has no body, and the next answer is intact.
+  Response again =
+      client.Send(bhttp::verb::get, "/novnc/core/rfb.js", {}, true, {{"If-None-Match", etag}});
+  EXPECT_EQ(again.result_int(), 304);
+  EXPECT_TRUE(again.body().empty());
+  EXPECT_EQ(again[bhttp::field::etag], etag);
+  Response traversal = client.Send(bhttp::verb::get, "/novnc/%2e%2e/ca/ca.key");
+  EXPECT_EQ(traversal.result_int(), 404);
+  EXPECT_EQ(ParseJson(traversal)["error"], "not_found");
+  EXPECT_EQ(client.Send(bhttp::verb::get, "/api/v1/ping").result_int(), 200);
 }
 
 TEST_F(HttpServerTest, UnknownPathGetsJson404) {
@@ -469,6 +501,77 @@ TEST(RouterTest, HandlerExceptionBecomesJson500) {
   HttpResponse response = router.Dispatch(request);
   EXPECT_EQ(response.status, 500);
   EXPECT_EQ(response.body.find("secret"), std::string::npos);
+}
+
+// Dispatches GET `target` on `router`; the body of a 200 from RestEcho is the `file` parameter.
+HttpResponse Get(const Router& router, std::string target) {
+  HttpRequest request{"GET", std::move(target), {}, {}, {}, 0, {}};
+  return router.Dispatch(request);
+}
+
+HttpResponse RestEcho(const HttpRequest& request) {
+  return HttpResponse{200, {}, "[" + std::string(request.PathParam("file")) + "]"};
+}
+
+TEST(RouterTest, RestParameterMatchesTheRestOfThePath) {
+  Router router;
+  ASSERT_TRUE(router.Add("GET", "/novnc/{*file}", RestEcho));
+  EXPECT_EQ(Get(router, "/novnc/core/rfb.js").body, "[core/rfb.js]");
+  EXPECT_EQ(Get(router, "/novnc/vendor/pako/lib/zlib/inflate.js?v=1").body,
+            "[vendor/pako/lib/zlib/inflate.js]");
+  EXPECT_EQ(Get(router, "/novnc/app").body, "[app]");
+  EXPECT_EQ(Get(router, "/novnc/").body, "[]");
+  EXPECT_EQ(Get(router, "/novnc").body, "[]");
+  // Each segment is decoded on its own; dot segments and empty ones reach the handler as sent.
+  EXPECT_EQ(Get(router, "/novnc/a%20b/c.js").body, "[a b/c.js]");
+  EXPECT_EQ(Get(router, "/novnc/../x").body, "[../x]");
+  EXPECT_EQ(Get(router, "/novnc/%2e%2e/x").body, "[../x]");
+  EXPECT_EQ(Get(router, "/novnc//etc/passwd").body, "[/etc/passwd]");
+  EXPECT_EQ(Get(router, "/novncx/a").status, 404);
+  EXPECT_EQ(Get(router, "/").status, 404);
+}
+
+TEST(RouterTest, RestParameterRefusesEncodedSlashes) {
+  Router router;
+  ASSERT_TRUE(router.Add("GET", "/novnc/{*file}", RestEcho));
+  for (const char* target :
+       {"/novnc/core%2Frfb.js", "/novnc/%2Fetc%2Fpasswd", "/novnc/a/..%2f..%2fb", "/novnc/%2F"}) {
+    HttpResponse response = Get(router, target);
+    EXPECT_EQ(response.status, 404) << target << ": " << response.body;
+    EXPECT_EQ(response.headers.Get("content-type"), "application/json") << target;
+  }
+}
+
+TEST(RouterTest, RestParameterKeepsOtherRoutesAndMethods) {
+  Router router;
+  ASSERT_TRUE(router.Add("GET", "/files/{*file}", RestEcho));
+  ASSERT_TRUE(router.Add("GET", "/files/{id}/meta", [](const HttpRequest& request) {
+    return HttpResponse{200, {}, "meta " + std::string(request.PathParam("id"))};
+  }));
+  ASSERT_TRUE(router.Add("GET", "/{group}/{*file}", [](const HttpRequest& request) {
+    return HttpResponse{
+        200,
+        {},
+        std::string(request.PathParam("group")) + ":" + std::string(request.PathParam("file"))};
+  }));
+  // The first route that matches wins, as for every pattern.
+  EXPECT_EQ(Get(router, "/files/7/meta").body, "[7/meta]");
+  EXPECT_EQ(Get(router, "/other/a/b").body, "other:a/b");
+  HttpRequest post{"POST", "/files/a/b", {}, {}, {}, 0, {}};
+  HttpResponse refused = router.Dispatch(post);
+  EXPECT_EQ(refused.status, 405);
+  EXPECT_EQ(refused.headers.Get("allow"), "GET");
+}
+
+TEST(RouterTest, RejectsBadRestPatterns) {
+  Router router;
+  EXPECT_FALSE(router.Add("GET", "/a/{*}", RestEcho));
+  EXPECT_FALSE(router.Add("GET", "/a/{*rest}/b", RestEcho));
+  EXPECT_FALSE(router.Add("GET", "/a/{*x}/{y}", RestEcho));
+  EXPECT_FALSE(router.Add("GET", "/{x}/{*x}", RestEcho));
+  EXPECT_TRUE(router.Add("GET", "/a/{*rest}", RestEcho));
+  EXPECT_FALSE(router.Add("GET", "/a/{*rest}", RestEcho));
+  EXPECT_TRUE(router.Add("GET", "/{*everything}", RestEcho));
 }
 
 TEST(JsonErrorTest, HasExactlyErrorAndMessage) {

@@ -127,8 +127,15 @@ Status Router::Add(std::string method, std::string_view pattern, Handler handler
   for (std::string_view segment : SplitPath(pattern)) {
     bool is_param = segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
     std::string text(is_param ? segment.substr(1, segment.size() - 2) : segment);
+    bool is_rest = is_param && text.starts_with('*');
+    if (is_rest) text.erase(0, 1);
     if (is_param && text.empty()) {
-      return Fail(InvalidArgument("route pattern '" + route.pattern + "' has an empty '{}'"));
+      return Fail(InvalidArgument("route pattern '" + route.pattern + "' has an empty '" +
+                                  (is_rest ? "{*}" : "{}") + "'"));
+    }
+    if (!route.segments.empty() && route.segments.back().is_rest) {
+      return Fail(InvalidArgument("route pattern '" + route.pattern + "' has '{*" +
+                                  route.segments.back().text + "}' before its last segment"));
     }
     for (const Segment& earlier : route.segments) {
       if (is_param && earlier.is_param && earlier.text == text) {
@@ -136,7 +143,7 @@ Status Router::Add(std::string method, std::string_view pattern, Handler handler
             InvalidArgument("route pattern '" + route.pattern + "' repeats '{" + text + "}'"));
       }
     }
-    route.segments.push_back(Segment{std::move(text), is_param});
+    route.segments.push_back(Segment{std::move(text), is_param, is_rest});
   }
   for (const Route& existing : routes_) {
     if (existing.method == route.method && existing.pattern == route.pattern) {
@@ -150,16 +157,26 @@ Status Router::Add(std::string method, std::string_view pattern, Handler handler
 
 bool Router::Match(const Route& route, const std::vector<std::string>& segments,
                    std::map<std::string, std::string, std::less<>>* params) {
-  if (route.segments.size() != segments.size()) return false;
+  bool has_rest = !route.segments.empty() && route.segments.back().is_rest;
+  size_t fixed = route.segments.size() - (has_rest ? 1 : 0);
+  if (has_rest ? segments.size() < fixed : segments.size() != fixed) return false;
   for (size_t i = 0; i < segments.size(); ++i) {
-    const Segment& want = route.segments[i];
-    if (want.is_param) {
+    const Segment& want = route.segments[std::min(i, route.segments.size() - 1)];
+    if (want.is_rest) {
+      // An encoded slash would be indistinguishable from a separator once joined.
+      if (segments[i].find('/') != std::string::npos) return false;
+      if (params == nullptr) continue;
+      std::string& rest = (*params)[want.text];
+      if (i > fixed) rest += '/';
+      rest += segments[i];
+    } else if (want.is_param) {
       if (segments[i].empty()) return false;
       if (params != nullptr) (*params)[want.text] = segments[i];
     } else if (want.text != segments[i]) {
       return false;
     }
   }
+  if (has_rest && params != nullptr) params->try_emplace(route.segments.back().text);  // "" if none
   return true;
 }
 

@@ -50,7 +50,8 @@ struct HttpRequest {
   // (mutual TLS: an agent's host name); empty otherwise.
   std::string peer_common_name{};
   std::string peer_cert_fingerprint{};  // SHA-256 of that certificate, hex; empty without one
-  // `{name}` segments of the matched route pattern, percent-decoded; filled by Router.
+  // `{name}` and `{*name}` segments of the matched route pattern, percent-decoded; filled by
+  // Router.
   std::map<std::string, std::string, std::less<>> path_params{};
 
   // The target up to '?', not decoded.
@@ -75,13 +76,18 @@ HttpResponse JsonError(int status, std::string_view code, std::string_view messa
 HttpResponse JsonResponse(int status, std::string json);
 
 // Routes by method and path pattern. Patterns are absolute paths whose segments are literals or
-// `{name}`, which matches one non-empty segment. Unknown path: 404; known path, other method:
-// 405 with an Allow header; both as JsonError. Add routes before HttpServer::Start: Dispatch runs
-// on many threads and Add is not synchronised with it.
+// `{name}`, which matches one non-empty segment; the last segment may be `{*name}`, which matches
+// the rest of the path, zero or more segments (`/novnc/{*file}` matches `/novnc`, `/novnc/` and
+// `/novnc/core/rfb.js`; PathParam("file") is "", "" and "core/rfb.js"). Every segment is
+// percent-decoded on its own; a rest with a segment that decodes to '/' (an encoded slash) does
+// not match, so a handler can trust that the rest's slashes are the client's separators. Unknown
+// path: 404; known path, other method: 405 with an Allow header; both as JsonError. Add routes
+// before HttpServer::Start: Dispatch runs on many threads and Add is not synchronised with it.
 class Router {
  public:
-  // Fails on a pattern that is not absolute, has an empty `{}` or repeats a parameter name, or
-  // on a (method, pattern) pair that is already routed.
+  // Fails on a pattern that is not absolute, has an empty `{}` or `{*}`, has `{*name}` before
+  // its last segment or repeats a parameter name, or on a (method, pattern) pair that is already
+  // routed.
   Status Add(std::string method, std::string_view pattern, Handler handler);
   // Fills request.path_params and runs the handler. A handler that throws gets a 500 JSON error.
   HttpResponse Dispatch(HttpRequest& request) const;
@@ -90,6 +96,7 @@ class Router {
   struct Segment {
     std::string text;
     bool is_param = false;
+    bool is_rest = false;  // `{*name}`: the rest of the path (only as the last segment)
   };
   struct Route {
     std::string method;
