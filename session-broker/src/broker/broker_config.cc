@@ -19,7 +19,7 @@ using config::GetStringArray;
 constexpr std::string_view kDefaultConfig = "/etc/moat/moat.toml";
 
 // Every key, as [section].key; the flag is --section.key.
-constexpr std::array<std::string_view, 28> kKeys = {"listen.address",
+constexpr std::array<std::string_view, 29> kKeys = {"listen.address",
                                                     "listen.port",
                                                     "listen.threads",
                                                     "listen.public_url",
@@ -46,7 +46,8 @@ constexpr std::array<std::string_view, 28> kKeys = {"listen.address",
                                                     "display.enabled",
                                                     "display.address",
                                                     "display.port",
-                                                    "display.takeover"};
+                                                    "display.takeover",
+                                                    "display.novnc_dir"};
 constexpr std::array<std::string_view, 1> kExtraKeys = {"log.level"};
 
 bool IsKnownKey(std::string_view key) {
@@ -156,6 +157,7 @@ Status Apply(const toml::table& root, BrokerConfig& c) {
   MOAT_TRY_VOID(Read(root, "display.address", c.display_address, GetString));
   MOAT_TRY_VOID(Read(root, "display.port", c.display_port, Range(0, 65535)));
   MOAT_TRY_VOID(Read(root, "display.takeover", c.display_takeover, GetBool));
+  MOAT_TRY_VOID(ReadPath(root, "display.novnc_dir", c.novnc_dir));
   if (c.tls_cert.has_value() != c.tls_key.has_value()) {
     return Fail(InvalidArgument("tls.cert and tls.key go together: give both or neither"));
   }
@@ -163,6 +165,10 @@ Status Apply(const toml::table& root, BrokerConfig& c) {
       c.log_level != "error") {
     return Fail(InvalidArgument("log.level must be debug, info, warning or error, not '" +
                                 c.log_level + "'"));
+  }
+  if (c.novnc_dir.empty()) {
+    return Fail(
+        InvalidArgument("display.novnc_dir must name a directory (default /usr/share/novnc)"));
   }
   if (c.admin_user.empty() || c.admin_user.size() > 64) {
     return Fail(InvalidArgument("auth.admin_user must be 1 to 64 characters"));

@@ -60,6 +60,8 @@ struct BrokerConfig {
   std::string display_address = "0.0.0.0";
   uint16_t display_port = 5900;
   bool display_takeover = true;  // a second login takes a connected desktop over
+  // Desktops in the browser: the web login page runs noVNC, served at /novnc/ from here.
+  std::filesystem::path novnc_dir = "/usr/share/novnc";  // Debian's novnc package
 
   // [log]
   std::string log_level = "info";

@@ -28,6 +28,20 @@ TEST(BrokerConfig, TheShippedFileHoldsTheDefaults) {
   EXPECT_EQ(config->display_enabled, defaults.display_enabled);
   EXPECT_EQ(config->display_port, defaults.display_port);
   EXPECT_EQ(config->display_takeover, defaults.display_takeover);
+  EXPECT_EQ(config->novnc_dir, defaults.novnc_dir);
+}
+
+TEST(BrokerConfig, TheNoVncDirectoryIsAKeyAndAFlag) {
+  testing::TempDir dir;
+  auto from_file =
+      LoadBrokerConfig({"--config", Write(dir, "[display]\nnovnc_dir = \"/opt/novnc\"\n")});
+  ASSERT_TRUE(from_file) << from_file.error().message();
+  EXPECT_EQ(from_file->novnc_dir, "/opt/novnc");
+  auto from_flag = LoadBrokerConfig({"--display.novnc_dir", "/srv/novnc"});
+  ASSERT_TRUE(from_flag) << from_flag.error().message();
+  EXPECT_EQ(from_flag->novnc_dir, "/srv/novnc");
+  EXPECT_FALSE(LoadBrokerConfig({"--display.novnc_dir", ""}));
+  EXPECT_FALSE(LoadBrokerConfig({"--display.novnc", "/x"}));
 }
 
 TEST(BrokerConfig, FlagsWinOverTheFile) {
