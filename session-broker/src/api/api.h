@@ -94,13 +94,16 @@ Status AddSessionRoutes(http::Router& router, ApiContext& context);
 Status AddHostRoutes(http::Router& router, ApiContext& context);
 Status AddUserRoutes(http::Router& router, ApiContext& context);
 Status AddOpsRoutes(http::Router& router, ApiContext& context);  // audit, sql, metrics
+// The web login page (/, /login, /web/…) and noVNC (/novnc/…): no token, security headers.
+Status AddWebRoutes(http::Router& router, ApiContext& context);
 
 inline Status AddAllRoutes(http::Router& router, ApiContext& context) {
   MOAT_TRY_VOID(AddAuthRoutes(router, context));
   MOAT_TRY_VOID(AddSessionRoutes(router, context));
   MOAT_TRY_VOID(AddHostRoutes(router, context));
   MOAT_TRY_VOID(AddUserRoutes(router, context));
-  return AddOpsRoutes(router, context);
+  MOAT_TRY_VOID(AddOpsRoutes(router, context));
+  return AddWebRoutes(router, context);
 }
 
 }  // namespace moat::broker::api
