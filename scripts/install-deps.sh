@@ -2,6 +2,7 @@
 # Installs every Debian 12 package Moat needs to build, test and run. Idempotent: packages
 # already present are skipped without touching the network.
 set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
   # toolchain
@@ -28,6 +29,9 @@ packages=(
   # moat-console (issue 7): Qt 6 Widgets, Network, WebSockets, Charts; Xvfb for its UI tests
   # (offscreen works too)
   qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev qt6-websockets-dev qt6-charts-dev xvfb xauth
+  # desktops in the browser (issue 6): noVNC, which the broker serves at /novnc/; Chromium for
+  # the web login page's tests (tests/e2e/browser); a native VNC viewer for the display gateway
+  novnc chromium tigervnc-viewer
 )
 
 missing=()
@@ -44,4 +48,21 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "install-deps: all ${#packages[@]} packages present"
+fi
+
+# The browser tests' driver (tests/e2e/browser): playwright-core from the npm registry, pinned in
+# package-lock.json. It drives Debian's chromium and never downloads a browser of its own.
+browser_tests=$repo/tests/e2e/browser
+if [[ ! -d $browser_tests/node_modules ||
+  $browser_tests/package-lock.json -nt $browser_tests/node_modules/.package-lock.json ]]; then
+  if ! command -v npm >/dev/null; then
+    echo "install-deps: installing npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends npm
+  fi
+  echo "install-deps: npm ci in tests/e2e/browser"
+  (cd "$browser_tests" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+else
+  echo "install-deps: tests/e2e/browser/node_modules present"
 fi

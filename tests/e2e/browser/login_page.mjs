@@ -1,0 +1,311 @@
+// Drives moat-broker's web login page in Debian's Chromium (through playwright-core; no browser
+// is ever downloaded) and saves a screenshot after each step.
+//
+//   MOAT_URL=https://127.0.0.1:8443 MOAT_USER=alice MOAT_PASSWORD=… MOAT_SHOTS=/tmp/shots \
+//     node login_page.mjs
+//
+// Environment:
+//   MOAT_URL, MOAT_USER, MOAT_PASSWORD, MOAT_SHOTS   required
+//   MOAT_STEPS            comma-separated steps to run, in this order (default: all of them):
+//                         page, wrong-password, login, sessions, new-desktop, connected,
+//                         clipboard, disconnect, logoff (the last four need the display
+//                         WebSocket, /api/v1/display)
+//   MOAT_EXPECT_SESSION   a session id the list must show, with a Connect button (the user's),
+//                         or with a "View (read-only)" button when MOAT_EXPECT_VIEW=1
+//   MOAT_CONNECT_TIMEOUT_MS   how long `connected` waits for the desktop (default 30000)
+//   MOAT_CHROMIUM         the browser (default /usr/bin/chromium)
+//
+// Prints one line per step; on success the last line is "N passed, 0 failed". Writes
+// MOAT_SHOTS/result.json ({"session": id of the desktop that new-desktop made, "steps": …}) and
+// MOAT_SHOTS/console.log (the page's console). Exits 0 when every step passed, 1 when one failed
+// (the steps after it do not run), 2 on a usage error.
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const kAllSteps = [
+  'page', 'wrong-password', 'login', 'sessions', 'new-desktop', 'connected', 'clipboard',
+  'disconnect', 'logoff',
+];
+const kChromiumArgs = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+function usage(message) {
+  console.error(`login_page.mjs: ${message}`);
+  process.exit(2);
+}
+
+function settings() {
+  const get = (name) => process.env[name] || usage(`${name} is not set`);
+  const steps = (process.env.MOAT_STEPS || 'all') === 'all'
+    ? kAllSteps
+    : process.env.MOAT_STEPS.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const step of steps) {
+    if (!kAllSteps.includes(step)) usage(`unknown step '${step}' (known: ${kAllSteps.join(', ')})`);
+  }
+  return {
+    url: get('MOAT_URL').replace(/\/+$/, ''),
+    user: get('MOAT_USER'),
+    password: get('MOAT_PASSWORD'),
+    shots: get('MOAT_SHOTS'),
+    steps,
+    expectSession: process.env.MOAT_EXPECT_SESSION || '',
+    expectView: process.env.MOAT_EXPECT_VIEW === '1',
+    connectTimeout: Number(process.env.MOAT_CONNECT_TIMEOUT_MS || 30000),
+    chromium: process.env.MOAT_CHROMIUM || '/usr/bin/chromium',
+  };
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function shot(ctx, name) {
+  await ctx.page.screenshot({ path: path.join(ctx.settings.shots, `${name}.png`) });
+}
+
+async function statusText(page) {
+  return (await page.textContent('#status')) || '';
+}
+
+async function bodyData(page, key) {
+  return page.evaluate((k) => document.body.dataset[k] || '', key);
+}
+
+// The login form after login: view and token as the page keeps them.
+async function waitForView(page, view, timeout = 15000) {
+  try {
+    await page.waitForSelector(`body[data-view="${view}"]`, { timeout });
+  } catch {
+    throw new Error(`the page did not show '${view}' (it shows '${await bodyData(page, 'view')}', ` +
+                    `status "${await statusText(page)}")`);
+  }
+}
+
+// ---- the steps; each takes the context and throws on failure ----
+
+export const steps = {
+  // The page loads from the broker with its security headers, and shows the form.
+  async page(ctx) {
+    const response = await ctx.page.goto(`${ctx.settings.url}/`, { waitUntil: 'load' });
+    check(response && response.status() === 200, `GET / answered ${response && response.status()}`);
+    const headers = response.headers();
+    check((headers['content-type'] || '').startsWith('text/html'),
+          `GET / has Content-Type '${headers['content-type']}'`);
+    check((headers['content-security-policy'] || '').includes("default-src 'self'"),
+          `GET / has no strict Content-Security-Policy: '${headers['content-security-policy']}'`);
+    check(headers['x-frame-options'] === 'DENY', 'GET / has no X-Frame-Options: DENY');
+    await ctx.page.waitForSelector('body[data-ready="true"]', { timeout: 10000 });
+    for (const id of ['username', 'password', 'login']) {
+      check(await ctx.page.isVisible(`#${id}`), `#${id} is not visible on the login page`);
+    }
+    await shot(ctx, '01-login-page');
+  },
+
+  // A wrong password shows the broker's message and no session list.
+  async 'wrong-password'(ctx) {
+    const { page } = ctx;
+    await page.fill('#username', ctx.settings.user);
+    await page.fill('#password', `${ctx.settings.password}-wrong`);
+    await page.click('#login');
+    await page.waitForSelector('#status.error', { timeout: 15000 });
+    const text = await statusText(page);
+    check(text.length > 0, 'the error message is empty');
+    check(await bodyData(page, 'view') === 'login', 'a wrong password left the login form');
+    check(!(await page.isVisible('#sessions-view')), 'a wrong password showed the session list');
+    check(await page.evaluate(() => sessionStorage.getItem('moat.token')) === null,
+          'a wrong password left a token behind');
+    ctx.log(`  error shown: "${text}"`);
+    await shot(ctx, '02-wrong-password');
+  },
+
+  async login(ctx) {
+    const { page } = ctx;
+    if (!(await page.isVisible('#username'))) {
+      await page.goto(`${ctx.settings.url}/`);
+      await page.waitForSelector('body[data-ready="true"]');
+    }
+    await page.fill('#username', ctx.settings.user);
+    await page.fill('#password', ctx.settings.password);
+    await page.click('#login');
+    await waitForView(page, 'sessions');
+    check(await page.evaluate(() => sessionStorage.getItem('moat.token')), 'no token kept');
+    check(await page.inputValue('#password') === '', 'the password stayed in the form');
+  },
+
+  // The list of live sessions renders (rows, or the "none" line), with the expected session.
+  async sessions(ctx) {
+    const { page } = ctx;
+    await waitForView(page, 'sessions');
+    await page.waitForSelector('#sessions[data-loaded="true"]', { state: 'attached', timeout: 15000 });
+    const rows = await page.$$eval('#sessions tbody tr', (trs) => trs.map((tr) => ({
+      id: tr.dataset.sessionId,
+      connect: !!tr.querySelector('button.connect'),
+      view: !!tr.querySelector('button.view'),
+    })));
+    const none = await page.isVisible('#no-sessions');
+    check(rows.length > 0 || none, 'neither sessions nor "no desktop" are shown');
+    check(await page.isVisible('#new-desktop'), 'no "New desktop" button');
+    ctx.log(`  ${rows.length} session(s) listed`);
+    if (ctx.settings.expectSession) {
+      const row = rows.find((r) => r.id === ctx.settings.expectSession);
+      check(row, `session ${ctx.settings.expectSession} is not listed (listed: ` +
+                 `${rows.map((r) => r.id).join(', ') || 'none'})`);
+      if (ctx.settings.expectView) {
+        check(row.view && !row.connect, `session ${row.id} has no "View (read-only)" button`);
+      } else {
+        check(row.connect, `session ${row.id} has no Connect button`);
+      }
+    }
+    await shot(ctx, '03-sessions');
+  },
+
+  // "New desktop" creates (or gives back) a desktop and starts connecting to it.
+  async 'new-desktop'(ctx) {
+    const { page } = ctx;
+    await waitForView(page, 'sessions');
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/v1/sessions') &&
+                                  r.request().method() === 'POST', { timeout: 90000 }),
+      page.click('#new-desktop'),
+    ]);
+    const body = await response.json().catch(() => ({}));
+    check(response.status() === 201 || response.status() === 200,
+          `POST /api/v1/sessions answered ${response.status()}: ${body.message || ''}`);
+    ctx.result.session = body.id;
+    ctx.log(`  session: ${body.id}${body.reconnected ? ' (given back)' : ''}`);
+    // The page goes on to connect: the desktop view with noVNC's canvas in it.
+    await page.waitForFunction(() => document.body.dataset.rfb, null, { timeout: 15000 });
+    await shot(ctx, '04-new-desktop');
+  },
+
+  // The desktop connected: noVNC's canvas shows it. Needs the display WebSocket.
+  async connected(ctx) {
+    const { page } = ctx;
+    try {
+      await page.waitForSelector('body[data-rfb="connected"] #screen canvas',
+                                 { timeout: ctx.settings.connectTimeout });
+    } catch {
+      await shot(ctx, 'connect-failed');
+      throw new Error(`the desktop never connected in ${ctx.settings.connectTimeout} ms: ` +
+                      `data-rfb="${await bodyData(page, 'rfb')}", ` +
+                      `close code "${await bodyData(page, 'closeCode')}", ` +
+                      `status "${await statusText(page)}"`);
+    }
+    const size = await page.$eval('#screen canvas', (c) => [c.width, c.height]);
+    check(size[0] > 0 && size[1] > 0, `the canvas is ${size[0]}x${size[1]}`);
+    check(await page.textContent('#session-id') === ctx.result.session || !ctx.result.session,
+          'the top bar names another session');
+    ctx.log(`  canvas ${size[0]}x${size[1]}`);
+    await page.waitForTimeout(1500);  // let the first frames paint for the screenshot
+    await shot(ctx, '05-desktop');
+  },
+
+  // Typing into the clipboard box reaches noVNC without breaking the connection.
+  async clipboard(ctx) {
+    const { page } = ctx;
+    await page.fill('#clipboard', 'hello from the browser');
+    await page.waitForTimeout(300);
+    check(await bodyData(page, 'rfb') === 'connected', 'the connection dropped after a paste');
+  },
+
+  // Disconnect closes the WebSocket only: back to the list, the session still there.
+  async disconnect(ctx) {
+    const { page } = ctx;
+    const id = await page.textContent('#session-id');
+    await page.click('#disconnect');
+    await waitForView(page, 'sessions');
+    const text = await statusText(page);
+    check(/keeps running/.test(text), `after Disconnect the status says "${text}"`);
+    await page.waitForSelector(`#sessions tr[data-session-id="${id}"]`, { timeout: 15000 });
+    await shot(ctx, '06-disconnected');
+  },
+
+  // Log off (after the confirmation) ends the session: connects again first if need be.
+  async logoff(ctx) {
+    const { page } = ctx;
+    const id = ctx.result.session;
+    check(id, 'no session to log off (run new-desktop first)');
+    if (await bodyData(page, 'view') !== 'desktop') {
+      await page.click(`#sessions button.connect[data-session-id="${id}"]`);
+      await page.waitForSelector('body[data-rfb="connected"]', { timeout: ctx.settings.connectTimeout });
+    }
+    await page.click('#logoff');  // the confirmation dialog is accepted
+    await waitForView(page, 'sessions', 30000);
+    const text = await statusText(page);
+    check(text.startsWith('Logged off'), `after Log off the status says "${text}"`);
+    await page.waitForSelector('#sessions[data-loaded="true"]', { state: 'attached' });
+    await page.waitForFunction((sid) => !document.querySelector(`#sessions tr[data-session-id="${sid}"]`),
+                               id, { timeout: 15000 });
+    await shot(ctx, '07-logged-off');
+  },
+};
+
+async function main() {
+  const s = settings();
+  fs.mkdirSync(s.shots, { recursive: true });
+  const consoleLines = [];
+  const problems = [];  // CSP violations, uncaught errors, requests that leave the broker
+  const result = { session: null, steps: {} };
+  const log = (line) => console.log(line);
+
+  const browser = await chromium.launch({ executablePath: s.chromium, args: kChromiumArgs });
+  let failed = 0;
+  let passed = 0;
+  try {
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1280, height: 800 },
+    });
+    const page = await context.newPage();
+    const origin = new URL(s.url).origin;
+    page.on('console', (message) => {
+      consoleLines.push(`${message.type()}: ${message.text()}`);
+      if (/Content.Security.Policy/i.test(message.text())) problems.push(message.text());
+    });
+    page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+    page.on('request', (request) => {
+      const url = request.url();
+      if (url.startsWith('data:') || url.startsWith('blob:')) return;
+      const where = new URL(url);
+      const sameHost = where.host === new URL(origin).host;
+      if (!sameHost) problems.push(`request outside the broker: ${url}`);
+    });
+    page.on('dialog', (dialog) => dialog.accept());
+    const ctx = { page, settings: s, result, log };
+
+    for (const name of s.steps) {
+      const started = Date.now();
+      try {
+        await steps[name](ctx);
+        check(problems.length === 0, problems.join('; '));
+        result.steps[name] = 'ok';
+        passed += 1;
+        log(`ok   ${name} (${Date.now() - started} ms)`);
+      } catch (error) {
+        result.steps[name] = `failed: ${error.message}`;
+        failed += 1;
+        log(`FAIL ${name} (${Date.now() - started} ms): ${error.message}`);
+        await shot(ctx, `failed-${name}`).catch(() => {});
+        break;
+      }
+    }
+  } finally {
+    fs.writeFileSync(path.join(s.shots, 'console.log'), `${consoleLines.join('\n')}\n`);
+    fs.writeFileSync(path.join(s.shots, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+    await browser.close();
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 ? 0 : 1);
+}
+
+// Run when executed, not when imported (to reuse `steps`).
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  main().catch((error) => {
+    console.error(`login_page.mjs: ${error.stack || error}`);
+    process.exit(1);
+  });
+}

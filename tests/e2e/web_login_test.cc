@@ -1,0 +1,163 @@
+// The web login page in a real browser: Debian's Chromium, driven by tests/e2e/browser/
+// login_page.mjs (playwright-core), against a real broker with its real local agent. Screenshots
+// of every step land in <build>/tests/e2e/web-shots/<test name>/.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "broker_harness.h"
+#include "test_support.h"
+
+namespace moat::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kChromium = "/usr/bin/chromium";
+
+// Why the browser cannot be driven here, or "" when it can.
+std::string MissingBrowserTools() {
+  if (!fs::exists(kChromium)) {
+    return "Debian's chromium is not installed (scripts/install-deps.sh installs it)";
+  }
+  if (!fs::exists(std::string(MOAT_BROWSER_TESTS_DIR) +
+                  "/node_modules/playwright-core/package.json")) {
+    return "tests/e2e/browser/node_modules is missing (scripts/install-deps.sh runs npm ci there)";
+  }
+  if (test::RunCommand({"node", "--version"}).exit_code != 0) return "node is not installed";
+  return "";
+}
+
+#define SKIP_WITHOUT_BROWSER()                                                      \
+  do {                                                                              \
+    if (std::string why = MissingBrowserTools(); !why.empty()) GTEST_SKIP() << why; \
+  } while (0)
+
+struct PageRun {
+  int exit_code = -1;
+  std::string output;
+  std::string shots;
+  Json result;  // login_page.mjs's result.json: {"session", "steps"}
+  bool Shot(const std::string& name) const { return fs::exists(shots + "/" + name + ".png"); }
+};
+
+class WebLogin : public SharedBrokerTest {
+ protected:
+  // A broker user (and the system account its sessions run as) with a known password.
+  static Api WebUser(const std::string& name, const std::string& password) {
+    test::EnsureUser(name);
+    Api admin = AdminApi(*broker_);
+    Reply added = admin.Call("POST", "/api/v1/users",
+                             {{"name", name}, {"password", password}, {"role", "user"}});
+    EXPECT_TRUE(added.status == 201 || added.status == 409) << added.raw;
+    return Api(*broker_, Login(*broker_, name, password));
+  }
+
+  // Runs the page's `steps` (see login_page.mjs) as `user`; screenshots in web-shots/<test
+  // name>, or web-shots/<test name>/<label> for a test's second browser run.
+  static PageRun RunPage(const std::string& user, const std::string& password,
+                         const std::string& steps, const std::vector<std::string>& env = {},
+                         const std::string& label = "") {
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    PageRun run;
+    run.shots = std::string(MOAT_WEB_SHOTS_DIR) + "/" + test->name();
+    if (!label.empty()) run.shots += "/" + label;
+    fs::remove_all(run.shots);
+    fs::create_directories(run.shots);
+    std::vector<std::string> argv = {"env",
+                                     "MOAT_URL=" + broker_->url(),
+                                     "MOAT_USER=" + user,
+                                     "MOAT_PASSWORD=" + password,
+                                     "MOAT_SHOTS=" + run.shots,
+                                     "MOAT_STEPS=" + steps};
+    argv.insert(argv.end(), env.begin(), env.end());
+    argv.push_back("node");
+    argv.push_back(std::string(MOAT_BROWSER_TESTS_DIR) + "/login_page.mjs");
+    test::CommandResult result = test::RunCommand(argv, 240);
+    run.exit_code = result.exit_code;
+    run.output = result.out + result.err;
+    run.result = Json::parse(test::ReadFile(run.shots + "/result.json"), nullptr, false);
+    return run;
+  }
+};
+
+// Without a browser: the page and noVNC come from the broker, nothing outside noVNC's directory.
+TEST_F(WebLogin, ThePageAndNoVncAreServedByTheBroker) {
+  Api anyone(*broker_);
+  for (const char* path : {"/", "/login"}) {
+    Reply page = anyone.CallRaw("GET", path, "");
+    EXPECT_EQ(page.status, 200) << path;
+    for (const char* id :
+         {"id=\"username\"", "id=\"password\"", "id=\"login\"", "id=\"new-desktop\"",
+          "id=\"disconnect\"", "id=\"clipboard\"", "id=\"status\"", "/web/moat-web.js"}) {
+      EXPECT_NE(page.raw.find(id), std::string::npos) << path << " lacks " << id;
+    }
+  }
+  EXPECT_EQ(anyone.CallRaw("GET", "/web/moat-web.js", "").status, 200);
+  EXPECT_EQ(anyone.CallRaw("GET", "/web/moat-web.css", "").status, 200);
+  Reply rfb = anyone.CallRaw("GET", "/novnc/core/rfb.js", "");
+  ASSERT_EQ(rfb.status, 200) << rfb.raw.substr(0, 300);
+  EXPECT_NE(rfb.raw.find("export default class RFB"), std::string::npos);
+  for (const char* path : {"/novnc/../../etc/passwd", "/novnc/%2e%2e/%2e%2e/etc/passwd",
+                           "/novnc/core%2f..%2f..%2f..%2fetc%2fpasswd", "/web/../moat.db"}) {
+    Reply refused = anyone.CallRaw("GET", path, "");
+    EXPECT_EQ(refused.status, 404) << path;
+    EXPECT_EQ(refused.raw.find("root:"), std::string::npos) << path;
+  }
+}
+
+TEST_F(WebLogin, AWrongPasswordShowsAnErrorAndNoSessionList) {
+  SKIP_WITHOUT_BROWSER();
+  WebUser("moat-e2e-web-wendy", "wendy-web-password");
+  PageRun run = RunPage("moat-e2e-web-wendy", "wendy-web-password", "page,wrong-password");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(run.Shot("01-login-page")) << run.shots;
+  EXPECT_TRUE(run.Shot("02-wrong-password")) << run.shots;
+}
+
+TEST_F(WebLogin, AGoodPasswordListsTheUsersSessions) {
+  SKIP_WITHOUT_BROWSER();
+  Api owner = WebUser("moat-e2e-web-olga", "olga-web-password");
+  Reply created = owner.Call("POST", "/api/v1/sessions", Json::object({{"desktop", false}}));
+  ASSERT_EQ(created.status, 201) << created.raw;
+  std::string id = created.body["id"];
+
+  PageRun own = RunPage("moat-e2e-web-olga", "olga-web-password", "page,login,sessions",
+                        {"MOAT_EXPECT_SESSION=" + id});
+  EXPECT_EQ(own.exit_code, 0) << own.output;
+  EXPECT_TRUE(own.Shot("03-sessions")) << own.shots;
+
+  // An admin sees the user's session too, to view read-only.
+  PageRun admin = RunPage("admin", broker_->admin_password(), "login,sessions",
+                          {"MOAT_EXPECT_SESSION=" + id, "MOAT_EXPECT_VIEW=1"}, "admin");
+  EXPECT_EQ(admin.exit_code, 0) << admin.output;
+  EXPECT_TRUE(admin.Shot("03-sessions")) << admin.shots;
+
+  EXPECT_EQ(owner.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
+}
+
+// "New desktop" starts a desktop session through the API and goes on to connect to it. Once
+// the display WebSocket (/api/v1/display) exists, add the steps connected,clipboard,disconnect.
+TEST_F(WebLogin, NewDesktopStartsADesktopSession) {
+  SKIP_WITHOUT_BROWSER();
+  Api user = WebUser("moat-e2e-web-nina", "nina-web-password");
+  PageRun run =
+      RunPage("moat-e2e-web-nina", "nina-web-password", "page,login,sessions,new-desktop");
+  ASSERT_EQ(run.exit_code, 0) << run.output << broker_->log();
+  ASSERT_TRUE(run.result.is_object()) << run.shots;
+  ASSERT_TRUE(run.result["session"].is_string()) << run.result.dump();
+  std::string id = run.result["session"];
+  EXPECT_TRUE(run.Shot("04-new-desktop")) << run.shots;
+
+  Reply session = user.Call("GET", "/api/v1/sessions/" + id);
+  ASSERT_EQ(session.status, 200) << session.raw;
+  EXPECT_EQ(session.body["user"], "moat-e2e-web-nina");
+  EXPECT_EQ(session.body["state"], "active") << session.raw;
+  Reply ps = user.Call("GET", "/api/v1/sessions/" + id + "/processes");
+  EXPECT_NE(ps.raw.find("Xvnc"), std::string::npos) << ps.raw;
+
+  EXPECT_EQ(user.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
+}
+
+}  // namespace
+}  // namespace moat::e2e
