@@ -17,7 +17,8 @@ const $ = (id) => document.getElementById(id);
 const kTokenKey = 'moat.token';
 const kUserKey = 'moat.user';
 
-// The display WebSocket's close codes (docs/web.md) and what the page says for them.
+// The display WebSocket's close codes (display/display_gateway.h, docs/web.md) and what the
+// page says for them; the broker's reason follows.
 const kCloseReasons = {
   1000: 'disconnected',
   1001: 'the broker is going away',
@@ -26,8 +27,12 @@ const kCloseReasons = {
   4001: 'taken over by another login',
   4002: 'session ended',
   4003: 'not allowed',
-  4004: 'no such session',
+  4004: 'the broker is stopping',
+  4005: 'protocol error',
 };
+
+// States whose desktop can be shown.
+const kDesktopStates = ['active', 'disconnected'];
 
 const state = {
   token: null,
@@ -196,11 +201,15 @@ async function showSessions() {
   await refreshSessions();
 }
 
+// Admins and operators may watch others' desktops read-only (the display gateway's rule).
+function mayWatchOthers() {
+  return state.user.role === 'admin' || state.user.role === 'operator';
+}
+
 async function refreshSessions() {
-  // Users see their own sessions only (the API enforces it); admins see everyone's and may view
-  // them read-only. Other roles are shown their own here, like users.
-  const admin = state.user.role === 'admin';
-  const query = admin
+  // Users see their own sessions only (the API enforces it); admins and operators see everyone's
+  // and may view them read-only. Auditors are shown their own, like users.
+  const query = mayWatchOthers()
     ? '?live=1&limit=1000'
     : `?live=1&limit=1000&user=${encodeURIComponent(state.user.name)}`;
   $('sessions').dataset.loaded = 'false';
@@ -240,16 +249,14 @@ function renderSessions(sessions) {
     }
     const actions = document.createElement('td');
     actions.className = 'actions';
-    const usable = session.state !== 'ending';
-    if (session.user === state.user.name) {
-      const connect = button('Connect', 'connect', session.id);
-      connect.disabled = !usable;
-      actions.append(connect);
-    } else {
-      const view = button('View (read-only)', 'view', session.id);
-      view.disabled = !usable;
-      actions.append(view);
+    const own = session.user === state.user.name;
+    const action = own ? button('Connect', 'connect', session.id)
+                       : button('View (read-only)', 'view', session.id);
+    if (!kDesktopStates.includes(session.state)) {
+      action.disabled = true;
+      action.title = `the session is ${session.state}`;
     }
+    actions.append(action);
     row.append(actions);
     body.append(row);
   }
@@ -405,9 +412,30 @@ function endConnection(connection) {
   const [text, isError] = describeEnd(connection);
   setStatus(text, isError);
   if (state.token) {
-    showSessions();
+    showSessions().then(() => explainRefusal(connection));
   } else {
     showView('login');
+  }
+}
+
+// A refused upgrade reaches the page as a bare 1006: the browser hides the broker's answer.
+// Ask the API about the session to say something more useful.
+async function explainRefusal(connection) {
+  if (connection.connected || connection.userClosed || connection.loggingOff ||
+      !connection.close || connection.close.code !== 1006) {
+    return;
+  }
+  let why = null;
+  try {
+    const session = await api('GET', `/api/v1/sessions/${encodeURIComponent(connection.id)}`);
+    if (!kDesktopStates.includes(session.state)) {
+      why = `the session is ${session.state}`;
+    }
+  } catch (error) {
+    why = error.status === 404 ? 'no such session' : error.message;
+  }
+  if (why && state.lastConnection === connection && !state.connection) {
+    setStatus(`Could not connect to ${connection.id}: ${why}`, true);
   }
 }
 
@@ -440,7 +468,9 @@ async function onLogoff() {
     });
     connection.loggedOff = true;
     if (connection.ended) {
+      // The desktop closed first (4002): the list was read while the session was ending.
       setStatus(`Logged off ${connection.id}`);
+      if (!state.connection) refreshSessions();
     } else {
       closeConnection();
     }
