@@ -8,8 +8,9 @@
 //   MOAT_URL, MOAT_USER, MOAT_PASSWORD, MOAT_SHOTS   required
 //   MOAT_STEPS            comma-separated steps to run, in this order (default: all of them):
 //                         page, wrong-password, login, sessions, new-desktop, connected,
-//                         clipboard, disconnect, logoff (the last four need the display
-//                         WebSocket, /api/v1/display)
+//                         clipboard, shadow, disconnect, takeover, logoff (from connected on,
+//                         they need the display WebSocket, /api/v1/display)
+//   MOAT_ADMIN_USER, MOAT_ADMIN_PASSWORD   an admin, for `shadow` (which skips without them)
 //   MOAT_EXPECT_SESSION   a session id the list must show, with a Connect button (the user's),
 //                         or with a "View (read-only)" button when MOAT_EXPECT_VIEW=1
 //   MOAT_CONNECT_TIMEOUT_MS   how long `connected` waits for the desktop (default 30000)
@@ -26,7 +27,7 @@ import { chromium } from 'playwright-core';
 
 const kAllSteps = [
   'page', 'wrong-password', 'login', 'sessions', 'new-desktop', 'connected', 'clipboard',
-  'disconnect', 'logoff',
+  'shadow', 'disconnect', 'takeover', 'logoff',
 ];
 const kChromiumArgs = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -54,6 +55,8 @@ function settings() {
     steps,
     expectSession: process.env.MOAT_EXPECT_SESSION || '',
     expectView: process.env.MOAT_EXPECT_VIEW === '1',
+    adminUser: process.env.MOAT_ADMIN_USER || '',
+    adminPassword: process.env.MOAT_ADMIN_PASSWORD || '',
     connectTimeout: Number(process.env.MOAT_CONNECT_TIMEOUT_MS || 30000),
     chromium: process.env.MOAT_CHROMIUM || '/usr/bin/chromium',
   };
@@ -82,6 +85,29 @@ async function waitForView(page, view, timeout = 15000) {
   } catch {
     throw new Error(`the page did not show '${view}' (it shows '${await bodyData(page, 'view')}', ` +
                     `status "${await statusText(page)}")`);
+  }
+}
+
+// Logs in on a page of its own (another browser context: its own sessionStorage).
+async function loginOn(ctx, page, user, password) {
+  await page.goto(`${ctx.settings.url}/`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.fill('#username', user);
+  await page.fill('#password', password);
+  await page.click('#login');
+  await waitForView(page, 'sessions');
+  await page.waitForSelector('#sessions[data-loaded="true"]', { state: 'attached' });
+}
+
+// From the list, Connect to `id` and wait for the desktop.
+async function connectFromList(ctx, page, id) {
+  if (await bodyData(page, 'rfb') === 'connected') return;
+  await waitForView(page, 'sessions');
+  await page.click(`#sessions button.connect[data-session-id="${id}"]`);
+  try {
+    await page.waitForSelector('body[data-rfb="connected"]', { timeout: ctx.settings.connectTimeout });
+  } catch {
+    throw new Error(`could not connect to ${id}: status "${await statusText(page)}"`);
   }
 }
 
@@ -212,6 +238,32 @@ export const steps = {
     check(await bodyData(page, 'rfb') === 'connected', 'the connection dropped after a paste');
   },
 
+  // An admin, in a browser of their own, watches the desktop read-only beside the owner.
+  async shadow(ctx) {
+    if (!ctx.settings.adminUser) {
+      ctx.log('  skipped: MOAT_ADMIN_USER is not set');
+      return;
+    }
+    const id = ctx.result.session;
+    check(id, 'no session to watch (run new-desktop first)');
+    const admin = await ctx.newPage();
+    try {
+      await loginOn(ctx, admin, ctx.settings.adminUser, ctx.settings.adminPassword);
+      await admin.click(`#sessions button.view[data-session-id="${id}"]`);
+      await admin.waitForSelector('body[data-rfb="connected"] #screen canvas',
+                                  { timeout: ctx.settings.connectTimeout });
+      check(await admin.isVisible('#view-only'), 'the read-only badge is not shown');
+      check(!(await admin.isVisible('#logoff')), 'a read-only viewer is offered Log off');
+      await admin.waitForTimeout(1000);
+      await admin.screenshot({ path: path.join(ctx.settings.shots, '06-shadow.png') });
+      check(await bodyData(ctx.page, 'rfb') === 'connected', 'the owner was disconnected by a viewer');
+      await admin.click('#disconnect');
+      await waitForView(admin, 'sessions');
+    } finally {
+      await admin.context().close();
+    }
+  },
+
   // Disconnect closes the WebSocket only: back to the list, the session still there.
   async disconnect(ctx) {
     const { page } = ctx;
@@ -221,7 +273,31 @@ export const steps = {
     const text = await statusText(page);
     check(/keeps running/.test(text), `after Disconnect the status says "${text}"`);
     await page.waitForSelector(`#sessions tr[data-session-id="${id}"]`, { timeout: 15000 });
-    await shot(ctx, '06-disconnected');
+    await shot(ctx, '07-disconnected');
+  },
+
+  // A second login of the owner takes the desktop over: the first page says so (4001).
+  async takeover(ctx) {
+    const { page } = ctx;
+    const id = ctx.result.session;
+    check(id, 'no session to take over (run new-desktop first)');
+    await connectFromList(ctx, page, id);
+    const second = await ctx.newPage();
+    try {
+      await loginOn(ctx, second, ctx.settings.user, ctx.settings.password);
+      await connectFromList(ctx, second, id);
+      await waitForView(page, 'sessions', 15000);
+      const text = await statusText(page);
+      check(await bodyData(page, 'closeCode') === '4001',
+            `the first page's close code is "${await bodyData(page, 'closeCode')}"`);
+      check(/taken over/.test(text), `the first page says "${text}"`);
+      ctx.log(`  first page: "${text}"`);
+      await shot(ctx, '08-taken-over');
+      await second.click('#disconnect');
+      await waitForView(second, 'sessions');
+    } finally {
+      await second.context().close();
+    }
   },
 
   // Log off (after the confirmation) ends the session: connects again first if need be.
@@ -229,10 +305,7 @@ export const steps = {
     const { page } = ctx;
     const id = ctx.result.session;
     check(id, 'no session to log off (run new-desktop first)');
-    if (await bodyData(page, 'view') !== 'desktop') {
-      await page.click(`#sessions button.connect[data-session-id="${id}"]`);
-      await page.waitForSelector('body[data-rfb="connected"]', { timeout: ctx.settings.connectTimeout });
-    }
+    if (await bodyData(page, 'view') !== 'desktop') await connectFromList(ctx, page, id);
     await page.click('#logoff');  // the confirmation dialog is accepted
     await waitForView(page, 'sessions', 30000);
     const text = await statusText(page);
@@ -240,7 +313,7 @@ export const steps = {
     await page.waitForSelector('#sessions[data-loaded="true"]', { state: 'attached' });
     await page.waitForFunction((sid) => !document.querySelector(`#sessions tr[data-session-id="${sid}"]`),
                                id, { timeout: 15000 });
-    await shot(ctx, '07-logged-off');
+    await shot(ctx, '09-logged-off');
   },
 };
 
@@ -275,7 +348,18 @@ async function main() {
       if (!sameHost) problems.push(`request outside the broker: ${url}`);
     });
     page.on('dialog', (dialog) => dialog.accept());
-    const ctx = { page, settings: s, result, log };
+    // Another browser (own cookies and storage) for the steps that need a second user agent.
+    const newPage = async () => {
+      const other = await browser.newContext({
+        ignoreHTTPSErrors: true,
+        viewport: { width: 1280, height: 800 },
+      });
+      const otherPage = await other.newPage();
+      otherPage.on('pageerror', (error) => problems.push(`uncaught (second page): ${error.message}`));
+      otherPage.on('dialog', (dialog) => dialog.accept());
+      return otherPage;
+    };
+    const ctx = { page, settings: s, result, log, newPage };
 
     for (const name of s.steps) {
       const started = Date.now();
