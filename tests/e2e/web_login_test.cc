@@ -2,8 +2,11 @@
 // login_page.mjs (playwright-core), against a real broker with its real local agent and display
 // gateway. Screenshots of every step land in <build>/tests/e2e/web-shots/<test name>/.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "broker_harness.h"
 #include "test_support.h"
@@ -137,24 +140,40 @@ TEST_F(WebLogin, AGoodPasswordListsTheUsersSessions) {
 }
 
 // The whole page against the display gateway: "New desktop" starts a desktop and connects to it
-// over /api/v1/display; the canvas shows it; the clipboard box pastes; an admin watches
+// over /api/v1/display; the canvas shows it; the clipboard box pastes; a command typed into the
+// xterm writes a file in the user's home; closing the tab leaves the session running and a new
+// login in a new tab gets the same desktop back with the file still there; an admin watches
 // read-only beside the owner; Disconnect leaves the session running; a second login takes it
 // over and the first page says so (4001); Log off ends it.
 TEST_F(WebLogin, NewDesktopConnectsAndIsUsedInTheBrowser) {
   SKIP_WITHOUT_BROWSER();
   Api user = WebUser("moat-e2e-web-nina", "nina-web-password");
-  PageRun run = RunPage(
-      "moat-e2e-web-nina", "nina-web-password",
-      "page,login,sessions,new-desktop,connected,clipboard,shadow,disconnect,takeover,logoff",
-      {"MOAT_ADMIN_USER=admin", "MOAT_ADMIN_PASSWORD=" + broker_->admin_password()});
+  std::string marker = test::HomeOf("moat-e2e-web-nina") + "/browser-marker";
+  fs::remove(marker);
+  PageRun run =
+      RunPage("moat-e2e-web-nina", "nina-web-password",
+              "page,login,sessions,new-desktop,connected,clipboard,type,reopen,shadow,"
+              "disconnect,takeover,logoff",
+              {"MOAT_ADMIN_USER=admin", "MOAT_ADMIN_PASSWORD=" + broker_->admin_password(),
+               "MOAT_MARKER=" + marker});
   EXPECT_EQ(run.exit_code, 0) << run.output << broker_->log();
   ASSERT_TRUE(run.result.is_object()) << run.shots;
   ASSERT_TRUE(run.result["session"].is_string()) << run.result.dump();
   std::string id = run.result["session"];
-  for (const char* shot : {"04-new-desktop", "05-desktop", "06-shadow", "07-disconnected",
-                           "08-taken-over", "09-logged-off"}) {
+  for (const char* shot :
+       {"04-new-desktop", "05-desktop", "05b-typed", "05c-reopened-list", "05d-same-desktop",
+        "06-shadow", "07-disconnected", "08-taken-over", "09-logged-off"}) {
     EXPECT_TRUE(run.Shot(shot)) << shot << " in " << run.shots;
   }
+
+  // The typed command ran as the user, in the session.
+  std::ifstream typed(marker);
+  std::string text;
+  std::getline(typed, text);
+  EXPECT_EQ(text, "typed-in-chromium") << marker;
+  struct stat owner {};
+  ASSERT_EQ(::stat(marker.c_str(), &owner), 0) << marker;
+  EXPECT_EQ(owner.st_uid, test::UidOf("moat-e2e-web-nina"));
 
   // What the browser did is what the broker saw.
   Reply session = user.Call("GET", "/api/v1/sessions/" + id);

@@ -6,10 +6,16 @@
 //
 // Environment:
 //   MOAT_URL, MOAT_USER, MOAT_PASSWORD, MOAT_SHOTS   required
-//   MOAT_STEPS            comma-separated steps to run, in this order (default: all of them):
+//   MOAT_STEPS            comma-separated steps to run, in this order (default: all of them
+//                         but page-to-desktop):
 //                         page, wrong-password, login, sessions, new-desktop, connected,
-//                         clipboard, shadow, disconnect, takeover, logoff (from connected on,
-//                         they need the display WebSocket, /api/v1/display)
+//                         clipboard, type, reopen, shadow, disconnect, takeover, logoff,
+//                         page-to-desktop (from connected on, they need the display WebSocket,
+//                         /api/v1/display)
+//   MOAT_MARKER           for `type`/`reopen`: the file (in the user's home, as the host sees
+//                         it) that the command typed into the xterm writes
+//   MOAT_TIMING_RUNS      for `page-to-desktop`: how many timed logins (default 5); needs the
+//                         session in MOAT_EXPECT_SESSION or made by new-desktop
 //   MOAT_ADMIN_USER, MOAT_ADMIN_PASSWORD   an admin, for `shadow` (which skips without them)
 //   MOAT_EXPECT_SESSION   a session id the list must show, with a Connect button (the user's),
 //                         or with a "View (read-only)" button when MOAT_EXPECT_VIEW=1
@@ -27,7 +33,7 @@ import { chromium } from 'playwright-core';
 
 const kAllSteps = [
   'page', 'wrong-password', 'login', 'sessions', 'new-desktop', 'connected', 'clipboard',
-  'shadow', 'disconnect', 'takeover', 'logoff',
+  'type', 'reopen', 'shadow', 'disconnect', 'takeover', 'logoff', 'page-to-desktop',
 ];
 const kChromiumArgs = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -41,8 +47,9 @@ function usage(message) {
 
 function settings() {
   const get = (name) => process.env[name] || usage(`${name} is not set`);
+  // page-to-desktop (timing, for the benchmark) runs only when asked for.
   const steps = (process.env.MOAT_STEPS || 'all') === 'all'
-    ? kAllSteps
+    ? kAllSteps.filter((step) => step !== 'page-to-desktop')
     : process.env.MOAT_STEPS.split(',').map((s) => s.trim()).filter(Boolean);
   for (const step of steps) {
     if (!kAllSteps.includes(step)) usage(`unknown step '${step}' (known: ${kAllSteps.join(', ')})`);
@@ -55,6 +62,8 @@ function settings() {
     steps,
     expectSession: process.env.MOAT_EXPECT_SESSION || '',
     expectView: process.env.MOAT_EXPECT_VIEW === '1',
+    marker: process.env.MOAT_MARKER || '',
+    timingRuns: Number(process.env.MOAT_TIMING_RUNS || 5),
     adminUser: process.env.MOAT_ADMIN_USER || '',
     adminPassword: process.env.MOAT_ADMIN_PASSWORD || '',
     connectTimeout: Number(process.env.MOAT_CONNECT_TIMEOUT_MS || 30000),
@@ -109,6 +118,57 @@ async function connectFromList(ctx, page, id) {
   } catch {
     throw new Error(`could not connect to ${id}: status "${await statusText(page)}"`);
   }
+}
+
+// The xterm's window on noVNC's canvas: the bounding box of its white pixels, in page
+// coordinates, and how many there are.
+async function xtermOnCanvas(page) {
+  return page.$eval('#screen canvas', (canvas) => {
+    const context = canvas.getContext('2d');
+    const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+    let count = 0;
+    let minX = canvas.width;
+    let minY = canvas.height;
+    let maxX = 0;
+    let maxY = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i] === 255 && data[i + 1] === 255 && data[i + 2] === 255) {
+        const x = (i / 4) % canvas.width;
+        const y = Math.floor(i / 4 / canvas.width);
+        count += 1;
+        minX = Math.min(minX, x); maxX = Math.max(maxX, x);
+        minY = Math.min(minY, y); maxY = Math.max(maxY, y);
+      }
+    }
+    const rect = canvas.getBoundingClientRect();
+    const scale = rect.width / canvas.width;
+    return {
+      count,
+      x: rect.left + ((minX + maxX) / 2) * scale,
+      y: rect.top + ((minY + maxY) / 2) * scale,
+    };
+  });
+}
+
+// Waits until the canvas shows the xterm (over 20,000 white pixels).
+async function awaitXterm(page, timeout) {
+  const deadline = Date.now() + timeout;
+  let seen = { count: 0 };
+  while (Date.now() < deadline) {
+    seen = await xtermOnCanvas(page).catch(() => ({ count: 0 }));
+    if (seen.count > 20000) return seen;
+    await page.waitForTimeout(20);
+  }
+  throw new Error(`the canvas never showed the xterm (${seen.count} white pixels)`);
+}
+
+async function waitForFile(file, timeout) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    if (fs.existsSync(file)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return fs.existsSync(file);
 }
 
 // ---- the steps; each takes the context and throws on failure ----
@@ -236,6 +296,71 @@ export const steps = {
     await page.fill('#clipboard', 'hello from the browser');
     await page.waitForTimeout(300);
     check(await bodyData(page, 'rfb') === 'connected', 'the connection dropped after a paste');
+  },
+
+  // A command typed into the xterm through noVNC runs in the session: it writes the marker.
+  async type(ctx) {
+    const { page } = ctx;
+    check(ctx.settings.marker, 'MOAT_MARKER is not set');
+    check(!fs.existsSync(ctx.settings.marker), `${ctx.settings.marker} exists before typing`);
+    const xterm = await awaitXterm(page, 15000);
+    await page.mouse.click(xterm.x, xterm.y);
+    const name = path.basename(ctx.settings.marker);
+    await page.keyboard.type(`echo typed-in-chromium > ~/${name}`, { delay: 10 });
+    await page.keyboard.press('Enter');
+    check(await waitForFile(ctx.settings.marker, 10000),
+          `typing into the xterm did not write ${ctx.settings.marker}`);
+    await page.waitForTimeout(500);
+    await shot(ctx, '05b-typed');
+  },
+
+  // The tab closes (the session keeps running, disconnected); a new tab logs in again, finds the
+  // same session and gets the same desktop back, marker and all.
+  async reopen(ctx) {
+    const id = ctx.result.session;
+    check(id, 'no session to come back to (run new-desktop first)');
+    await ctx.page.close();
+    const page = await ctx.newPage();
+    ctx.page = page;
+    await loginOn(ctx, page, ctx.settings.user, ctx.settings.password);
+    await page.waitForFunction(
+      (sid) => document.querySelector(`#sessions tr[data-session-id="${sid}"]`)?.dataset.state ===
+               'disconnected', id, { timeout: 15000 })
+      .catch(async () => {
+        throw new Error(`after closing the tab, session ${id} is not listed as disconnected`);
+      });
+    await shot(ctx, '05c-reopened-list');
+    await connectFromList(ctx, page, id);
+    check(await page.textContent('#session-id') === id, 'the desktop shown is another session');
+    await awaitXterm(page, 15000);
+    if (ctx.settings.marker) {
+      check(fs.existsSync(ctx.settings.marker), 'the marker is gone after coming back');
+    }
+    await page.waitForTimeout(500);
+    await shot(ctx, '05d-same-desktop');
+  },
+
+  // Timed: from loading the page to the desktop with its xterm on the canvas, logging in and
+  // connecting to the user's session (which is left disconnected between runs).
+  async 'page-to-desktop'(ctx) {
+    const id = ctx.result.session || ctx.settings.expectSession;
+    check(id, 'no session to connect to (MOAT_EXPECT_SESSION or new-desktop)');
+    if (ctx.page && !ctx.page.isClosed()) await ctx.page.close();
+    const times = [];
+    for (let run = 0; run < ctx.settings.timingRuns; run += 1) {
+      const page = await ctx.newPage();
+      const started = Date.now();
+      await loginOn(ctx, page, ctx.settings.user, ctx.settings.password);
+      await connectFromList(ctx, page, id);
+      await awaitXterm(page, 15000);
+      times.push(Date.now() - started);
+      await page.context().close();
+      await new Promise((resolve) => setTimeout(resolve, 300));  // the gateway sees it go
+    }
+    times.sort((a, b) => a - b);
+    ctx.result.page_to_desktop_ms = times;
+    ctx.log(`  page to desktop: median ${times[Math.floor(times.length / 2)]} ms of ${times.join(', ')}`);
+    ctx.page = await ctx.newPage();
   },
 
   // An admin, in a browser of their own, watches the desktop read-only beside the owner.
