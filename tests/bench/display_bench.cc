@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -134,6 +135,51 @@ void BM_NativeLoginReconnect(benchmark::State& state) {
       break;
     }
     state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  EndAllSessions(user);
+}
+
+// The browser: Debian's Chromium (playwright-core) loads the login page, logs in, connects
+// to the user's disconnected session through noVNC and waits until the canvas shows the
+// xterm. tests/e2e/browser/login_page.mjs does the clicking and the timing; each run is a
+// fresh browser context (nothing cached but what the HTTP cache may keep across contexts:
+// nothing, so noVNC's files load every time).
+void BM_BrowserPageToDesktop(benchmark::State& state) {
+  std::string script = std::string(MOAT_BENCH_BROWSER_DIR) + "/login_page.mjs";
+  if (::access("/usr/bin/chromium", X_OK) != 0 ||
+      !std::filesystem::exists(std::string(MOAT_BENCH_BROWSER_DIR) + "/node_modules")) {
+    state.SkipWithError("no chromium or no node_modules (scripts/install-deps.sh)");
+    return;
+  }
+  Api user = moat::e2e::MakeUser(*g_broker, kUser, "user");
+  EndAllSessions(user);
+  auto created = user.Call("POST", "/api/v1/sessions", moat::e2e::Json::object());
+  if (created.status != 201) {
+    state.SkipWithError(("create: " + created.raw).c_str());
+    return;
+  }
+  std::string id = created.body["id"];
+  std::string shots = g_broker->state_dir() + "/browser-bench";
+  for (auto _ : state) {
+    auto run = moat::test::RunCommand(
+        {"env", "MOAT_URL=" + g_broker->url(), "MOAT_USER=" + std::string(kUser),
+         "MOAT_PASSWORD=" + std::string(kPassword), "MOAT_SHOTS=" + shots,
+         "MOAT_STEPS=page-to-desktop", "MOAT_EXPECT_SESSION=" + id,
+         "MOAT_TIMING_RUNS=" + std::to_string(g_logins), "node", script},
+        300);
+    std::ifstream in(shots + "/result.json");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto result = moat::e2e::Json::parse(text, nullptr, false);
+    if (run.exit_code != 0 || result.is_discarded() || !result["page_to_desktop_ms"].is_array()) {
+      state.SkipWithError(("login_page.mjs failed: " + run.out + run.err).c_str());
+      break;
+    }
+    std::vector<double> times = result["page_to_desktop_ms"];
+    std::sort(times.begin(), times.end());
+    state.counters["runs"] = static_cast<double>(times.size());
+    state.counters["median_ms"] = times[times.size() / 2];
+    state.counters["min_ms"] = times.front();
+    state.counters["max_ms"] = times.back();
   }
   EndAllSessions(user);
 }
@@ -391,6 +437,10 @@ int main(int argc, char** argv) {
     bench->Iterations(1)->Repetitions(g_logins)->ReportAggregatesOnly(true)->UseManualTime()->Unit(
         benchmark::kMillisecond);
   }
+  benchmark::RegisterBenchmark("BM_BrowserPageToDesktop", BM_BrowserPageToDesktop)
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   benchmark::RegisterBenchmark("BM_IdleDesktopMemory", BM_IdleDesktopMemory)
       ->Iterations(1)
       ->Unit(benchmark::kMillisecond)
