@@ -335,6 +335,40 @@ TEST_F(DisplayGateway, TigerVncViewerShowsTheDesktop) {
   ASSERT_EQ(dora.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
 }
 
+// A policy may forbid takeover: the second login is refused with the reason, the first stays.
+TEST_F(DisplayGateway, APolicyCanRefuseTakeover) {
+  Api dora = MakeUser(*broker_, kUser, "user");
+  Api admin = AdminApi(*broker_);
+  ASSERT_EQ(admin
+                .Call("PUT", "/api/v1/policies",
+                      {{"scope", "user"},
+                       {"subject", kUser},
+                       {"key", "display_takeover"},
+                       {"value", false}})
+                .status,
+            204);
+  EXPECT_EQ(
+      admin
+          .Call(
+              "PUT", "/api/v1/policies",
+              {{"scope", "user"}, {"subject", kUser}, {"key", "display_takeover"}, {"value", "no"}})
+          .status,
+      400);
+  auto first = MustConnect(kUser, kPassword);
+  ASSERT_TRUE(first);
+  std::string id = SessionIdOf(*first);
+  ASSERT_TRUE(AwaitXterm(*first));
+  auto second = Connect(kUser, kPassword);
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message().find("forbids taking it over"), std::string::npos)
+      << second.error().message();
+  EXPECT_FALSE(first->ClosedWithin(milliseconds(1000))) << "the first client was dropped";
+  EXPECT_TRUE(AwaitXterm(*first));
+  admin.Call("DELETE", "/api/v1/policies",
+             {{"scope", "user"}, {"subject", kUser}, {"key", "display_takeover"}});
+  ASSERT_EQ(dora.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
+}
+
 // The desktop's size and depth: from the create request, else from the policy; bad values are
 // refused before anything starts.
 TEST_F(DisplayGateway, GeometryComesFromTheRequestOrThePolicy) {

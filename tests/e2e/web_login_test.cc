@@ -150,6 +150,7 @@ TEST_F(WebLogin, NewDesktopConnectsAndIsUsedInTheBrowser) {
   Api user = WebUser("moat-e2e-web-nina", "nina-web-password");
   std::string marker = test::HomeOf("moat-e2e-web-nina") + "/browser-marker";
   fs::remove(marker);
+  fs::remove(marker + "-clipboard");
   PageRun run =
       RunPage("moat-e2e-web-nina", "nina-web-password",
               "page,login,sessions,new-desktop,connected,clipboard,type,reopen,shadow,"

@@ -4,16 +4,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "broker/system_groups.h"
 #include "db/audit.h"
 #include "db/clock.h"
+#include "db/policy_store.h"
 #include "db/user_store.h"
 #include "moat/common/log.h"
 
 namespace moat::broker {
 namespace {
 
+// The API's "forbidden" (403): authenticated, but not allowed this.
 Error Denied(std::string message) {
-  return Error(std::make_error_code(std::errc::permission_denied), std::move(message));
+  return Error(std::make_error_code(std::errc::operation_not_supported), std::move(message));
 }
 
 Error Unreachable(std::string message) {
@@ -61,12 +64,16 @@ Result<display::DisplayTarget> DisplayService::Target(const SessionView& session
   if (::lstat(socket.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) {
     return Fail(db::Conflict("session '" + session.id + "' has no desktop (started without one)"));
   }
+  auto db = pool_.Acquire();
+  MOAT_TRY(db::EffectivePolicy policy,
+           db::PolicyStore(*db).Effective(session.user, SystemGroups(session.user)));
   return display::DisplayTarget{.session_id = session.id,
                                 .owner = session.user,
                                 .viewer = viewer.name,
                                 .socket = std::move(socket),
                                 .shadow = shadow,
-                                .started = started};
+                                .started = started,
+                                .takeover = policy.display_takeover};
 }
 
 Result<display::DisplayTarget> DisplayService::Open(const display::DisplayRequest& request) {

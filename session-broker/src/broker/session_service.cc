@@ -1,8 +1,6 @@
 #include "broker/session_service.h"
 
-#include <grp.h>
-#include <pwd.h>
-
+#include "broker/system_groups.h"
 #include "db/app_store.h"
 #include "db/host_store.h"
 #include "db/policy_store.h"
@@ -25,24 +23,6 @@ Error AgentError(const wire::WireError& error) {
 
 Error Unavailable(std::string message) {
   return Error(std::make_error_code(std::errc::resource_unavailable_try_again), std::move(message));
-}
-
-// The system groups of `user`, for group policies; none for a user without a system account.
-std::vector<std::string> SystemGroups(const std::string& user) {
-  struct passwd* pw = ::getpwnam(user.c_str());
-  if (pw == nullptr) return {};
-  int count = 64;
-  std::vector<gid_t> gids(static_cast<size_t>(count));
-  if (::getgrouplist(user.c_str(), pw->pw_gid, gids.data(), &count) < 0) {
-    gids.resize(static_cast<size_t>(count));
-    if (::getgrouplist(user.c_str(), pw->pw_gid, gids.data(), &count) < 0) return {};
-  }
-  std::vector<std::string> groups;
-  for (int i = 0; i < count; ++i) {
-    if (struct group* gr = ::getgrgid(gids[static_cast<size_t>(i)]))
-      groups.emplace_back(gr->gr_name);
-  }
-  return groups;
 }
 
 std::string Detail(std::string_view key, std::string_view value) {

@@ -12,8 +12,9 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr std::string_view kKeys[] = {
-    "sessions_per_user", "idle_timeout_s", "disconnected_timeout_s", "max_lifetime_s",
-    "default_limits",    "backend",        "desktop_geometry",       "desktop_depth"};
+    "sessions_per_user", "idle_timeout_s", "disconnected_timeout_s",
+    "max_lifetime_s",    "default_limits", "backend",
+    "desktop_geometry",  "desktop_depth",  "display_takeover"};
 
 // The limit names of moat::sandbox's session spec.
 constexpr std::string_view kLimitKeys[] = {"cpu_percent", "cpu_weight", "memory_max", "memory_high",
@@ -76,6 +77,7 @@ void Apply(EffectivePolicy& policy, const std::string& key, const Json& value,
   if (key == "backend") policy.backend = value.get<std::string>();
   if (key == "desktop_geometry") policy.desktop_geometry = value.get<std::string>();
   if (key == "desktop_depth") policy.desktop_depth = value.get<std::int64_t>();
+  if (key == "display_takeover") policy.display_takeover = value.get<bool>();
   if (key == "default_limits") {
     Json merged = Json::parse(policy.default_limits);
     merged.update(value);
@@ -134,10 +136,14 @@ Status CheckPolicyValue(std::string_view key, std::string_view value_json) {
     }
     return CheckDesktopDepth(value.get<std::int64_t>(), "desktop_depth");
   }
+  if (key == "display_takeover") {
+    if (value.is_boolean()) return {};
+    return Fail(InvalidArgument("policy 'display_takeover' must be true or false"));
+  }
   return Fail(InvalidArgument("unknown policy key '" + std::string(key) +
                               "'; known: sessions_per_user, idle_timeout_s, "
                               "disconnected_timeout_s, max_lifetime_s, default_limits, backend, "
-                              "desktop_geometry, desktop_depth"));
+                              "desktop_geometry, desktop_depth, display_takeover"));
 }
 
 Status PolicyStore::Set(PolicyScope scope, std::string_view subject, std::string_view key,

@@ -31,6 +31,7 @@ std::optional<PolicyScope> ParsePolicyScope(std::string_view text);
 //   backend                 "sandbox" or "vm"
 //   desktop_geometry        "WIDTHxHEIGHT", each 320..8192 (a create request may say otherwise)
 //   desktop_depth           16 or 24
+//   display_takeover        true: a second login takes a connected desktop over; false: refused
 std::span<const std::string_view> PolicyKeys();
 Status CheckPolicyValue(std::string_view key, std::string_view value_json);
 
@@ -52,6 +53,7 @@ struct EffectivePolicy {
   std::string backend = "sandbox";
   std::string desktop_geometry = "1280x800";
   std::int64_t desktop_depth = 24;
+  bool display_takeover = true;
   // Where each key's value came from: "default", "global", "group:<name>", "user:<name>".
   std::map<std::string, std::string> sources{};
 };

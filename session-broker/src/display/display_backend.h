@@ -31,6 +31,7 @@ struct DisplayTarget {
   std::filesystem::path socket;  // the session's RFB socket on this machine
   bool shadow = false;
   bool started = false;  // Open started the session for this login
+  bool takeover = true;  // the owner's policy: a second login takes over (else it is refused)
 };
 
 struct ConnectionInfo {

@@ -148,6 +148,11 @@ class DisplayGateway::Impl : public RelayRegistry {
     workers_.join();  // the records of the connections that ended
   }
 
+  Status CheckTakeover(const DisplayTarget& target) const {
+    std::lock_guard lock(mutex_);
+    return CheckTakeoverLocked(target);
+  }
+
   // RelayRegistry, called on relays' executors.
   Status Admit(const std::shared_ptr<DisplayRelay>& relay) override {
     const DisplayTarget& target = relay->target();
@@ -159,12 +164,8 @@ class DisplayGateway::Impl : public RelayRegistry {
       if (target.shadow) {
         session.viewers[relay.get()] = relay;
       } else {
+        MOAT_TRY_VOID(CheckTakeoverLocked(target));
         previous = session.owner.lock();
-        if (previous && !options_.takeover) {
-          return Fail(Error(std::make_error_code(std::errc::device_or_resource_busy),
-                            "session '" + target.session_id + "' is already connected from " +
-                                previous->info().peer + ", and the policy forbids taking it over"));
-        }
         session.owner = relay;
       }
     }
@@ -212,6 +213,17 @@ class DisplayGateway::Impl : public RelayRegistry {
     std::weak_ptr<DisplayRelay> owner;
     std::map<const DisplayRelay*, std::weak_ptr<DisplayRelay>> viewers;
   };
+
+  Status CheckTakeoverLocked(const DisplayTarget& target) const {
+    if (target.shadow || (options_.takeover && target.takeover)) return {};
+    auto found = sessions_.find(target.session_id);
+    if (found == sessions_.end()) return {};
+    auto owner = found->second.owner.lock();
+    if (!owner) return {};
+    return Fail(Error(std::make_error_code(std::errc::operation_not_permitted),
+                      "session '" + target.session_id + "' is already connected from " +
+                          owner->info().peer + ", and the policy forbids taking it over"));
+  }
 
   bool Track(const std::shared_ptr<DisplayRelay>& relay) {
     std::lock_guard lock(mutex_);
@@ -302,7 +314,9 @@ class DisplayGateway::Impl : public RelayRegistry {
   Result<DisplayTarget> OpenFor(const PlainCredentials& credentials, const std::string& address) {
     MOAT_TRY(DisplayRequest request, ParseVncUser(credentials.user));
     MOAT_TRY(request.user, backend_.CheckPassword(request.user, credentials.password, address));
-    return backend_.Open(request);
+    MOAT_TRY(DisplayTarget target, backend_.Open(request));
+    MOAT_TRY_VOID(CheckTakeover(target));
+    return target;
   }
 
   DisplayGatewayOptions options_;
@@ -342,6 +356,9 @@ void DisplayGateway::AttachWeb(std::unique_ptr<http::ByteStream> stream, Display
 void DisplayGateway::EndClients(const std::string& session_id, bool owners_only, int code,
                                 const std::string& reason) {
   impl_->EndClients(session_id, owners_only, code, reason);
+}
+Status DisplayGateway::CheckTakeover(const DisplayTarget& target) const {
+  return impl_->CheckTakeover(target);
 }
 size_t DisplayGateway::connection_count() const { return impl_->connection_count(); }
 void DisplayGateway::Stop() { impl_->Stop(); }

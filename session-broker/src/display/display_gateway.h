@@ -54,6 +54,11 @@ class DisplayGateway {
   void EndClients(const std::string& session_id, bool owners_only, int code,
                   const std::string& reason);
 
+  // Refused (EPERM: the API's 409, with the reason) when `target` would take over a connected
+  // owner's client and its policy forbids that; checked before a login is accepted, and again on
+  // admission.
+  Status CheckTakeover(const DisplayTarget& target) const;
+
   // Clients relayed now (owners and viewers).
   size_t connection_count() const;
 

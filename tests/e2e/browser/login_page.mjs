@@ -310,6 +310,27 @@ export const steps = {
     await page.keyboard.press('Enter');
     check(await waitForFile(ctx.settings.marker, 10000),
           `typing into the xterm did not write ${ctx.settings.marker}`);
+
+    // The clipboard, page to desktop: text put in the clipboard box becomes the desktop's
+    // selection, which xterm pastes (Shift+Insert) into a command that writes it to a file.
+    const clip = `${ctx.settings.marker}-clipboard`;
+    const clipText = `pasted-through-novnc-${Date.now()}`;
+    await page.fill('#clipboard', clipText);
+    await page.waitForTimeout(300);
+    await page.mouse.click(xterm.x, xterm.y);
+    await page.keyboard.type(`cat > ~/${path.basename(clip)}`, { delay: 10 });
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Shift+Insert');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Control+D');
+    const deadline = Date.now() + 10000;
+    let pasted = '';
+    while (Date.now() < deadline) {
+      pasted = fs.existsSync(clip) ? fs.readFileSync(clip, 'utf8') : '';
+      if (pasted.includes(clipText)) break;
+      await page.waitForTimeout(100);
+    }
+    check(pasted.includes(clipText), `the clipboard did not reach the desktop: ${clip} has "${pasted}"`);
     await page.waitForTimeout(500);
     await shot(ctx, '05b-typed');
   },
