@@ -26,6 +26,7 @@
 
 #include "broker_harness.h"
 #include "moat/common/testing/rfb_test_client.h"
+#include "own_flags.h"
 #include "test_support.h"
 
 namespace {
@@ -400,25 +401,11 @@ void BM_IdleDesktopMemory(benchmark::State& state) {
   }
 }
 
-void ParseOwnFlags(int& argc, char** argv) {
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--bench_desktops=", 0) == 0) {
-      g_desktops = std::max(1, std::atoi(arg.c_str() + 17));
-    } else if (arg.rfind("--bench_logins=", 0) == 0) {
-      g_logins = std::max(1, std::atoi(arg.c_str() + 15));
-    } else {
-      argv[out++] = argv[i];
-    }
-  }
-  argc = out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  ParseOwnFlags(argc, argv);
+  moat::bench::TakeOwnFlags(argc, argv,
+                            {{"--bench_desktops=", &g_desktops}, {"--bench_logins=", &g_logins}});
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   if (::geteuid() != 0) {

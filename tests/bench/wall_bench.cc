@@ -38,6 +38,7 @@
 #include "moat/sandbox/control_client.h"
 #include "moat/sandbox/seccomp_policy.h"
 #include "moat/sandbox/session_manager.h"
+#include "own_flags.h"
 
 extern char** environ;
 
@@ -429,24 +430,10 @@ void CleanUp(const ManagerOptions& options) {
   ::closedir(root);
 }
 
-// Takes --bench_idle_walls=N out of argv before Google Benchmark sees it.
-void ParseOwnFlags(int& argc, char** argv) {
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    const char* flag = "--bench_idle_walls=";
-    if (std::strncmp(argv[i], flag, std::strlen(flag)) == 0) {
-      g_idle_walls = std::max(1, std::atoi(argv[i] + std::strlen(flag)));
-    } else {
-      argv[out++] = argv[i];
-    }
-  }
-  argc = out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  ParseOwnFlags(argc, argv);
+  moat::bench::TakeOwnFlags(argc, argv, {{"--bench_idle_walls=", &g_idle_walls}});
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   if (::geteuid() != 0) {

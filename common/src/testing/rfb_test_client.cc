@@ -170,7 +170,7 @@ Status RfbTestClient::WriteAll(const void* data, size_t size) {
   return transport_->Write(data, size);
 }
 
-Status RfbTestClient::Handshake() {
+Status RfbTestClient::ChooseSecurity(uint8_t type, const char* name) {
   char version[12];
   MOAT_TRY_VOID(ReadExact(version, sizeof(version)));
   if (std::memcmp(version, "RFB 003.008\n", 12) != 0) {
@@ -182,11 +182,15 @@ Status RfbTestClient::Handshake() {
   if (count == 0) return Fail(Protocol("server refused the connection"));
   std::vector<uint8_t> types(count);
   MOAT_TRY_VOID(ReadExact(types.data(), types.size()));
-  if (std::find(types.begin(), types.end(), 1) == types.end()) {
-    return Fail(Protocol("security type None (1) not offered"));
+  if (std::find(types.begin(), types.end(), type) == types.end()) {
+    return Fail(Protocol("security type " + std::string(name) + " (" + std::to_string(type) +
+                         ") not offered"));
   }
-  uint8_t none = 1;
-  MOAT_TRY_VOID(WriteAll(&none, 1));
+  return WriteAll(&type, 1);
+}
+
+Status RfbTestClient::Handshake() {
+  MOAT_TRY_VOID(ChooseSecurity(1, "None"));
   uint8_t result[4];
   MOAT_TRY_VOID(ReadExact(result, 4));
   if (U32(result) != 0) return Fail(Protocol("security result " + std::to_string(U32(result))));
@@ -194,22 +198,7 @@ Status RfbTestClient::Handshake() {
 }
 
 Status RfbTestClient::VencryptHandshake(const VencryptLogin& login) {
-  char version[12];
-  MOAT_TRY_VOID(ReadExact(version, sizeof(version)));
-  if (std::memcmp(version, "RFB 003.008\n", 12) != 0) {
-    return Fail(Protocol("greeting '" + std::string(version, 11) + "'"));
-  }
-  MOAT_TRY_VOID(WriteAll(version, sizeof(version)));
-  uint8_t count = 0;
-  MOAT_TRY_VOID(ReadExact(&count, 1));
-  if (count == 0) return Fail(Protocol("server refused the connection"));
-  std::vector<uint8_t> types(count);
-  MOAT_TRY_VOID(ReadExact(types.data(), types.size()));
-  if (std::find(types.begin(), types.end(), 19) == types.end()) {
-    return Fail(Protocol("security type VeNCrypt (19) not offered"));
-  }
-  uint8_t vencrypt = 19;
-  MOAT_TRY_VOID(WriteAll(&vencrypt, 1));
+  MOAT_TRY_VOID(ChooseSecurity(19, "VeNCrypt"));
   uint8_t server_version[2];
   MOAT_TRY_VOID(ReadExact(server_version, 2));
   if (server_version[0] != 0 || server_version[1] != 2) return Fail(Protocol("VeNCrypt version"));

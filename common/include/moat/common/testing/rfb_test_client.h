@@ -61,6 +61,8 @@ class RfbTestClient {
   explicit RfbTestClient(std::unique_ptr<Transport> transport);
   Status ReadExact(void* data, size_t size);
   Status WriteAll(const void* data, size_t size);
+  // The version exchange and the choice of `type` among the server's security types.
+  Status ChooseSecurity(uint8_t type, const char* name);
   Status Handshake();  // from the version exchange (Unix) or the security result (VeNCrypt)
   Status VencryptHandshake(const VencryptLogin& login);
   Status Init();  // ClientInit, ServerInit, pixel format, encodings
