@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 #include "test_support.h"
 
@@ -107,6 +108,10 @@ TEST_F(VmWallTest, BootsRunsAsTheUserWritesTheHomeAndLeavesNothing) {
               image_.kernel_package.c_str());
   pid_t qemu = (*wall)->qemu_pid();
   std::string dir = (*wall)->dir();
+  std::istringstream status_file(ReadFile("/proc/" + std::to_string(qemu) + "/status"));
+  for (std::string line; std::getline(status_file, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) std::printf("[ VM ] QEMU once ready: %s\n", line.c_str());
+  }
   EXPECT_TRUE(Exists((*wall)->control_socket()));
   EXPECT_TRUE(Exists((*wall)->qmp_socket()));
 
