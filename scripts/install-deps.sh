@@ -15,7 +15,8 @@ packages=(
   bubblewrap crun uidmap
   # run time and test tools
   iproute2 procps psmisc util-linux passwd strace python3
-  # the cgroup v2 guest of tests/vm (its kernel comes from apt-get download, unpacked there)
+  # QEMU guests: the cgroup v2 guest of tests/vm and VM sessions (agent/vm, docs/vm.md); the
+  # kernel comes from apt-get download, unpacked by agent/vm/fetch-kernel.sh
   qemu-system-x86 busybox-static cpio xz-utils
   # the session database and the broker's crypto (issue "Control plane")
   libsqlite3-dev sqlite3 libssl-dev

@@ -76,4 +76,36 @@ Result<ControlMessage> ReceiveControlMessage(int socket_fd) {
   return out;
 }
 
+Result<std::string> EncodeControlLine(const nlohmann::json& body) {
+  std::string text = body.dump();
+  if (text.size() > kMaxControlMessage) {
+    return Fail(InvalidArgument("control message of " + std::to_string(text.size()) +
+                                " bytes is over the limit"));
+  }
+  text.push_back('\n');
+  return text;
+}
+
+Result<std::optional<nlohmann::json>> ControlLineReader::Next() {
+  auto end = buffer_.find('\n');
+  if (end == std::string::npos) {
+    if (buffer_.size() > kMaxControlMessage) {
+      buffer_.clear();
+      return Fail(InvalidArgument("control line over the limit"));
+    }
+    return std::nullopt;
+  }
+  std::string line = buffer_.substr(0, end);
+  buffer_.erase(0, end + 1);
+  if (line.size() > kMaxControlMessage) return Fail(InvalidArgument("control line over the limit"));
+  nlohmann::json body;
+  try {
+    body = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::exception& e) {
+    return Fail(InvalidArgument(std::string("control line is not JSON: ") + e.what()));
+  }
+  if (!body.is_object()) return Fail(InvalidArgument("control line is not an object"));
+  return std::optional<nlohmann::json>(std::move(body));
+}
+
 }  // namespace moat::sandbox

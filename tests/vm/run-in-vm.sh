@@ -21,11 +21,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The kernel, the accelerator probe and the TSC rate are shared with the VM sessions.
+vm_dir=$(cd "$here/../../agent/vm" && pwd)
+# shellcheck source=../../agent/vm/vm-lib.sh
+. "$vm_dir/vm-lib.sh"
 readonly skip_code=77
-# root shares one cache; anyone else keeps their own.
-default_cache=/var/cache/moat-vm
-((EUID == 0)) || default_cache="${XDG_CACHE_HOME:-$HOME/.cache}/moat-vm"
-cache="${MOAT_VM_CACHE:-$default_cache}"
+cache=$(moat_vm_cache_dir)
 qemu="${MOAT_VM_QEMU:-qemu-system-x86_64}"
 
 name=""
@@ -52,21 +53,9 @@ parse_args() {
   [[ -n "$name" ]] || name=$(basename "${command[0]}")
 }
 
-# The host's TSC rate in kHz. Without tsc_early_khz a TCG guest can spend seconds (or hang)
-# calibrating its TSC against a timer that runs at emulation speed.
-host_tsc_khz() {
-  local mhz
-  local pattern='s/.*tsc: \(Refined TSC clocksource calibration\|Detected\): \([0-9.]*\) MHz.*/\2/p'
-  mhz=$(dmesg 2>/dev/null | sed -n "$pattern" | tail -n 1)
-  [[ -n "$mhz" ]] ||
-    mhz=$(sed -n 's/^cpu MHz[[:space:]]*: \([0-9.]*\)/\1/p' /proc/cpuinfo | head -n 1)
-  [[ -n "$mhz" ]] || return 0
-  awk -v mhz="$mhz" 'BEGIN { printf "%d\n", mhz * 1000 }'
-}
-
 cmdline() {
   local accel="$1" tsc
-  tsc=$(host_tsc_khz)
+  tsc=$(moat_vm_host_tsc_khz)
   echo "console=ttyS0 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1" \
     "${tsc:+tsc_early_khz=$tsc} quiet panic=-1 moat.accel=$accel"
 }
@@ -83,10 +72,9 @@ attach_home_disk() {
 # Boots the guest with `accel`; its serial console goes to stdout. -no-reboot turns the
 # guest's panic (panic=-1 reboots at once) into QEMU exiting.
 boot() {
-  local accel="$1" initrd="$2" limit="$3" cpu=max kernel="$kernel_dir/vmlinuz"
+  local accel="$1" initrd="$2" limit="$3" cpu=max kernel
   [[ "$accel" == kvm ]] && cpu=host
-  # The unpacked ELF kernel boots through PVH, skipping the decompressor (fetch-kernel.sh).
-  [[ -f "$kernel_dir/vmlinux" ]] && kernel="$kernel_dir/vmlinux"
+  kernel=$(moat_vm_kernel_file "$kernel_dir")
   timeout -k 5 "$limit" "$qemu" \
     -M microvm -accel "$accel" -cpu "$cpu" \
     -m "${MOAT_VM_MEMORY:-1024}" -smp "${MOAT_VM_CPUS:-2}" \
@@ -96,59 +84,10 @@ boot() {
     </dev/null 2>&1
 }
 
-# A guest that only reaches its /init and powers off: busybox and a four-line script.
-build_probe_initrd() {
-  local stage="$work/probe"
-  mkdir -p "$stage/bin" "$stage/dev"
-  cp "$(command -v busybox)" "$stage/bin/busybox"
-  mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
-  printf '%s\n' '#!/bin/busybox sh' \
-    '/bin/busybox echo MOAT-VM-PROBE-OK' \
-    '/bin/busybox poweroff -f' >"$stage/init"
-  chmod 0755 "$stage/init"
-  (cd "$stage" && find . -mindepth 1 | cpio --quiet -o -H newc -R 0:0) >"$work/probe.cpio"
-}
-
-# Whether `accel` gets Debian's kernel to userspace within `limit` seconds.
-probe() {
-  local accel="$1" limit="$2"
-  boot "$accel" "$work/probe.cpio" "$limit" >"$work/probe-$accel.log" 2>&1 || true
-  grep -q MOAT-VM-PROBE-OK "$work/probe-$accel.log"
-}
-
-# KVM where it really works, else TCG. /dev/kvm existing proves nothing: under nested software
-# virtualisation it is there, yet guest kernels never reach userspace (or QEMU aborts setting
-# MSRs). So a short test boot decides, once per host boot, QEMU and kernel.
-# Sets `accel`; exits with SKIP when neither boots.
+# Sets `accel` (see moat_vm_choose_accel); exits with SKIP when neither accelerator boots.
 choose_accel() {
-  if [[ -n "${MOAT_VM_ACCEL:-}" ]]; then
-    accel="$MOAT_VM_ACCEL"
-    return
-  fi
-  local key decision qemu_version
-  qemu_version=$("$qemu" --version 2>/dev/null | head -n 1) || true
-  key="$(cat /proc/sys/kernel/random/boot_id)-$(basename "$kernel_dir")-$(echo "$qemu_version" |
-    md5sum | cut -c1-8)"
-  decision="$cache/accel-$key"
-  exec 8>"$cache/.accel.lock"
-  flock 8
-  if [[ ! -s "$decision" ]]; then
-    rm -f "$cache"/accel-*
-    build_probe_initrd
-    # A real KVM boots the probe in well under a second; TCG needs a few.
-    if [[ -r /dev/kvm && -w /dev/kvm ]] && probe kvm 8; then
-      accel=kvm
-    elif probe tcg 60; then
-      accel=tcg
-    else
-      log "the TCG probe boot printed:"
-      tail -n 20 "$work/probe-tcg.log" >&2
-      skip "QEMU cannot boot Debian's kernel here under kvm or tcg (see the log above)"
-    fi
-    echo "$accel" >"$decision"
-  fi
-  flock -u 8
-  accel=$(cat "$decision")
+  accel=$(moat_vm_choose_accel "$kernel_dir" "$work") ||
+    skip "QEMU cannot boot Debian's kernel here under kvm or tcg (see the log above)"
 }
 
 # Echoes the serial console and notes when the guest reached its /init (stage 2).
@@ -175,7 +114,7 @@ main() {
   command -v busybox >/dev/null ||
     skip "busybox is not installed (scripts/install-deps.sh installs busybox-static)"
   mkdir -p "$cache"
-  kernel_dir=$("$here/fetch-kernel.sh") || skip "no Debian kernel to boot (fetch-kernel.sh failed)"
+  kernel_dir=$("$vm_dir/fetch-kernel.sh") || skip "no Debian kernel to boot (fetch-kernel.sh failed)"
 
   work=$(mktemp -d "${TMPDIR:-/tmp}/moat-vm.XXXXXX")
   if [[ "${MOAT_VM_KEEP:-0}" == 1 ]]; then

@@ -1,6 +1,7 @@
 #include "app_process.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -59,6 +60,11 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
     for (int fd = 0; fd < 3; ++fd) {
       if (::dup2(moved[fd], fd) < 0) die(errno);
     }
+  }
+  if (spawn.become_user) {
+    if (::setgroups(spawn.groups.size(), spawn.groups.data()) != 0) die(errno);
+    if (::setresgid(spawn.gid, spawn.gid, spawn.gid) != 0) die(errno);
+    if (::setresuid(spawn.uid, spawn.uid, spawn.uid) != 0) die(errno);
   }
   if (!spawn.cwd.empty() && ::chdir(spawn.cwd.c_str()) != 0 && ::chdir("/") != 0) die(errno);
   ::execvpe(argv[0], argv, envp);

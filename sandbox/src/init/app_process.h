@@ -22,6 +22,11 @@ struct AppSpawn {
   // Directory fds of the session group (one per hierarchy) and the sub-group to join there.
   const std::vector<UniqueFd>* cgroup_dirs = nullptr;
   std::string cgroup_name;
+  // A VM guest's moat-init runs as root: the application then becomes this user first.
+  bool become_user = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
 };
 
 struct SpawnedApp {

@@ -1,19 +1,24 @@
 // moat-init: PID 1 of every session. Started by libmoat-sandbox in fresh namespaces with the
-// setup socket on fd 3 and the compiled seccomp program on fd 4.
+// setup socket on fd 3 and the compiled seccomp program on fd 4. In a VM session's guest it is
+// started as `moat-init --vm PORT` by the guest's /init instead (vm_guest.h).
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <string_view>
 
 #include "../setup_config.h"
 #include "moat/sandbox/control_protocol.h"
 #include "setup.h"
 #include "supervisor.h"
+#include "vm_guest.h"
 
 using namespace moat::sandbox;
 
 int main(int argc, char** argv) {
-  (void)argv;
+  if (argc == 3 && std::string_view(argv[1]) == "--vm" && getpid() == 1) {
+    return init::RunVmGuest(argv[2]);
+  }
   if (argc != 1 || getpid() != 1) {
     std::fprintf(stderr,
                  "moat-init is started by moat-sandbox and the agent as a session's PID 1; "

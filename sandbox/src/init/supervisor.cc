@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -23,6 +24,16 @@ Supervisor::Supervisor(SetupConfig config, UniqueFd listener, std::vector<Unique
     : config_(std::move(config)),
       listener_(std::move(listener)),
       cgroup_dirs_(std::move(cgroup_dirs)) {}
+
+Supervisor Supervisor::ForVmPort(SetupConfig config, UniqueFd port, std::vector<gid_t> groups,
+                                 std::string log_dir) {
+  Supervisor supervisor(std::move(config), UniqueFd(), {});
+  supervisor.stream_fd_ = port.get();
+  supervisor.clients_[port.get()].socket = std::move(port);
+  supervisor.app_groups_ = std::move(groups);
+  supervisor.log_dir_ = std::move(log_dir);
+  return supervisor;
+}
 
 void Supervisor::Watch(int fd) {
   struct epoll_event event {};
@@ -46,8 +57,16 @@ int Supervisor::Run() {
     return 1;
   }
   Watch(signals_.get());
-  Watch(listener_.get());
+  if (listener_) Watch(listener_.get());
   Watch(shutdown_timer_.get());
+  if (stream_fd_ >= 0) {
+    // Edge-triggered: while the host side is not connected a virtio port polls as hung up,
+    // level-triggered that would spin. Every wake-up drains the port (OnPortData).
+    struct epoll_event event {};
+    event.events = EPOLLIN | EPOLLET;
+    event.data.fd = stream_fd_;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stream_fd_, &event);
+  }
   for (;;) {
     struct epoll_event events[16];
     int n = ::epoll_wait(epoll_.get(), events, 16, -1);
@@ -56,7 +75,9 @@ int Supervisor::Run() {
       int fd = events[i].data.fd;
       if (fd == signals_.get()) {
         OnSignals();
-      } else if (fd == listener_.get()) {
+      } else if (fd == stream_fd_) {
+        OnPortData();
+      } else if (listener_ && fd == listener_.get()) {
         OnAccept();
       } else if (fd == shutdown_timer_.get()) {
         uint64_t expirations;
@@ -107,7 +128,7 @@ void Supervisor::ReapChildren() {
     }
     auto client = clients_.find(owner->second);
     if (client != clients_.end()) {
-      (void)SendControlMessage(client->second.socket.get(), event);
+      Send(client->second.socket.get(), event);
       client->second.apps.erase(pid);
     }
     app_owner_.erase(owner);
@@ -165,12 +186,64 @@ void Supervisor::OnClientMessage(int fd) {
     CloseClient(fd);
     return;
   }
-  const auto& body = message->body;
+  Dispatch(fd, message->body, message->fds);
+}
+
+void Supervisor::OnPortData() {
+  char chunk[4096];
+  for (;;) {
+    ssize_t n = ::read(stream_fd_, chunk, sizeof(chunk));
+    if (n > 0) {
+      stream_reader_.Append(chunk, static_cast<size_t>(n));
+      continue;
+    }
+    // 0: the host side is not connected (any more). Its next connection starts afresh; the
+    // applications it started keep running, as with a dropped sandbox client.
+    if (n == 0) stream_reader_.Clear();
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  for (;;) {
+    auto body = stream_reader_.Next();
+    if (!body) {
+      Send(stream_fd_, {{"error", body.error().message()}});
+      continue;
+    }
+    if (!*body) break;
+    std::vector<UniqueFd> no_fds;
+    Dispatch(stream_fd_, **body, no_fds);
+  }
+}
+
+void Supervisor::Send(int fd, const nlohmann::json& body, const std::vector<int>& fds) {
+  if (fd != stream_fd_) {
+    (void)SendControlMessage(fd, body, fds);
+    return;
+  }
+  auto line = EncodeControlLine(body);
+  if (!line) return;
+  // The port is non-blocking: wait a little for room (or for the host to connect), then give
+  // up on the message rather than stall the session's PID 1.
+  size_t done = 0;
+  while (done < line->size()) {
+    ssize_t n = ::write(fd, line->data() + done, line->size() - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) return;
+    struct pollfd writable = {fd, POLLOUT, 0};
+    if (::poll(&writable, 1, 2000) <= 0) return;
+  }
+}
+
+void Supervisor::Dispatch(int fd, const nlohmann::json& body, std::vector<UniqueFd>& fds) {
   std::string op = body.value("op", std::string());
   nlohmann::json reply;
   UniqueFd pty_master;
   if (op == "launch") {
-    reply = HandleLaunch(fd, body, message->fds, pty_master);
+    reply = HandleLaunch(fd, body, fds, pty_master);
   } else if (op == "signal") {
     reply = HandleSignal(body);
   } else if (op == "ps") {
@@ -182,15 +255,15 @@ void Supervisor::OnClientMessage(int fd) {
              {"ended_app_oom_kills", ended_app_oom_kills_}};
   } else if (op == "shutdown") {
     reply = {{"ok", true}};
-    (void)SendControlMessage(fd, reply);
+    Send(fd, reply);
     BeginShutdown(std::chrono::milliseconds(body.value("grace_ms", 5000)));
     return;
   } else {
     reply = {{"error", "unknown op '" + op + "'"}};
   }
-  std::vector<int> fds;
-  if (pty_master) fds.push_back(pty_master.get());
-  (void)SendControlMessage(fd, reply, fds);
+  std::vector<int> reply_fds;
+  if (pty_master) reply_fds.push_back(pty_master.get());
+  Send(fd, reply, reply_fds);
 }
 
 std::vector<std::string> Supervisor::ApplicationEnvironment(const nlohmann::json& request) const {
@@ -232,12 +305,27 @@ nlohmann::json Supervisor::HandleLaunch(int fd, const nlohmann::json& body,
   }
   if (spawn.cwd.empty()) spawn.cwd = config_.user.home;
   spawn.env = ApplicationEnvironment(body);
-  if (!spawn.tty) {
+  spawn.cgroup_dirs = &cgroup_dirs_;
+  spawn.cgroup_name = "app-" + std::to_string(next_app_++);
+  UniqueFd log;
+  std::string log_path;
+  if (fd == stream_fd_) {
+    // No fds over virtio-serial: stdin is /dev/null, stdout and stderr a log of the guest's.
+    if (spawn.tty) return {{"error", "no tty over the VM port yet"}, {"errno", ENOTSUP}};
+    log_path = log_dir_ + "/" + spawn.cgroup_name + ".log";
+    log = UniqueFd(
+        ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600));
+    if (!log) return {{"error", "open '" + log_path + "': " + strerror(errno)}, {"errno", errno}};
+    (void)!::fchown(log.get(), config_.user.uid, config_.user.gid);
+    spawn.stdio[1] = spawn.stdio[2] = log.get();
+    spawn.become_user = true;
+    spawn.uid = config_.user.uid;
+    spawn.gid = config_.user.gid;
+    spawn.groups = app_groups_;
+  } else if (!spawn.tty) {
     if (fds.size() != 3) return {{"error", "launch without tty needs 3 stdio fds"}};
     for (int i = 0; i < 3; ++i) spawn.stdio[i] = fds[i].get();
   }
-  spawn.cgroup_dirs = &cgroup_dirs_;
-  spawn.cgroup_name = "app-" + std::to_string(next_app_++);
   auto app = SpawnApplication(spawn);
   if (!app) {
     ended_groups_.insert(spawn.cgroup_name);  // the failed child is reaped, then this goes
@@ -248,7 +336,9 @@ nlohmann::json Supervisor::HandleLaunch(int fd, const nlohmann::json& body,
   clients_[fd].apps.insert(app->pid);
   app_group_[app->pid] = spawn.cgroup_name;
   pty_master = std::move(app->pty_master);
-  return {{"pid", app->pid}, {"group", spawn.cgroup_name}};
+  nlohmann::json reply = {{"pid", app->pid}, {"group", spawn.cgroup_name}};
+  if (!log_path.empty()) reply["log"] = log_path;
+  return reply;
 }
 
 nlohmann::json Supervisor::HandleSignal(const nlohmann::json& body) {
@@ -287,7 +377,7 @@ nlohmann::json Supervisor::ListProcesses() {
 void Supervisor::BeginShutdown(std::chrono::milliseconds grace) {
   if (shutting_down_) return;
   shutting_down_ = true;
-  Unwatch(listener_.get());
+  if (listener_) Unwatch(listener_.get());
   listener_.Reset();
   ::kill(-1, SIGTERM);
   ::kill(-1, SIGCONT);  // a stopped process cannot act on SIGTERM

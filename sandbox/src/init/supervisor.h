@@ -13,12 +13,19 @@
 
 #include "../setup_config.h"
 #include "moat/common/unique_fd.h"
+#include "moat/sandbox/control_protocol.h"
 
 namespace moat::sandbox::init {
 
 class Supervisor {
  public:
   Supervisor(SetupConfig config, UniqueFd listener, std::vector<UniqueFd> cgroup_dirs);
+  // A VM guest's moat-init: no listener, one host connection over the virtio-serial `port`
+  // (non-blocking), one JSON object per line and no fds. Applications run as the session's
+  // user with supplementary `groups` (moat-init itself stays the guest's root), and their
+  // stdout and stderr go to a log in `log_dir`.
+  static Supervisor ForVmPort(SetupConfig config, UniqueFd port, std::vector<gid_t> groups,
+                              std::string log_dir);
   // Returns moat-init's exit code once every process of the session is gone after a shutdown.
   int Run();
 
@@ -34,6 +41,10 @@ class Supervisor {
   void OnAccept();
   void OnClientMessage(int fd);
   void CloseClient(int fd);
+  void OnPortData();
+  void Dispatch(int fd, const nlohmann::json& body, std::vector<UniqueFd>& fds);
+  // Sends to a client: a seqpacket message, or a line on the VM port.
+  void Send(int fd, const nlohmann::json& body, const std::vector<int>& fds = {});
   void ReapChildren();
   nlohmann::json HandleLaunch(int fd, const nlohmann::json& body, std::vector<UniqueFd>& fds,
                               UniqueFd& pty_master);
@@ -60,6 +71,11 @@ class Supervisor {
   // cgroup v1 counts an OOM kill only in the killed task's own group; this keeps the kills of
   // application groups already removed, so that the session's total stays true.
   uint64_t ended_app_oom_kills_ = 0;
+  // The VM port (stream_fd_ >= 0): its client, partial input, and who applications run as.
+  int stream_fd_ = -1;
+  ControlLineReader stream_reader_;
+  std::vector<gid_t> app_groups_;
+  std::string log_dir_;
   bool shutting_down_ = false;
   bool killed_ = false;
 };

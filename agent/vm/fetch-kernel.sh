@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Puts Debian's own amd64 kernel, and the few modules the guest needs, into a cache directory
+# Puts Debian's own amd64 kernel, and the few modules the guests need (tests/vm's cgroup v2
+# guest and the VM sessions of agent/src/vm), into a cache directory
 # and prints that directory. Idempotent: a kernel already cached is used without touching apt.
 # Nothing is installed: the package is fetched with `apt-get download` and unpacked with
 # `dpkg-deb -x` into a scratch directory, never into /boot or /lib/modules.
@@ -28,9 +29,13 @@ modules=(
   "CONFIG_VIRTIO_BLK virtio_blk"       # /home is a block device: io.max needs one, and O_DIRECT
   "CONFIG_CRYPTO_CRC32C crc32c_generic"  # ext4 checksums
   "CONFIG_EXT4_FS ext4"                # mounts the ext2 /home
+  # VM sessions (agent/src/vm): the control port and the host's / and home over virtio-9p
+  "CONFIG_VIRTIO_CONSOLE virtio_console"  # virtio-serial: moat-init's control port
+  "CONFIG_NET_9P_VIRTIO 9pnet_virtio"  # 9p's virtio transport
+  "CONFIG_9P_FS 9p"                    # the guest's root (read-only lower) and the user's home
 )
 # Written into .complete: a cache made for another module list is fetched again.
-cache_layout="2 ${modules[*]}"
+cache_layout="3 ${modules[*]}"
 
 scratch=""
 

@@ -1,0 +1,76 @@
+#!/bin/sh
+# shellcheck shell=sh
+# /init of a VM session's guest (busybox sh, in the initramfs build-guest.sh makes). It loads
+# the virtio modules, builds the session's root and execs moat-init as PID 1:
+#   /          overlay: the host's / over virtio-9p (tag moat-root, read-only) as the lower,
+#              a tmpfs as the upper: writes land in guest memory, never on the host
+#   $HOME      the user's home over virtio-9p (tag moat-home), read-write
+#   /proc /sys /dev /dev/pts /dev/shm /run /tmp   the guest's own
+# The session (id, user, ids, home) is on the kernel command line (moat.*); moat-init reads
+# it there and serves the control protocol on the virtio-serial port named moat.control.
+# A failure prints "MOAT-VM-GUEST-FAILED: reason" on the console and powers off.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+fail() {
+  echo "MOAT-VM-GUEST-FAILED: $*"
+  poweroff -f
+  sleep 5
+  exit 1
+}
+
+mount -t devtmpfs devtmpfs /dev || fail "mount devtmpfs"
+mount -t proc proc /proc || fail "mount proc"
+mount -t sysfs sysfs /sys || fail "mount sysfs"
+
+home=""
+read -r cmdline </proc/cmdline
+for word in $cmdline; do
+  case "$word" in moat.home=*) home=${word#moat.home=} ;; esac
+done
+case "$home" in /?*) ;; *) fail "no moat.home= on the kernel command line" ;; esac
+
+while read -r module; do
+  [ -n "$module" ] || continue
+  insmod "/lib/modules/moat-vm/$module.ko" || fail "insmod '$module'"
+done </lib/modules/moat-vm/order
+
+# The host's / is read-only on the host's side too (QEMU's readonly=on); the page cache may
+# keep what it read, since it never changes under the guest's feet in a way that matters.
+mkdir -p /lower /rw /newroot
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,access=client,msize=524288,cache=loose \
+  moat-root /lower || fail "mount the host's / (9p moat-root)"
+mount -t tmpfs -o mode=0755 moat-rw /rw || fail "mount the overlay's tmpfs"
+mkdir -p /rw/upper /rw/work
+mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work moat-root /newroot ||
+  fail "mount the root overlay"
+mount -t 9p -o trans=virtio,version=9p2000.L,access=client,msize=524288,nosuid,nodev \
+  moat-home "/newroot$home" || fail "mount the home (9p moat-home) on $home"
+
+mount -t proc proc /newroot/proc || fail "mount /proc"
+mount -t sysfs sysfs /newroot/sys || fail "mount /sys"
+mount --move /dev /newroot/dev || fail "move /dev"
+mkdir -p /newroot/dev/pts /newroot/dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /newroot/dev/pts || fail "devpts"
+mount -t tmpfs -o mode=1777,nosuid,nodev shm /newroot/dev/shm || fail "mount /dev/shm"
+mount -t tmpfs -o mode=0755,nosuid,nodev run /newroot/run || fail "mount /run"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmp /newroot/tmp || fail "mount /tmp"
+ip link set lo up 2>/dev/null || true
+
+# The control port: /dev/vportNpM whose sysfs name is moat.control (no udev here, so no
+# /dev/virtio-ports/ links).
+port=""
+for try in 1 2 3 4 5 6 7 8 9 10; do
+  for name in /sys/class/virtio-ports/*/name; do
+    [ -f "$name" ] && [ "$(cat "$name")" = moat.control ] || continue
+    dir=${name%/name}
+    port=/dev/${dir##*/}
+  done
+  [ -n "$port" ] && [ -c "/newroot$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || fail "no virtio-serial port named moat.control"
+
+# moat-init is static: it runs from the guest's own /run, whatever the exported root holds.
+mkdir -p /newroot/run/moat-vm
+cp /moat-init /newroot/run/moat-vm/moat-init || fail "copy moat-init"
+exec switch_root /newroot /run/moat-vm/moat-init --vm "$port"

@@ -1,0 +1,99 @@
+#include "vm_guest.h"
+
+#include <fcntl.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "supervisor.h"
+
+namespace moat::sandbox::init {
+namespace {
+
+Result<unsigned long> Number(const std::map<std::string, std::string>& words,
+                             const std::string& key) {
+  auto it = words.find(key);
+  if (it == words.end() || it->second.empty()) {
+    return Fail(InvalidArgument("kernel command line lacks " + key + "="));
+  }
+  char* end = nullptr;
+  unsigned long value = std::strtoul(it->second.c_str(), &end, 10);
+  if (*end != '\0') return Fail(InvalidArgument(key + "='" + it->second + "' is not a number"));
+  return value;
+}
+
+}  // namespace
+
+Result<VmGuestConfig> VmGuestConfigFromCmdline(const std::string& cmdline) {
+  std::map<std::string, std::string> words;
+  std::istringstream in(cmdline);
+  std::string word;
+  while (in >> word) {
+    auto eq = word.find('=');
+    if (word.rfind("moat.", 0) == 0 && eq != std::string::npos) {
+      words[word.substr(0, eq)] = word.substr(eq + 1);
+    }
+  }
+  VmGuestConfig out;
+  for (const char* key : {"moat.id", "moat.user", "moat.home"}) {
+    if (words[key].empty())
+      return Fail(InvalidArgument(std::string("kernel command line lacks ") + key + "="));
+  }
+  out.config.id = words["moat.id"];
+  out.config.hostname = "moat-" + out.config.id;
+  out.config.user.name = words["moat.user"];
+  out.config.user.home = words["moat.home"];
+  out.config.user.shell = words["moat.shell"].empty() ? "/bin/sh" : words["moat.shell"];
+  MOAT_TRY(auto uid, Number(words, "moat.uid"));
+  MOAT_TRY(auto gid, Number(words, "moat.gid"));
+  if (uid == 0) return Fail(InvalidArgument("a VM session never runs as root"));
+  out.config.user.uid = static_cast<uid_t>(uid);
+  out.config.user.gid = static_cast<gid_t>(gid);
+  out.groups.push_back(out.config.user.gid);
+  std::istringstream groups(words["moat.groups"]);
+  std::string group;
+  while (std::getline(groups, group, ',')) {
+    if (group.empty()) continue;
+    char* end = nullptr;
+    unsigned long value = std::strtoul(group.c_str(), &end, 10);
+    if (*end != '\0') return Fail(InvalidArgument("moat.groups: '" + group + "' is not a number"));
+    if (value != out.config.user.gid) out.groups.push_back(static_cast<gid_t>(value));
+  }
+  return out;
+}
+
+int RunVmGuest(const std::string& port) {
+  std::ifstream file("/proc/cmdline");
+  std::string cmdline;
+  std::getline(file, cmdline);
+  auto guest = VmGuestConfigFromCmdline(cmdline);
+  if (!guest) {
+    std::fprintf(stderr, "moat-init: %s\n", guest.error().message().c_str());
+    return 3;
+  }
+  UniqueFd fd(::open(port.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  if (!fd) {
+    std::perror(("moat-init: open " + port).c_str());
+    return 3;
+  }
+  const std::string log_dir = "/run/moat-vm/logs";
+  ::mkdir("/run/moat-vm", 0755);
+  ::mkdir(log_dir.c_str(), 0755);
+  (void)!::sethostname(guest->config.hostname.data(), guest->config.hostname.size());
+  std::fprintf(stderr, "moat-init: serving session '%s' on %s\n", guest->config.id.c_str(),
+               port.c_str());
+  auto supervisor = Supervisor::ForVmPort(std::move(guest->config), std::move(fd),
+                                          std::move(guest->groups), log_dir);
+  int code = supervisor.Run();
+  // PID 1 must not exit (the kernel would panic): the session is over, so is the VM.
+  ::sync();
+  ::reboot(RB_POWER_OFF);
+  return code;
+}
+
+}  // namespace moat::sandbox::init
