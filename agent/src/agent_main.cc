@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent_options.h"
+#include "display_tunnel.h"
 #include "enrolment.h"
 #include "message_handler.h"
 #include "moat/common/log.h"
@@ -130,6 +131,10 @@ int main(int argc, char** argv) {
     log::Error("agent link", {{"error", identity.error().message()}});
     return 1;
   }
+  agent::DisplayTunnels tunnels(*identity);
+  handler.SetDisplayOpener([&tunnels](const std::string& rfb_socket, const std::string& ticket) {
+    return tunnels.Open(rfb_socket, ticket);
+  });
   struct sigaction action {};
   action.sa_handler = OnStopSignal;
   ::sigaction(SIGTERM, &action, nullptr);

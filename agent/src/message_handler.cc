@@ -78,10 +78,33 @@ Result<wire::Envelope> MessageHandler::Handle(const wire::Envelope& request) {
     body = OnAppKill(request);
   } else if (request.type == wire::SessionGetLimits::kType) {
     body = OnGetLimits(request);
+  } else if (request.type == "display.open") {
+    body = OnDisplayOpen(request);
   }
   if (!body)
     return wire::MakeErrorReply(request, WireErrorCode(body.error()), body.error().message());
   return wire::MakeReply(request, std::move(*body));
+}
+
+// The broker's gateway wants this host's desktop of a session: the tunnel connects to the
+// session's RFB socket now and back to the broker in a thread of its own.
+Result<wire::Json> MessageHandler::OnDisplayOpen(const wire::Envelope& request) {
+  if (!open_display_) return Fail(Conflict("this agent has no link to open a display tunnel on"));
+  const wire::Json& body = request.body;
+  if (!body.is_object() || !body.contains("session_id") || !body["session_id"].is_string() ||
+      !body.contains("ticket") || !body["ticket"].is_string() ||
+      body["ticket"].get<std::string>().size() != 64) {
+    return Fail(InvalidArgument("display.open needs {\"session_id\", \"ticket\" (64 hex)}"));
+  }
+  std::string session = body["session_id"];
+  MOAT_TRY(auto sessions, backend_.List());
+  auto it = std::find_if(sessions.begin(), sessions.end(),
+                         [&](const BackendSession& s) { return s.session_id == session; });
+  if (it == sessions.end()) return Fail(NotFound(session));
+  if (!it->running) return Fail(Conflict("session '" + session + "' has ended"));
+  if (it->rfb_socket.empty()) return Fail(Conflict("session '" + session + "' has no desktop"));
+  MOAT_TRY_VOID(open_display_(it->rfb_socket, body["ticket"].get<std::string>()));
+  return wire::Json{{"session_id", session}};
 }
 
 // A running session of this backend, or the reason it is not one.

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "backend.h"
@@ -36,6 +37,11 @@ class MessageHandler {
   // broker can reconcile (re-adoption after an agent restart).
   wire::HostHello MakeHello() const;
 
+  // What "display.open" {session_id, ticket} does with the session's RFB socket: opens the
+  // tunnel to the broker (DisplayTunnels::Open). Unset (stdio mode): the request is refused.
+  using DisplayOpener = std::function<Status(const std::string& rfb_socket, const std::string&)>;
+  void SetDisplayOpener(DisplayOpener opener) { open_display_ = std::move(opener); }
+
  private:
   Result<wire::Json> OnCreate(const wire::Envelope& request);
   Result<wire::Json> OnSetLimits(const wire::Envelope& request);
@@ -44,10 +50,12 @@ class MessageHandler {
   Result<wire::Json> OnAppPs(const wire::Envelope& request);
   Result<wire::Json> OnAppKill(const wire::Envelope& request);
   Result<wire::Json> OnGetLimits(const wire::Envelope& request);
+  Result<wire::Json> OnDisplayOpen(const wire::Envelope& request);
   Status CheckSessionRuns(const std::string& session) const;
 
   Backend& backend_;
   HandlerOptions options_;
+  DisplayOpener open_display_;
 };
 
 // The wire error code for an error from the backend or a decoder.

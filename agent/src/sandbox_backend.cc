@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -157,7 +158,17 @@ Result<std::vector<BackendSession>> SandboxBackend::List() const {
   MOAT_TRY(auto infos, manager_->List());
   std::vector<BackendSession> sessions;
   sessions.reserve(infos.size());
-  for (const auto& info : infos) sessions.push_back(FromInfo(info));
+  for (const auto& info : infos) {
+    BackendSession session = FromInfo(info);
+    // A desktop session (this agent's or a previous one's) has its RFB socket in the display
+    // host dir; lstat, since the name inside the session's dir must be a socket, nothing else.
+    std::string socket = manager_->HostDirPath(info.id, kDisplayHostDir) + "/rfb.sock";
+    struct stat st {};
+    if (info.running && ::lstat(socket.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+      session.rfb_socket = socket;
+    }
+    sessions.push_back(std::move(session));
+  }
   return sessions;
 }
 

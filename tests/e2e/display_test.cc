@@ -369,6 +369,51 @@ TEST_F(DisplayGateway, APolicyCanRefuseTakeover) {
   ASSERT_EQ(dora.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
 }
 
+// A desktop on another host: its agent opens a tunnel back to the broker's agent port (mutual
+// TLS, a one-time ticket) and the gateway relays through it, typing included.
+TEST_F(DisplayGateway, ADesktopOnAnotherHostIsRelayedThroughItsAgent) {
+  Api dora = MakeUser(*broker_, kUser, "user");
+  Api admin = AdminApi(*broker_);
+  Reply token = admin.Call("POST", "/api/v1/hosts/tokens", Json::object({{"ttl_s", 600}}));
+  ASSERT_EQ(token.status, 201) << token.raw;
+  ExtraAgent second(*broker_, "e2e-display-remote", token.body["agent_token"]);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Reply hosts = admin.Call("GET", "/api/v1/hosts");
+        for (const auto& host : hosts.body["hosts"]) {
+          if (host["name"] == "e2e-display-remote" && host["connected"] == true) return true;
+        }
+        return false;
+      },
+      30))
+      << second.log();
+  ASSERT_EQ(admin.Call("POST", "/api/v1/hosts/e2e-local/drain").status, 200);
+
+  auto client = MustConnect(kUser, kPassword);
+  ASSERT_EQ(admin.Call("POST", "/api/v1/hosts/e2e-local/undrain").status, 200);
+  ASSERT_TRUE(client) << second.log();
+  std::string id = SessionIdOf(*client);
+  Reply session = dora.Call("GET", "/api/v1/sessions/" + id);
+  EXPECT_EQ(session.body.value("host", ""), "e2e-display-remote") << session.raw;
+  EXPECT_TRUE(std::filesystem::exists(second.run_dir() + "/sessions/" + id + "/display/rfb.sock"));
+  auto frame = AwaitXterm(*client);
+  ASSERT_TRUE(frame) << "the remote desktop never showed its xterm\n" << second.log();
+  std::string marker = "/home/" + std::string(kUser) + "/remote-marker";
+  std::filesystem::remove(marker);
+  TypeIntoXterm(*client, *frame, "echo through-the-tunnel > ~/remote-marker\n");
+  EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(marker); }, 10));
+
+  // Disconnect and come back, through a new tunnel.
+  client.reset();
+  EXPECT_TRUE(WaitFor([&] { return StateOf(dora, id) == "disconnected"; }, 10));
+  auto again = MustConnect(kUser, kPassword);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(SessionIdOf(*again), id);
+  EXPECT_TRUE(AwaitXterm(*again));
+  ASSERT_EQ(dora.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
+  EXPECT_TRUE(again->ClosedWithin(milliseconds(5000)));
+}
+
 // The desktop's size and depth: from the create request, else from the policy; bad values are
 // refused before anything starts.
 TEST_F(DisplayGateway, GeometryComesFromTheRequestOrThePolicy) {

@@ -245,7 +245,7 @@ class WssClient::Impl : public std::enable_shared_from_this<Impl> {
     }
     if (close) return DoClose();
     if (!has_message) return;
-    ws_.text(true);
+    ws_.binary(options_.binary);
     ws_.async_write(asio::buffer(current_), [this](beast::error_code ec, size_t) {
       current_.clear();
       if (ec) return Abort(StepError("send to WebSocket", url_, ec, options_.timeout));

@@ -140,19 +140,27 @@ AgentHub::AgentHub(db::ConnectionPool& pool, std::chrono::milliseconds request_t
 
 AgentHub::~AgentHub() = default;
 
-std::shared_ptr<http::WsHandler> AgentHub::Accept(const http::HttpRequest& request) {
-  if (request.peer_common_name.empty() || request.peer_cert_fingerprint.empty()) return nullptr;
+std::optional<db::Host> AgentHub::AuthenticatedHost(const http::HttpRequest& request) {
+  if (request.peer_common_name.empty() || request.peer_cert_fingerprint.empty()) {
+    return std::nullopt;
+  }
   auto db = pool_.Acquire();
   auto host = db::HostStore(*db).Get(request.peer_common_name);
   if (!host) {
     log::Warning("agent of an unknown host refused", {{"host", request.peer_common_name}});
-    return nullptr;
+    return std::nullopt;
   }
   // A certificate replaced by re-enrolment, or a host removed, no longer gets in.
   if (!host->cert_fingerprint || *host->cert_fingerprint != request.peer_cert_fingerprint) {
     log::Warning("agent with a stale certificate refused", {{"host", host->name}});
-    return nullptr;
+    return std::nullopt;
   }
+  return *host;
+}
+
+std::shared_ptr<http::WsHandler> AgentHub::Accept(const http::HttpRequest& request) {
+  auto host = AuthenticatedHost(request);
+  if (!host) return nullptr;
   return std::make_shared<Connection>(*this, host->id, host->name);
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "db/connection_pool.h"
+#include "db/host_store.h"
 #include "http/server.h"
 #include "moat/common/wire/envelope.h"
 #include "moat/common/wire/messages.h"
@@ -37,6 +38,9 @@ class AgentHub {
 
   // For HttpServer's agent endpoint: a handler for a verified agent, nullptr for anyone else.
   std::shared_ptr<http::WsHandler> Accept(const http::HttpRequest& request);
+  // The enrolled host whose current client certificate the request came with (its CN and
+  // SHA-256), or nullopt; for the agent port's other endpoints (desktop tunnels).
+  std::optional<db::Host> AuthenticatedHost(const http::HttpRequest& request);
 
   // Sends `request` to the host's agent and waits for the reply. ECONNREFUSED when the host
   // has no agent connected, ETIMEDOUT without a reply in time, ECONNRESET when the link drops

@@ -9,6 +9,7 @@
 #include "auth/pam_auth.h"
 #include "broker/agent_hub.h"
 #include "broker/bootstrap.h"
+#include "broker/desktop_tunnels.h"
 #include "broker/display_service.h"
 #include "broker/events.h"
 #include "broker/housekeeping.h"
@@ -18,6 +19,7 @@
 #include "broker/task_queue.h"
 #include "db/connection_pool.h"
 #include "display/display_gateway.h"
+#include "http/byte_stream.h"
 #include "http/server.h"
 #include "moat/common/log.h"
 #include "moat/common/tls/context.h"
@@ -56,6 +58,7 @@ struct Broker::Parts {
   std::unique_ptr<TaskQueue> tasks;
   std::unique_ptr<AgentHub> agents;
   std::unique_ptr<SessionService> sessions;
+  DesktopTunnels desktop_tunnels;
   std::unique_ptr<DisplayService> display_service;
   std::unique_ptr<display::DisplayGateway> display;
   std::unique_ptr<api::ApiContext> api;
@@ -104,8 +107,9 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
   auth::PamCheck pam;
   if (c.pam) pam = auth::MakePamCheck(c.pam_service);
   p.host_name = c.local_host_name.empty() ? LocalHostName() : c.local_host_name;
-  p.display_service = std::make_unique<DisplayService>(
-      *p.pool, *p.sessions, pam, DisplayServiceOptions{p.host_name, c.agent_run_dir});
+  p.display_service =
+      std::make_unique<DisplayService>(*p.pool, *p.sessions, p.desktop_tunnels, pam,
+                                       DisplayServiceOptions{p.host_name, c.agent_run_dir});
   {
     display::DisplayGatewayOptions display_options{.bind_address = c.display_address,
                                                    .vnc_port = c.display_port,
@@ -166,6 +170,21 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
   agent_options.ws_endpoints.push_back(
       {.path = "/api/v1/agent",
        .accept = [raw](const http::HttpRequest& request) { return raw->agents->Accept(request); }});
+  // Desktops of this host's sessions on other hosts come back through these tunnels.
+  agent_options.stream_endpoints.push_back(
+      {.path = "/api/v1/agent/display", .accept = [raw](const http::HttpRequest& request) {
+         http::StreamEndpoint::Decision decision;
+         auto host = raw->agents->AuthenticatedHost(request);
+         std::string ticket = request.QueryParam("ticket").value_or("");
+         if (!host || !raw->desktop_tunnels.Expects(ticket, host->id)) {
+           decision.refusal = http::JsonError(403, "forbidden", "no desktop tunnel expected");
+           return decision;
+         }
+         decision.take = [raw, ticket, host_id = host->id](std::unique_ptr<http::ByteStream> s) {
+           raw->desktop_tunnels.Deliver(ticket, host_id, std::move(s));
+         };
+         return decision;
+       }});
   MOAT_TRY_CTX(p.agent_server,
                http::HttpServer::Start(std::move(agent_options), p.agent_router, p.hub),
                "agent server");

@@ -9,6 +9,7 @@
 #include "db/clock.h"
 #include "db/policy_store.h"
 #include "db/user_store.h"
+#include "display/stream_bridge.h"
 #include "moat/common/log.h"
 
 namespace moat::broker {
@@ -17,10 +18,6 @@ namespace {
 // The API's "forbidden" (403): authenticated, but not allowed this.
 Error Denied(std::string message) {
   return Error(std::make_error_code(std::errc::operation_not_supported), std::move(message));
-}
-
-Error Unreachable(std::string message) {
-  return Error(std::make_error_code(std::errc::resource_unavailable_try_again), std::move(message));
 }
 
 bool IsDesktopState(const std::string& state) {
@@ -54,15 +51,20 @@ Result<display::DisplayTarget> DisplayService::Target(const SessionView& session
     return Fail(db::Conflict("session '" + session.id + "' is " + session.state +
                              "; only an active or disconnected desktop can be shown"));
   }
-  if (session.host.value_or("") != options_.local_host_name) {
-    return Fail(Unreachable("session '" + session.id + "' runs on host '" +
-                            session.host.value_or("?") +
-                            "'; this broker relays desktops of its own host only"));
-  }
-  std::filesystem::path socket = SocketOf(session.id);
-  struct stat info {};
-  if (::lstat(socket.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) {
-    return Fail(db::Conflict("session '" + session.id + "' has no desktop (started without one)"));
+  std::filesystem::path socket;
+  std::shared_ptr<UniqueFd> tunnel;
+  if (session.host.value_or("") == options_.local_host_name) {
+    socket = SocketOf(session.id);
+    struct stat info {};
+    if (::lstat(socket.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) {
+      return Fail(
+          db::Conflict("session '" + session.id + "' has no desktop (started without one)"));
+    }
+  } else {
+    // Another host's desktop: its agent opens a tunnel back to this broker.
+    MOAT_TRY(UniqueFd connected, RemoteDesktop(session));
+    tunnel = std::make_shared<UniqueFd>(std::move(connected));
+    socket = "host '" + session.host.value_or("?") + "', session '" + session.id + "'";
   }
   auto db = pool_.Acquire();
   MOAT_TRY(db::EffectivePolicy policy,
@@ -71,6 +73,7 @@ Result<display::DisplayTarget> DisplayService::Target(const SessionView& session
                                 .owner = session.user,
                                 .viewer = viewer.name,
                                 .socket = std::move(socket),
+                                .tunnel = std::move(tunnel),
                                 .shadow = shadow,
                                 .started = started,
                                 .takeover = policy.display_takeover};
@@ -113,6 +116,17 @@ Result<display::DisplayTarget> DisplayService::Open(const display::DisplayReques
   MOAT_TRY(CreatedSession created,
            sessions_.Create({.user = viewer.name, .desktop = true}, db::Actor::User(viewer.id)));
   return Target(created.session, viewer, false, !created.reconnected);
+}
+
+Result<UniqueFd> DisplayService::RemoteDesktop(const SessionView& session) const {
+  if (!session.host_id) return Fail(db::Conflict("session '" + session.id + "' has no host"));
+  MOAT_TRY(std::string ticket, tunnels_.NewTicket(*session.host_id));
+  if (auto asked = sessions_.OpenDisplayTunnel(session.id, ticket); !asked) {
+    (void)tunnels_.Await(ticket, std::chrono::milliseconds(0));  // forgets the ticket
+    return Fail(asked.error());
+  }
+  MOAT_TRY(auto stream, tunnels_.Await(ticket, std::chrono::seconds(10)));
+  return display::BridgeToSocket(std::move(stream));
 }
 
 void DisplayService::Record(const display::DisplayTarget& target, std::string kind,

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "auth/login.h"
+#include "broker/desktop_tunnels.h"
 #include "broker/session_service.h"
 #include "db/connection_pool.h"
 #include "display/display_backend.h"
@@ -23,9 +24,13 @@ struct DisplayServiceOptions {
 
 class DisplayService : public display::DisplayBackend {
  public:
-  DisplayService(db::ConnectionPool& pool, SessionService& sessions, auth::PamCheck pam,
-                 DisplayServiceOptions options)
-      : pool_(pool), sessions_(sessions), pam_(std::move(pam)), options_(std::move(options)) {}
+  DisplayService(db::ConnectionPool& pool, SessionService& sessions, DesktopTunnels& tunnels,
+                 auth::PamCheck pam, DisplayServiceOptions options)
+      : pool_(pool),
+        sessions_(sessions),
+        tunnels_(tunnels),
+        pam_(std::move(pam)),
+        options_(std::move(options)) {}
 
   Result<std::string> CheckPassword(std::string_view user, std::string_view password,
                                     std::string_view address) override;
@@ -44,12 +49,15 @@ class DisplayService : public display::DisplayBackend {
  private:
   Result<display::DisplayTarget> Target(const SessionView& session, const db::User& viewer,
                                         bool shadow, bool started) const;
+  // The desktop of a session on another host, through its agent's tunnel.
+  Result<UniqueFd> RemoteDesktop(const SessionView& session) const;
   void Record(const display::DisplayTarget& target, std::string kind,
               const display::ConnectionInfo& client, std::string extra_key = "",
               std::string extra_value = "");
 
   db::ConnectionPool& pool_;
   SessionService& sessions_;
+  DesktopTunnels& tunnels_;
   auth::PamCheck pam_;
   DisplayServiceOptions options_;
 };

@@ -183,6 +183,15 @@ Result<SessionView> SessionService::SetLimits(std::string_view id, const wire::J
   return GetSessionView(*db, session.id);
 }
 
+Status SessionService::OpenDisplayTunnel(std::string_view id, const std::string& ticket) {
+  auto db = pool_.Acquire();
+  MOAT_TRY(SessionView session, LiveSessionOnHost(*db, id));
+  wire::Envelope request{"display.open", wire::NewMessageId(), std::nullopt,
+                         wire::Json{{"session_id", session.id}, {"ticket", ticket}}, std::nullopt};
+  MOAT_TRY(wire::Json reply, AgentCall(*session.host_id, request));
+  return {};
+}
+
 Result<wire::Json> SessionService::EffectiveLimits(std::string_view id) {
   auto db = pool_.Acquire();
   MOAT_TRY(SessionView session, LiveSessionOnHost(*db, id));

@@ -63,6 +63,8 @@ class SessionService {
   // stays as it is).
   Result<SessionView> Reconnect(std::string_view id, const db::Actor& actor,
                                 std::string_view detail);
+  // Asks the session's host to open its desktop tunnel for `ticket` (DesktopTunnels).
+  Status OpenDisplayTunnel(std::string_view id, const std::string& ticket);
   // Keyboard or mouse input arrived through the display gateway: the session is not idle.
   Status NoteInput(std::string_view id);
   // Called after every committed state change, on the thread that made it. Set before the

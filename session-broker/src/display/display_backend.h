@@ -6,11 +6,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "moat/common/error.h"
+#include "moat/common/unique_fd.h"
 
 namespace moat::broker::display {
 
@@ -29,6 +31,9 @@ struct DisplayTarget {
   std::string owner;             // the session's user
   std::string viewer;            // who connects (the owner, or an admin shadowing)
   std::filesystem::path socket;  // the session's RFB socket on this machine
+  // A desktop on another host: the connected end of its agent's tunnel (stream_bridge.h),
+  // used instead of `socket`. Shared so that copies of the target stay cheap.
+  std::shared_ptr<UniqueFd> tunnel{};
   bool shadow = false;
   bool started = false;  // Open started the session for this login
   bool takeover = true;  // the owner's policy: a second login takes over (else it is refused)

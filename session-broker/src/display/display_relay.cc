@@ -34,7 +34,12 @@ DisplayRelay::DisplayRelay(std::unique_ptr<http::ByteStream> client, DisplayTarg
 
 net::awaitable<void> DisplayRelay::Run() {
   net::any_io_executor executor = client_->executor();
-  auto desktop = co_await ConnectToDesktop(executor, target_.socket);
+  Result<UnixSocket> desktop = Fail(Error({}, "no desktop"));
+  if (target_.tunnel && *target_.tunnel) {
+    desktop = co_await AdoptDesktop(executor, *target_.tunnel, target_.socket);
+  } else {
+    desktop = co_await ConnectToDesktop(executor, target_.socket);
+  }
   if (desktop && stopping_) desktop = Fail(Error({}, reason_));
   if (!desktop) {
     registry_.Abandoned(*this);

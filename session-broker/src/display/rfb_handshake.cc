@@ -104,13 +104,10 @@ net::awaitable<Status> ServeWithoutAuthentication(http::ByteStream& client, Stre
   co_return Status{};
 }
 
-net::awaitable<Result<UnixSocket>> ConnectToDesktop(const net::any_io_executor& executor,
-                                                    const std::filesystem::path& path) {
-  UnixSocket socket(executor);
-  net::local::stream_protocol::endpoint endpoint(path.string());
-  auto [ec] = co_await socket.async_connect(endpoint, kTuple);
-  if (ec) co_return Fail(DesktopError(path, "connect: " + ec.message()));
+namespace {
 
+// From the version exchange to ClientInit sent, on a connected socket.
+net::awaitable<Status> HandshakeWithDesktop(UnixSocket& socket, const std::filesystem::path& path) {
   auto version = co_await ReadUnix(socket, kRfbVersion.size(), path);
   if (!version) co_return Fail(version.error());
   if (version->rfind("RFB 003.", 0) != 0) co_return Fail(DesktopError(path, "not an RFB server"));
@@ -131,6 +128,29 @@ net::awaitable<Result<UnixSocket>> ConnectToDesktop(const net::any_io_executor& 
   if (GetU32(*result) != 0) co_return Fail(DesktopError(path, "Xvnc's security result failed"));
   const char shared = 1;
   MOAT_CO_TRY_VOID(co_await WriteUnix(socket, std::string_view(&shared, 1), path));
+  co_return Status{};
+}
+
+}  // namespace
+
+net::awaitable<Result<UnixSocket>> ConnectToDesktop(const net::any_io_executor& executor,
+                                                    const std::filesystem::path& path) {
+  UnixSocket socket(executor);
+  net::local::stream_protocol::endpoint endpoint(path.string());
+  auto [ec] = co_await socket.async_connect(endpoint, kTuple);
+  if (ec) co_return Fail(DesktopError(path, "connect: " + ec.message()));
+  MOAT_CO_TRY_VOID(co_await HandshakeWithDesktop(socket, path));
+  co_return std::move(socket);
+}
+
+net::awaitable<Result<UnixSocket>> AdoptDesktop(const net::any_io_executor& executor,
+                                                UniqueFd& connected,
+                                                const std::filesystem::path& label) {
+  UnixSocket socket(executor);
+  boost::system::error_code ec;
+  socket.assign(net::local::stream_protocol(), connected.Release(), ec);
+  if (ec) co_return Fail(DesktopError(label, "adopt: " + ec.message()));
+  MOAT_CO_TRY_VOID(co_await HandshakeWithDesktop(socket, label));
   co_return std::move(socket);
 }
 

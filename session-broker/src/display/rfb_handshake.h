@@ -13,6 +13,7 @@
 #include "display/co_try.h"
 #include "http/byte_stream.h"
 #include "moat/common/error.h"
+#include "moat/common/unique_fd.h"
 
 namespace moat::broker::display {
 
@@ -49,5 +50,10 @@ net::awaitable<Status> ServeWithoutAuthentication(http::ByteStream& client, Stre
 // sent ClientInit with "shared" set: the gateway, not Xvnc, decides who stays connected.
 net::awaitable<Result<UnixSocket>> ConnectToDesktop(const net::any_io_executor& executor,
                                                     const std::filesystem::path& socket);
+// The same over an already connected socket (a remote desktop's tunnel); `label` names it in
+// errors.
+net::awaitable<Result<UnixSocket>> AdoptDesktop(const net::any_io_executor& executor,
+                                                UniqueFd& connected,
+                                                const std::filesystem::path& label);
 
 }  // namespace moat::broker::display

@@ -103,8 +103,10 @@ struct WssOptions {
   // With no frame from the server for this long, the client pings; without an answer to that
   // either, the connection ends. Catches a server that vanished without closing.
   std::chrono::milliseconds idle_timeout{60'000};
-  // On the client's I/O thread, for every message (the broker sends text only).
+  // On the client's I/O thread, for every message, text or binary.
   std::function<void(std::string)> on_message;
+  // Send binary messages instead of text (a byte stream such as a desktop's RFB).
+  bool binary = false;
   // On the client's I/O thread, exactly once, when the connection ends for whatever reason:
   // closed by the server (the message has its close code and reason), by Close, or failed.
   std::function<void(const Error&)> on_close;
