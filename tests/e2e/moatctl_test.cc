@@ -297,6 +297,11 @@ TEST_F(Moatctl, ExitCodesScriptsCanTrust) {
   EXPECT_EQ(missing.exit_code, 5) << missing.out << missing.err;
   EXPECT_NE(missing.err.find("s-does-not-exist"), std::string::npos) << missing.err;
   EXPECT_EQ(Ctl({"sessions", "end", "s-does-not-exist"}).exit_code, 5);
+  // A desktop size the broker would refuse is a usage error before any request: 2.
+  auto small = Ctl({"sessions", "create", "--geometry", "10x10"});
+  EXPECT_EQ(small.exit_code, 2) << small.out << small.err;
+  EXPECT_NE(small.err.find("320..8192"), std::string::npos) << small.err;
+  EXPECT_EQ(Ctl({"sessions", "create", "--depth", "8"}).exit_code, 2);
 
   // Usage errors: 2, before anything is sent.
   EXPECT_EQ(Ctl({"sessions", "ls", "--bogus"}).exit_code, 2);

@@ -1,6 +1,7 @@
 // moatctl sessions ls|show|create|limit|suspend|resume|disconnect|end: /api/v1/sessions.
 #include <cstdio>
 
+#include "moat/common/desktop_geometry.h"
 #include "moatctl/args.h"
 #include "moatctl/commands.h"
 #include "moatctl/exit_code.h"
@@ -20,7 +21,8 @@ constexpr char kHelp[] =
     "  show ID\n"
     "        one session: owner, host, state, times, limits (as set and as the kernel has\n"
     "        them), usage\n"
-    "  create [--user U] [--backend sandbox|vm] [--no-desktop] [--limit KEY=VALUE ...]\n"
+    "  create [--user U] [--backend sandbox|vm] [--no-desktop] [--geometry WxH] [--depth 16|24]\n"
+    "         [--limit KEY=VALUE ...]\n"
     "        start a session (for another user: admin; limits: admin or operator)\n"
     "  limit ID KEY=VALUE [KEY=VALUE ...]\n"
     "        change a live session's limits (admin, operator)\n"
@@ -110,10 +112,13 @@ Status Show(Context& ctx, const Arguments& arguments) {
 }
 
 Status Create(Context& ctx, const Arguments& arguments) {
-  MOAT_TRY(
-      Args args,
-      Args::Parse("sessions create", arguments,
-                  {{"user", true}, {"backend", true}, {"no-desktop", false}, {"limit", true}}));
+  MOAT_TRY(Args args, Args::Parse("sessions create", arguments,
+                                  {{"user", true},
+                                   {"backend", true},
+                                   {"no-desktop", false},
+                                   {"geometry", true},
+                                   {"depth", true},
+                                   {"limit", true}}));
   if (args.help()) return PrintHelp(kHelp);
   MOAT_TRY_VOID(args.ExpectPositional(0, 0, "[--user U] [--backend B] [--limit KEY=VALUE]"));
   Json body = Json::object();
@@ -125,6 +130,19 @@ Status Create(Context& ctx, const Arguments& arguments) {
     body["backend"] = *backend;
   }
   if (args.Has("no-desktop")) body["desktop"] = false;
+  // Checked here as the broker checks them, so a typo is a usage error before any request.
+  if (auto geometry = args.Value("geometry")) {
+    if (auto ok = CheckDesktopGeometry(*geometry, "--geometry"); !ok) {
+      return UsageError(ok.error().message());
+    }
+    body["geometry"] = *geometry;
+  }
+  if (auto depth = args.Value("depth")) {
+    if (*depth != "16" && *depth != "24") {
+      return UsageError("'--depth' must be 16 or 24, not '" + *depth + "'");
+    }
+    body["depth"] = std::stoi(*depth);
+  }
   if (args.Has("limit")) {
     MOAT_TRY(body["limits"], ParseLimitArgs(args.Values("limit")));
   }
