@@ -223,6 +223,9 @@ TEST_F(DisplayGateway, LoginShowsTheDesktopAndReconnectFindsItAsItWas) {
   EXPECT_EQ(StateOf(dora, id), "active");
 
   EXPECT_TRUE(WaitFor([&] { return AuditCount(admin, "display.takeover", id) == 1; }, 5));
+  Reply metrics = Api(*broker_).CallRaw("GET", "/metrics", "");
+  EXPECT_NE(metrics.raw.find("moat_display_clients{via=\"vnc\"} 1"), std::string::npos)
+      << metrics.raw;
   EXPECT_GE(AuditCount(admin, "display.connected", id), 3u);
   EXPECT_GE(AuditCount(admin, "display.disconnected", id), 1u);
 

@@ -108,7 +108,7 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
   if (c.pam) pam = auth::MakePamCheck(c.pam_service);
   p.host_name = c.local_host_name.empty() ? LocalHostName() : c.local_host_name;
   p.display_service =
-      std::make_unique<DisplayService>(*p.pool, *p.sessions, p.desktop_tunnels, pam,
+      std::make_unique<DisplayService>(*p.pool, *p.sessions, p.desktop_tunnels, p.metrics, pam,
                                        DisplayServiceOptions{p.host_name, c.agent_run_dir});
   {
     display::DisplayGatewayOptions display_options{.bind_address = c.display_address,

@@ -152,6 +152,7 @@ void DisplayService::Record(const display::DisplayTarget& target, std::string ki
 
 void DisplayService::Connected(const display::DisplayTarget& target,
                                const display::ConnectionInfo& client) {
+  metrics_.RecordDisplayClient(client.via == display::Via::kWeb, +1);
   Record(target, target.shadow ? "display.shadow_started" : "display.connected", client);
   if (target.shadow) {
     // The owner sees that someone watches: a note on the desktop itself, which both native
@@ -181,6 +182,7 @@ void DisplayService::Connected(const display::DisplayTarget& target,
 void DisplayService::Disconnected(const display::DisplayTarget& target,
                                   const display::ConnectionInfo& client, std::string_view reason,
                                   bool last) {
+  metrics_.RecordDisplayClient(client.via == display::Via::kWeb, -1);
   Record(target, target.shadow ? "display.shadow_ended" : "display.disconnected", client, "reason",
          std::string(reason));
   if (target.shadow || !last) return;

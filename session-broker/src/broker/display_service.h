@@ -10,6 +10,7 @@
 
 #include "auth/login.h"
 #include "broker/desktop_tunnels.h"
+#include "broker/metrics.h"
 #include "broker/session_service.h"
 #include "db/connection_pool.h"
 #include "display/display_backend.h"
@@ -25,10 +26,11 @@ struct DisplayServiceOptions {
 class DisplayService : public display::DisplayBackend {
  public:
   DisplayService(db::ConnectionPool& pool, SessionService& sessions, DesktopTunnels& tunnels,
-                 auth::PamCheck pam, DisplayServiceOptions options)
+                 Metrics& metrics, auth::PamCheck pam, DisplayServiceOptions options)
       : pool_(pool),
         sessions_(sessions),
         tunnels_(tunnels),
+        metrics_(metrics),
         pam_(std::move(pam)),
         options_(std::move(options)) {}
 
@@ -58,6 +60,7 @@ class DisplayService : public display::DisplayBackend {
   db::ConnectionPool& pool_;
   SessionService& sessions_;
   DesktopTunnels& tunnels_;
+  Metrics& metrics_;
   auth::PamCheck pam_;
   DisplayServiceOptions options_;
 };

@@ -78,6 +78,17 @@ Result<std::string> Metrics::Render(const db::Database& db, const Live& live) co
   }
   Header(out, "moat_agents_connected", "gauge", "Agents with a live link to this broker.");
   out += "moat_agents_connected " + std::to_string(live.agents_connected) + "\n";
+  Header(out, "moat_display_clients", "gauge",
+         "Viewers relayed by the display gateway now (owners and read-only viewers).");
+  Header(out, "moat_display_connections_total", "counter",
+         "Viewers the display gateway has relayed since the broker started.");
+  for (size_t i = 0; i < 2; ++i) {
+    std::string via = i == 0 ? "vnc" : "web";
+    out += "moat_display_clients{via=\"" + via + "\"} " +
+           std::to_string(display_clients_[i].load(std::memory_order_relaxed)) + "\n";
+    out += "moat_display_connections_total{via=\"" + via + "\"} " +
+           std::to_string(display_connections_[i].load(std::memory_order_relaxed)) + "\n";
+  }
   Header(out, "moat_event_subscribers", "gauge", "Clients of the /api/v1/events stream.");
   out += "moat_event_subscribers " + std::to_string(live.event_subscribers) + "\n";
 
@@ -115,6 +126,12 @@ Result<std::string> Metrics::Render(const db::Database& db, const Live& live) co
   out += "moat_agent_requests_total{outcome=\"failed\"} " +
          std::to_string(agent_requests_failed_.load()) + "\n";
   return out;
+}
+
+void Metrics::RecordDisplayClient(bool web, int delta) {
+  size_t via = web ? 1 : 0;
+  display_clients_[via].fetch_add(delta, std::memory_order_relaxed);
+  if (delta > 0) display_connections_[via].fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace moat::broker

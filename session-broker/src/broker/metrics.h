@@ -21,6 +21,8 @@ class Metrics {
   void RecordRequest(int status, std::chrono::nanoseconds duration);
   void RecordIngest(std::size_t samples, std::chrono::nanoseconds cpu_time);
   void RecordAgentRequest(bool ok);
+  // A display client was relayed (+1) or left (-1); `web` for browsers, else native VNC.
+  void RecordDisplayClient(bool web, int delta);
 
   struct Live {
     std::size_t agents_connected = 0;
@@ -38,6 +40,8 @@ class Metrics {
   std::atomic<std::uint64_t> ingest_ns_{0};
   std::atomic<std::uint64_t> agent_requests_ok_{0};
   std::atomic<std::uint64_t> agent_requests_failed_{0};
+  std::array<std::atomic<std::int64_t>, 2> display_clients_{};       // vnc, web
+  std::array<std::atomic<std::uint64_t>, 2> display_connections_{};  // vnc, web, since start
 };
 
 }  // namespace moat::broker
