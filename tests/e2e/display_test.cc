@@ -417,6 +417,36 @@ TEST_F(DisplayGateway, ADesktopOnAnotherHostIsRelayedThroughItsAgent) {
   EXPECT_TRUE(again->ClosedWithin(milliseconds(5000)));
 }
 
+// Idle time comes from input through the gateway: a viewer that moves the mouse keeps the session
+// alive past the idle timeout; once input stops, the timeout ends it.
+TEST_F(DisplayGateway, TheIdleTimeoutActsOnInputThroughTheGateway) {
+  Api dora = MakeUser(*broker_, kUser, "user");
+  Api admin = AdminApi(*broker_);
+  auto client = MustConnect(kUser, kPassword);
+  ASSERT_TRUE(client);
+  std::string id = SessionIdOf(*client);
+  ASSERT_TRUE(AwaitXterm(*client));
+  // Input is reported every 5 s per connection; the broker checks timeouts every 10 s.
+  ASSERT_EQ(
+      admin
+          .Call("PUT", "/api/v1/policies",
+                {{"scope", "user"}, {"subject", kUser}, {"key", "idle_timeout_s"}, {"value", 8}})
+          .status,
+      204);
+  auto busy_until = std::chrono::steady_clock::now() + std::chrono::seconds(16);
+  for (uint16_t step = 0; std::chrono::steady_clock::now() < busy_until; ++step) {
+    ASSERT_TRUE(client->Pointer(static_cast<uint16_t>(100 + step % 200), 100, 0));
+    std::this_thread::sleep_for(milliseconds(500));
+  }
+  EXPECT_EQ(StateOf(dora, id), "active") << "a session with input was ended as idle";
+  EXPECT_TRUE(WaitFor([&] { return StateOf(dora, id) == "ended"; }, 40))
+      << "no input, and the idle timeout did not end the session: " << StateOf(dora, id);
+  Reply audit = admin.Call("GET", "/api/v1/audit?kind=session.state&session=" + id);
+  EXPECT_NE(audit.raw.find("idle timeout"), std::string::npos) << audit.raw;
+  admin.Call("DELETE", "/api/v1/policies",
+             {{"scope", "user"}, {"subject", kUser}, {"key", "idle_timeout_s"}});
+}
+
 // The desktop's size and depth: from the create request, else from the policy; bad values are
 // refused before anything starts.
 TEST_F(DisplayGateway, GeometryComesFromTheRequestOrThePolicy) {
