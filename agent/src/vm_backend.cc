@@ -120,6 +120,15 @@ Result<std::unique_ptr<VmBackend>> VmBackend::Open(VmBackendOptions options,
   for (const auto& file : {image->kernel, image->initramfs}) {
     if (::access(file.c_str(), R_OK) != 0) return FailErrno("access", file);
   }
+  // QEMU runs as the session's user and binds its sockets in <run>/vm/<id>, so the user must
+  // be able to traverse the run directory: search, never read (0711). What else lives there
+  // (the sandbox's sessions/, the id leases) keeps its own 0700.
+  struct stat run {};
+  if (::stat(options.run_dir.c_str(), &run) != 0) return FailErrno("stat", options.run_dir);
+  if ((run.st_mode & 0011) != 0011 &&
+      ::chmod(options.run_dir.c_str(), (run.st_mode & 07777) | 0011) != 0) {
+    return FailErrno("chmod", options.run_dir);
+  }
   std::unique_ptr<VmBackend> backend(new VmBackend(std::move(options), std::move(*image), cgroups));
   backend->AdoptAll();
   return backend;
