@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent_options.h"
+#include "backend_set.h"
 #include "display_tunnel.h"
 #include "enrolment.h"
 #include "message_handler.h"
@@ -37,7 +38,7 @@ void RaiseFileLimit() {
   }
 }
 
-Result<std::unique_ptr<agent::SandboxBackend>> OpenBackend(const agent::AgentOptions& options) {
+Result<std::unique_ptr<agent::SandboxBackend>> OpenSandbox(const agent::AgentOptions& options) {
   sandbox::ManagerOptions manager;
   manager.run_dir = options.run_dir;
   if (options.cgroup_parent == "delegated") {
@@ -47,6 +48,30 @@ Result<std::unique_ptr<agent::SandboxBackend>> OpenBackend(const agent::AgentOpt
     manager.cgroups.parent = options.cgroup_parent;
   }
   return agent::SandboxBackend::Open(std::move(manager));
+}
+
+// Both backends: VM sessions only where QEMU and the guest image are, and the log says which.
+Result<std::unique_ptr<agent::BackendSet>> OpenBackend(const agent::AgentOptions& options) {
+  MOAT_TRY(auto sandbox, OpenSandbox(options));
+  std::string guest = options.vm_guest.empty() ? agent::DefaultVmGuestDir() : options.vm_guest;
+  std::unique_ptr<agent::VmBackend> vm;
+  std::string missing = "turned off with --vm-guest none";
+  if (guest != "none") {
+    agent::VmBackendOptions vm_options;
+    vm_options.run_dir = options.run_dir;
+    vm_options.guest_dir = guest;
+    auto opened = agent::VmBackend::Open(std::move(vm_options), sandbox->manager().cgroups());
+    if (opened) {
+      vm = std::move(*opened);
+      log::Info(
+          "VM sessions enabled",
+          {{"guest", guest}, {"accel", vm->image().accel}, {"kernel", vm->image().kernel_package}});
+    } else {
+      missing = opened.error().message();
+    }
+  }
+  if (!vm) log::Info("VM sessions disabled", {{"reason", missing}});
+  return std::make_unique<agent::BackendSet>(std::move(sandbox), std::move(vm), missing);
 }
 
 std::atomic<bool> g_stop{false};

@@ -6,6 +6,7 @@ const char kAgentUsage[] =
     "usage: moat-agent [--run-dir DIR] [--cgroup-parent PATH|delegated]\n"
     "                  (--broker URL [--token T | --token-file F] | --link URL | --stdio |\n"
     "                   --once-list) [--cert-dir DIR] [--name HOST] [--capacity N]\n"
+    "                  [--vm-guest DIR|none]\n"
     "\n"
     "  --broker URL          the broker's API, https://broker:8443; the first start enrols this\n"
     "                        host with a one-time token from 'moatctl hosts token', later starts\n"
@@ -20,6 +21,11 @@ const char kAgentUsage[] =
     "  --run-dir DIR         session state and control sockets (default /run/moat)\n"
     "  --cgroup-parent P     Moat's parent cgroup (default 'moat'); 'delegated' under systemd's\n"
     "                        Delegate=yes puts sessions inside the agent's own cgroup\n"
+    "  --vm-guest DIR        the VM sessions' guest image, as agent/vm/build-guest.sh --output "
+    "DIR\n"
+    "                        builds it (default $MOAT_VM_GUEST, else /var/lib/moat/vm-guest);\n"
+    "                        'none' turns VM sessions off. Without it, or without QEMU, the\n"
+    "                        agent serves sandbox sessions only and says why in its log\n"
     "  --stdio               serve the agent link as newline-delimited JSON envelopes on\n"
     "                        stdin/stdout: host.hello first, replies, usage.batch every second\n"
     "                        (for tests and debugging)\n"
@@ -47,6 +53,7 @@ Result<AgentOptions> ParseAgentOptions(const std::vector<std::string>& args) {
                          : arg == "--token"         ? &options.token
                          : arg == "--token-file"    ? &options.token_file
                          : arg == "--name"          ? &options.host_name
+                         : arg == "--vm-guest"      ? &options.vm_guest
                                                     : nullptr;
     if (value != nullptr || arg == "--capacity") {
       if (i + 1 >= args.size() || args[i + 1].empty()) {

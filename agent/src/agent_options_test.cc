@@ -22,6 +22,16 @@ TEST(AgentOptions, DefaultsWithOnceList) {
   EXPECT_EQ(options->mode, Mode::kOnceList);
 }
 
+TEST(AgentOptions, VmGuestDirectory) {
+  auto options = ParseAgentOptions({"--vm-guest", "/var/lib/moat/guest", "--stdio"});
+  ASSERT_TRUE(options) << options.error().message();
+  EXPECT_EQ(options->vm_guest, "/var/lib/moat/guest");
+  EXPECT_TRUE(ParseAgentOptions({"--vm-guest", "none", "--stdio"}));
+  EXPECT_FALSE(ParseAgentOptions({"--stdio", "--vm-guest"}));
+  // Unset: the agent falls back to $MOAT_VM_GUEST, then /var/lib/moat/vm-guest.
+  EXPECT_TRUE(ParseAgentOptions({"--stdio"})->vm_guest.empty());
+}
+
 TEST(AgentOptions, RefusesNoModeTwoModesUnknownFlagsAndMissingValues) {
   EXPECT_FALSE(ParseAgentOptions({}));
   EXPECT_FALSE(ParseAgentOptions({"--stdio", "--once-list"}));

@@ -28,6 +28,7 @@ struct BackendSession {
   // A desktop session's RFB Unix socket on the host, for the display gateway; empty without one.
   // Set by Create once the desktop is ready.
   std::string rfb_socket;
+  wire::Backend backend = wire::Backend::kSandbox;  // which wall holds it
 };
 
 // An application to start inside a running session.
@@ -49,8 +50,15 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  // "sandbox" or "vm".
+  // "sandbox" or "vm"; "sandbox+vm" for BackendSet, which serves both.
   virtual std::string_view Kind() const = 0;
+  // Whether Create can build a session of `kind` here; if not, the reason (the VM backend
+  // without a guest image names what is missing).
+  virtual Status Supports(wire::Backend kind) const {
+    if (wire::BackendName(kind) == Kind()) return {};
+    return Fail(
+        InvalidArgument("this host has no '" + std::string(wire::BackendName(kind)) + "' backend"));
+  }
 
   // Builds the wall and starts the session in it; with `desktop`, returns once the desktop is
   // ready (its RFB socket answers and the window manager runs). On failure nothing is left.

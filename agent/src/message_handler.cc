@@ -119,10 +119,7 @@ Status MessageHandler::CheckSessionRuns(const std::string& session) const {
 
 Result<wire::Json> MessageHandler::OnCreate(const wire::Envelope& request) {
   MOAT_TRY(auto spec, wire::DecodeBody<wire::SessionCreate>(request));
-  if (wire::BackendName(spec.backend) != backend_.Kind()) {
-    return Fail(InvalidArgument("this host has no '" +
-                                std::string(wire::BackendName(spec.backend)) + "' backend"));
-  }
+  MOAT_TRY_VOID(backend_.Supports(spec.backend));
   if (options_.max_sessions != 0) {
     MOAT_TRY(auto sessions, backend_.List());
     if (sessions.size() >= options_.max_sessions) {
@@ -132,7 +129,7 @@ Result<wire::Json> MessageHandler::OnCreate(const wire::Envelope& request) {
   }
   MOAT_TRY_CTX(auto session, backend_.Create(spec), "create session '" + spec.session_id + "'");
   wire::Json reply{{"session_id", session.session_id},
-                   {"backend", std::string(backend_.Kind())},
+                   {"backend", std::string(wire::BackendName(spec.backend))},
                    {"state", "running"}};
   // Where the display gateway relays the user's RFB stream to (a path on this host).
   if (!session.rfb_socket.empty()) reply["rfb_socket"] = session.rfb_socket;
@@ -231,13 +228,15 @@ wire::HostHello MessageHandler::MakeHello() const {
       pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size)
                                  : 0;
   hello.capacity.max_sessions = options_.max_sessions;
-  hello.backends = {backend_.Kind() == "vm" ? wire::Backend::kVm : wire::Backend::kSandbox};
+  for (auto kind : {wire::Backend::kSandbox, wire::Backend::kVm}) {
+    if (backend_.Supports(kind)) hello.backends.push_back(kind);
+  }
   for (const auto& session : backend_.List().value_or(std::vector<BackendSession>{})) {
     if (!session.running) continue;  // ended by itself: the agent's loop cleans it up
     wire::RunningSession running;
     running.session_id = session.session_id;
     running.user = session.user;
-    running.backend = hello.backends.front();
+    running.backend = session.backend;
     auto usage = backend_.Usage(session.session_id, "");
     running.state =
         usage && usage->frozen ? wire::RunningState::kSuspended : wire::RunningState::kRunning;

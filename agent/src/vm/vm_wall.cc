@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -167,10 +168,18 @@ Result<std::unique_ptr<VmWall>> VmWall::Start(const VmSpec& spec) {
     if (::stat("/dev/kvm", &kvm) == 0) groups.push_back(kvm.st_gid);
   }
 
+  // The child waits on this pipe until the parent has placed it (spec.place).
+  int gate[2];
+  if (::pipe2(gate, O_CLOEXEC) != 0) return FailErrno("pipe2", "QEMU start gate");
+  UniqueFd gate_read(gate[0]), gate_write(gate[1]);
+
   auto start = Clock::now();
   pid_t pid = ::fork();
   if (pid < 0) return FailErrno("fork", spec.qemu);
   if (pid == 0) {
+    gate_write.Reset();
+    char go = 0;
+    if (::read(gate_read.get(), &go, 1) != 1 || go != 'g') ::_exit(125);
     // Its own session: it outlives the agent (re-adoption), and never gets our terminal.
     ::setsid();
     ::dup2(null.get(), 0);
@@ -190,6 +199,10 @@ Result<std::unique_ptr<VmWall>> VmWall::Start(const VmSpec& spec) {
   wall->reaped_ = false;
   wall->pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (!wall->pidfd_) return FailErrno("pidfd_open", std::to_string(pid));
+  gate_read.Reset();
+  if (spec.place) MOAT_TRY_VOID_CTX(spec.place(pid), "place QEMU " + std::to_string(pid));
+  if (::write(gate_write.get(), "g", 1) != 1) return FailErrno("write", "QEMU start gate");
+  gate_write.Reset();
 
   // QEMU binds the control socket before the guest runs; then moat-init's first answer means
   // the guest is up. A request written early waits in the socket until the guest opens the
@@ -249,8 +262,77 @@ bool VmWall::WaitQemu(milliseconds timeout) {
 void VmWall::KillQemu() {
   if (reaped_) return;
   ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-  ::waitpid(pid_, nullptr, 0);
+  // An adopted QEMU is not our child, so waitpid cannot wait for it: the pidfd can.
+  struct pollfd exited = {pidfd_.get(), POLLIN, 0};
+  (void)::poll(&exited, 1, 10000);
+  ::waitpid(pid_, nullptr, WNOHANG);
   reaped_ = true;
+}
+
+bool VmWall::Running() const {
+  if (reaped_) return false;
+  struct pollfd exited = {pidfd_.get(), POLLIN, 0};
+  return ::poll(&exited, 1, 0) == 0;
+}
+
+void VmWall::Release() {
+  reaped_ = true;
+  dir_.clear();
+  control_.reset();
+}
+
+Status VmWall::Kill() {
+  control_.reset();
+  KillQemu();
+  return RemoveDir();
+}
+
+Result<uint64_t> ProcessStartTime(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return FailErrno("read", path, ESRCH);
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return FailErrno("parse", path, EINVAL);
+  // Fields after the command: state is field 3, starttime field 22.
+  std::istringstream fields(line.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+    if (i == 22) return std::stoull(field);
+  }
+  return FailErrno("parse", path, EINVAL);
+}
+
+Result<std::unique_ptr<VmWall>> VmWall::Adopt(const std::string& dir, const std::string& id,
+                                              QemuProcess qemu) {
+  if (qemu.pid <= 1) return Fail(InvalidArgument("bad QEMU pid in '" + dir + "'"));
+  MOAT_TRY(auto started, ProcessStartTime(qemu.pid));
+  if (started != qemu.start_time) {
+    return Fail(Error(std::make_error_code(std::errc::no_such_process),
+                      "QEMU " + std::to_string(qemu.pid) + " of '" + dir + "' is gone"));
+  }
+  std::unique_ptr<VmWall> wall(new VmWall());
+  wall->pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, qemu.pid, 0)));
+  if (!wall->pidfd_) return FailErrno("pidfd_open", std::to_string(qemu.pid));
+  // Checked again now that the pidfd holds it: the pid cannot be reused any more.
+  MOAT_TRY(auto again, ProcessStartTime(qemu.pid));
+  if (again != qemu.start_time) return FailErrno("adopt", dir, ESRCH);
+  wall->pid_ = qemu.pid;
+  wall->reaped_ = false;
+  wall->dir_ = dir;
+  MOAT_TRY(auto control, VmControl::Connect(wall->control_socket()));
+  wall->control_.emplace(std::move(control));
+  auto info = wall->control_->Call({{"op", "info"}}, std::chrono::seconds(5), wall->pidfd_.get());
+  if (!info) {
+    wall->Release();  // not ours to end on a failed adoption: End() decides
+    return Fail(std::move(info).error().Wrap("moat-init in '" + dir + "'"));
+  }
+  if (info->value("id", std::string()) != id) {
+    wall->Release();
+    return Fail(InvalidArgument("moat-init in '" + dir + "' answers for '" +
+                                info->value("id", std::string()) + "'"));
+  }
+  return wall;
 }
 
 Status VmWall::RemoveDir() {

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,13 +45,32 @@ struct VmSpec {
   std::string qemu = "qemu-system-x86_64";
   // Until moat-init answers on the control port. TCG needs seconds.
   std::chrono::milliseconds boot_timeout{std::chrono::seconds(120)};
+  // Called with QEMU's pid after fork and before it execs (the child waits), so that QEMU and
+  // every thread it starts are in the session's cgroup from the first instruction. A failure
+  // stops the start.
+  std::function<Status(pid_t)> place;
 };
+
+// A QEMU named by its pid and its start time (clock ticks since boot, /proc/PID/stat field
+// 22), so that a reused pid is never taken for it.
+struct QemuProcess {
+  pid_t pid = 0;
+  uint64_t start_time = 0;
+};
+// The start time of `pid`; fails with ESRCH when it is gone.
+Result<uint64_t> ProcessStartTime(pid_t pid);
 
 class VmWall {
  public:
   // Starts QEMU and returns once moat-init answers on the control port. On failure nothing is
   // left (no QEMU, no directory) and the error carries the end of the guest's console.
   static Result<std::unique_ptr<VmWall>> Start(const VmSpec& spec);
+  // Takes over a VM an earlier agent started in `dir` (re-adoption after a restart): checks
+  // that `qemu` still runs (same start time), holds it by a pidfd and reconnects the control
+  // port; moat-init answers with `id`. The QEMU is not our child: its exit is seen through the
+  // pidfd.
+  static Result<std::unique_ptr<VmWall>> Adopt(const std::string& dir, const std::string& id,
+                                               QemuProcess qemu);
   // Kills a QEMU that still runs and removes the session's directory.
   ~VmWall();
   VmWall(const VmWall&) = delete;
@@ -61,6 +81,14 @@ class VmWall {
   std::string qmp_socket() const { return dir_ + "/qmp.sock"; }
   std::string console_log() const { return dir_ + "/console.log"; }
   pid_t qemu_pid() const { return pid_; }
+  // Whether QEMU still runs (the guest powered off, or it crashed, otherwise).
+  bool Running() const;
+  // Forgets the VM without ending it: an agent that stops leaves its sessions running for the
+  // next one to adopt.
+  void Release();
+  // SIGKILL to QEMU, wait for it to go, remove the directory: for a guest that no longer
+  // answers.
+  Status Kill();
   // From fork of QEMU to moat-init's first answer.
   std::chrono::milliseconds boot_time() const { return boot_time_; }
   // The connection Start used; the caller's from then on.

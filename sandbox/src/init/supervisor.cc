@@ -14,6 +14,9 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <vector>
 
 #include "app_process.h"
 #include "moat/sandbox/control_protocol.h"
@@ -345,19 +348,30 @@ nlohmann::json Supervisor::HandleSignal(const nlohmann::json& body) {
   pid_t pid = body.value("pid", 0);
   int sig = body.value("signal", 0);
   if (pid <= 1 || sig <= 0 || sig >= NSIG) return {{"error", "bad pid or signal"}};
-  if (::kill(pid, sig) != 0) return {{"error", std::string("kill: ") + strerror(errno)}};
+  if (::kill(pid, sig) != 0) {
+    return {{"error", std::string("kill: ") + strerror(errno)}, {"errno", errno}};
+  }
   return {{"ok", true}};
 }
 
 nlohmann::json Supervisor::ListProcesses() {
-  nlohmann::json processes = nlohmann::json::array();
+  // In a VM nothing on the host can read the guest's /proc, so this answer is the listing:
+  // uid, command line and application group too, not only what a sandbox's client needs.
+  struct Entry {
+    long pid = 0;
+    int ppid = 0;
+    nlohmann::json json;
+  };
+  std::vector<Entry> entries;
+  std::map<long, int> parent;
   DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return {{"error", "opendir /proc failed"}};
+  if (proc == nullptr) return {{"error", "opendir /proc failed"}, {"errno", errno}};
   while (struct dirent* entry = ::readdir(proc)) {
     char* end = nullptr;
     long pid = std::strtol(entry->d_name, &end, 10);
     if (*end != '\0' || pid <= 0) continue;
-    std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
+    std::string base = "/proc/" + std::string(entry->d_name);
+    std::ifstream stat(base + "/stat");
     std::string line;
     if (!std::getline(stat, line)) continue;
     auto open = line.find('('), close = line.rfind(')');
@@ -365,12 +379,50 @@ nlohmann::json Supervisor::ListProcesses() {
     int ppid = 0;
     char state = '?';
     std::sscanf(line.c_str() + close + 2, "%c %d", &state, &ppid);
-    processes.push_back({{"pid", pid},
-                         {"ppid", ppid},
-                         {"state", std::string(1, state)},
-                         {"comm", line.substr(open + 1, close - open - 1)}});
+    std::string comm = line.substr(open + 1, close - open - 1);
+    long uid = -1;
+    std::ifstream status(base + "/status");
+    for (std::string field; std::getline(status, field);) {
+      if (field.rfind("Uid:", 0) == 0) {
+        uid = std::strtol(field.c_str() + 4, nullptr, 10);
+        break;
+      }
+    }
+    std::ifstream cmdline_file(base + "/cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(cmdline_file)),
+                        std::istreambuf_iterator<char>());
+    while (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
+    for (char& c : cmdline) {
+      if (c == '\0') c = ' ';
+    }
+    if (cmdline.empty()) cmdline = "[" + comm + "]";
+    parent[pid] = ppid;
+    entries.push_back({pid,
+                       ppid,
+                       {{"pid", pid},
+                        {"ppid", ppid},
+                        {"state", std::string(1, state)},
+                        {"comm", comm},
+                        {"uid", uid},
+                        {"command", cmdline}}});
   }
   ::closedir(proc);
+  nlohmann::json processes = nlohmann::json::array();
+  for (auto& entry : entries) {
+    // The application group is that of the nearest ancestor moat-init started.
+    std::string group;
+    for (long at = entry.pid, hops = 0; at > 1 && hops < 4096; ++hops) {
+      if (auto it = app_group_.find(static_cast<pid_t>(at)); it != app_group_.end()) {
+        group = it->second;
+        break;
+      }
+      auto up = parent.find(at);
+      if (up == parent.end()) break;
+      at = up->second;
+    }
+    entry.json["app"] = group;
+    processes.push_back(std::move(entry.json));
+  }
   return {{"processes", processes}};
 }
 

@@ -1,0 +1,441 @@
+#include "vm_backend.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "limits_conversion.h"
+#include "moat/common/log.h"
+
+namespace moat::agent {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr uint64_t kMiB = 1ull << 20;
+// What QEMU itself needs on top of the guest's RAM (TCG's translation cache, 9p buffers,
+// device state): a memory max below guest RAM plus this would make the cgroup reclaim or
+// OOM-kill the VM under load rather than the guest's own kernel.
+constexpr uint64_t kQemuOverheadMiB = 192;
+
+Error NotSupported(std::string message) {
+  return Error(std::make_error_code(std::errc::not_supported), std::move(message));
+}
+
+Error Busy(std::string message) {
+  return Error(std::make_error_code(std::errc::device_or_resource_busy), std::move(message));
+}
+
+Error NoSession(const std::string& session) {
+  return Error(std::make_error_code(std::errc::no_such_file_or_directory),
+               "no VM session '" + session + "' on this host");
+}
+
+// The limits that apply to the QEMU process as a whole. pids_max would cap QEMU's threads,
+// not the guest's processes, so it is left out (not enforced in a VM yet; docs/vm.md).
+Result<sandbox::Limits> VmLimits(const wire::SessionLimits& limits) {
+  sandbox::Limits out = ToSandboxLimits(limits);
+  if (out.pids_max) {
+    log::Warning("pids_max is not enforced in a VM session yet; ignored",
+                 {{"pids_max", std::to_string(*out.pids_max)}});
+    out.pids_max.reset();
+  }
+  for (auto& device : out.io_devices) {
+    auto resolved = sandbox::ResolveBlockDevice(device.device);
+    if (!resolved) {
+      return Fail(InvalidArgument("io device '" + device.device +
+                                  "' is not a block device here: " + resolved.error().message()));
+    }
+    device.device = *resolved;
+  }
+  MOAT_TRY_VOID(sandbox::ValidateLimits(out));
+  return out;
+}
+
+Result<std::string> FindExecutable(const std::string& name) {
+  if (name.find('/') != std::string::npos) {
+    if (::access(name.c_str(), X_OK) == 0) return name;
+    return FailErrno("access", name);
+  }
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return Fail(Error(std::make_error_code(std::errc::no_such_file_or_directory),
+                    name + " is not installed (Debian: apt-get install qemu-system-x86)"));
+}
+
+Status WriteRecord(const std::string& path, const nlohmann::json& record) {
+  std::string temp = path + ".tmp";
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) return FailErrno("open", temp);
+  std::string text = record.dump() + "\n";
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return FailErrno("write", temp);
+  }
+  if (::fsync(fd.get()) != 0) return FailErrno("fsync", temp);
+  if (::rename(temp.c_str(), path.c_str()) != 0) return FailErrno("rename", temp);
+  return {};
+}
+
+bool ValidId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+}  // namespace
+
+std::string DefaultVmGuestDir() {
+  const char* env = std::getenv("MOAT_VM_GUEST");
+  return env && *env ? env : "/var/lib/moat/vm-guest";
+}
+
+Result<std::unique_ptr<VmBackend>> VmBackend::Open(VmBackendOptions options,
+                                                   sandbox::CgroupDriver& cgroups) {
+  MOAT_TRY(options.qemu, FindExecutable(options.qemu));
+  std::string env = options.guest_dir + "/guest.env";
+  auto image = vm::GuestImage::Load(env);
+  if (!image) {
+    return Fail(std::move(image).error().Wrap(
+        "no VM guest image (build it with agent/vm/build-guest.sh --output " + options.guest_dir +
+        ")"));
+  }
+  for (const auto& file : {image->kernel, image->initramfs}) {
+    if (::access(file.c_str(), R_OK) != 0) return FailErrno("access", file);
+  }
+  // QEMU runs as the session's user and binds its sockets in <run>/vm/<id>, so the user must
+  // be able to traverse the run directory: search, never read (0711). What else lives there
+  // (the sandbox's sessions/, the id leases) keeps its own 0700.
+  struct stat run {};
+  if (::stat(options.run_dir.c_str(), &run) != 0) return FailErrno("stat", options.run_dir);
+  if ((run.st_mode & 0011) != 0011 &&
+      ::chmod(options.run_dir.c_str(), (run.st_mode & 07777) | 0011) != 0) {
+    return FailErrno("chmod", options.run_dir);
+  }
+  std::unique_ptr<VmBackend> backend(new VmBackend(std::move(options), std::move(*image), cgroups));
+  backend->AdoptAll();
+  return backend;
+}
+
+VmBackend::~VmBackend() {
+  for (auto& [id, entry] : sessions_) {
+    if (entry.wall) entry.wall->Release();
+  }
+}
+
+void VmBackend::AdoptAll() {
+  DIR* dir = ::opendir(VmDir().c_str());
+  if (dir == nullptr) return;  // no VM ever ran here
+  std::set<std::string> ids;
+  while (struct dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    if (name.size() > 5 && name.ends_with(".json")) name.resize(name.size() - 5);
+    if (ValidId(name)) ids.insert(name);
+  }
+  ::closedir(dir);
+  for (const auto& id : ids) {
+    Entry entry;
+    std::ifstream in(RecordPath(id));
+    auto record = nlohmann::json::parse(in, nullptr, false);
+    if (record.is_object()) {
+      entry.user = record.value("user", std::string());
+      entry.created_unix = record.value("created_unix", int64_t{0});
+      entry.qemu.pid = record.value("pid", 0);
+      entry.qemu.start_time = record.value("start_time", uint64_t{0});
+    }
+    auto wall = vm::VmWall::Adopt(VmDir() + "/" + id, id, entry.qemu);
+    if (wall) {
+      entry.wall = std::move(*wall);
+      log::Info("re-adopted VM session",
+                {{"session", id}, {"pid", std::to_string(entry.qemu.pid)}});
+    } else {
+      log::Warning("VM session not adopted; listed as ended",
+                   {{"session", id}, {"error", wall.error().message()}});
+    }
+    sessions_[id] = std::move(entry);
+  }
+}
+
+vm::VmWall* VmBackend::Wall(const std::string& session) {
+  auto it = sessions_.find(session);
+  return it == sessions_.end() ? nullptr : it->second.wall.get();
+}
+
+Result<VmBackend::Entry*> VmBackend::FindRunning(const std::string& session) const {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return Fail(NoSession(session));
+  if (!it->second.wall || !it->second.wall->Running()) {
+    return Fail(InvalidArgument("session '" + session + "' has ended"));
+  }
+  return &it->second;
+}
+
+Result<bool> VmBackend::Paused(Entry& entry) const {
+  MOAT_TRY(auto status, entry.wall->Qmp("query-status"));
+  return status.value("status", std::string()) == "paused";
+}
+
+Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
+  if (spec.backend != wire::Backend::kVm) {
+    return Fail(InvalidArgument("the VM backend cannot create a '" +
+                                std::string(wire::BackendName(spec.backend)) + "' session"));
+  }
+  if (spec.desktop) {
+    return Fail(NotSupported(
+        "desktops in VM sessions are not there yet: create it with \"desktop\": false"));
+  }
+  if (!ValidId(spec.session_id)) {
+    return Fail(InvalidArgument("bad session id '" + spec.session_id + "'"));
+  }
+  if (sessions_.count(spec.session_id)) {
+    return Fail(Error(std::make_error_code(std::errc::file_exists),
+                      "VM session '" + spec.session_id + "' exists"));
+  }
+  MOAT_TRY(auto limits, VmLimits(spec.limits));
+  const std::string& id = spec.session_id;
+  vm::VmSpec vm;
+  vm.id = id;
+  vm.user = spec.user;
+  vm.run_dir = options_.run_dir;
+  vm.vcpus = options_.vcpus;
+  vm.memory_mib = options_.memory_mib;
+  if (limits.memory_max) {
+    uint64_t max_mib = *limits.memory_max / kMiB;
+    if (max_mib < 128 + kQemuOverheadMiB) {
+      return Fail(InvalidArgument("a VM session needs a memory max of at least " +
+                                  std::to_string(128 + kQemuOverheadMiB) + " MiB"));
+    }
+    vm.memory_mib =
+        static_cast<unsigned>(std::min<uint64_t>(vm.memory_mib, max_mib - kQemuOverheadMiB));
+  }
+  vm.image = image_;
+  vm.qemu = options_.qemu;
+  vm.boot_timeout = seconds(60);
+
+  // The session's cgroup, named like a sandbox's: QEMU goes into it before it execs.
+  MOAT_TRY_VOID_CTX(cgroups_.Create(id), "create the cgroup of VM session '" + id + "'");
+  auto undo_cgroup = [&] {
+    if (cgroups_.Populated(id)) (void)cgroups_.Kill(id);
+    (void)cgroups_.Destroy(id);
+  };
+  if (auto applied = cgroups_.Apply(id, limits); !applied) {
+    undo_cgroup();
+    return Fail(std::move(applied).error().Wrap("limit VM session '" + id + "'"));
+  }
+  vm.place = [this, id](pid_t pid) { return cgroups_.AddProcess(id, pid); };
+  auto wall = vm::VmWall::Start(vm);
+  if (!wall) {
+    undo_cgroup();
+    return Fail(std::move(wall).error());
+  }
+  Entry entry;
+  entry.user = spec.user;
+  entry.created_unix = static_cast<int64_t>(std::time(nullptr));
+  entry.qemu.pid = (*wall)->qemu_pid();
+  auto started = vm::ProcessStartTime(entry.qemu.pid);
+  Status recorded = started ? Status{} : Status(Fail(started.error()));
+  if (started) {
+    entry.qemu.start_time = *started;
+    recorded = WriteRecord(RecordPath(id), {{"user", entry.user},
+                                            {"created_unix", entry.created_unix},
+                                            {"pid", entry.qemu.pid},
+                                            {"start_time", entry.qemu.start_time},
+                                            {"memory_mib", vm.memory_mib},
+                                            {"vcpus", vm.vcpus}});
+  }
+  if (!recorded) {
+    (void)(*wall)->Kill();
+    undo_cgroup();
+    return Fail(std::move(recorded).error().Wrap("record VM session '" + id + "'"));
+  }
+  log::Info("VM session ready", {{"session", id},
+                                 {"boot_ms", std::to_string((*wall)->boot_time().count())},
+                                 {"accel", image_.accel},
+                                 {"memory_mib", std::to_string(vm.memory_mib)}});
+  entry.wall = std::move(*wall);
+  sessions_[id] = std::move(entry);
+  return BackendSession{id, spec.user,         true, sessions_[id].created_unix, id,
+                        "", wire::Backend::kVm};
+}
+
+Result<LaunchedApp> VmBackend::Launch(const std::string& session, const AppLaunch& app) {
+  MOAT_TRY(auto* entry, FindRunning(session));
+  // The guest mounts no cgroups yet, so an application's own group is a label only.
+  if (!(app.limits == wire::SessionLimits{})) {
+    return Fail(NotSupported("per-application limits are not enforced in a VM session yet"));
+  }
+  if (app.argv.empty()) return Fail(InvalidArgument("launch needs a command"));
+  MOAT_TRY(bool paused, Paused(*entry));
+  if (paused) return Fail(Busy("session '" + session + "' is suspended: resume it first"));
+  MOAT_TRY(auto launched, entry->wall->control().Launch(app.argv, app.env, app.cwd, seconds(10)));
+  return LaunchedApp{launched.pid, launched.group};
+}
+
+Result<std::vector<wire::ProcessInfo>> VmBackend::Processes(const std::string& session) const {
+  MOAT_TRY(auto* entry, FindRunning(session));
+  // Only moat-init can see the guest's processes, and a stopped guest cannot answer.
+  MOAT_TRY(bool paused, Paused(*entry));
+  if (paused) {
+    return Fail(Busy("session '" + session +
+                     "' is suspended: a VM's processes are listed by its guest, resume it first"));
+  }
+  MOAT_TRY(auto reply, entry->wall->control().Call({{"op", "ps"}}, seconds(10)));
+  std::vector<wire::ProcessInfo> out;
+  for (const auto& p : reply.value("processes", nlohmann::json::array())) {
+    uint64_t pid = p.value("pid", uint64_t{0}), ppid = p.value("ppid", uint64_t{0});
+    // The guest kernel's own threads (kthreadd, pid 2, and its children) are no session's.
+    if (pid == 0 || pid == 2 || ppid == 2) continue;
+    wire::ProcessInfo info;
+    info.pid = pid;
+    info.ppid = ppid;
+    info.uid = p.value("uid", uint64_t{0});
+    info.app = p.value("app", std::string());
+    info.command = p.value("command", "[" + p.value("comm", std::string()) + "]");
+    info.state = p.value("state", std::string("?"));
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.pid < b.pid; });
+  return out;
+}
+
+Status VmBackend::Signal(const std::string& session, pid_t pid, int signal) {
+  if (pid == 1) {
+    return Fail(InvalidArgument("pid 1 is moat-init, the session itself: end the session instead"));
+  }
+  if (pid < 1 || signal < 1 || signal >= NSIG) {
+    return Fail(
+        InvalidArgument("bad pid " + std::to_string(pid) + " or signal " + std::to_string(signal)));
+  }
+  MOAT_TRY(auto* entry, FindRunning(session));
+  MOAT_TRY(bool paused, Paused(*entry));
+  if (paused) return Fail(Busy("session '" + session + "' is suspended: resume it first"));
+  MOAT_TRY_VOID(entry->wall->control().Call({{"op", "signal"}, {"pid", pid}, {"signal", signal}},
+                                            seconds(5)));
+  return {};
+}
+
+Status VmBackend::SetLimits(const std::string& session, const std::string& app,
+                            const wire::SessionLimits& limits) {
+  if (!app.empty()) {
+    return Fail(NotSupported("per-application limits are not enforced in a VM session yet"));
+  }
+  MOAT_TRY(auto resolved, VmLimits(limits));
+  MOAT_TRY_VOID(FindRunning(session));
+  return cgroups_.Apply(session, resolved);
+}
+
+Result<wire::SessionLimits> VmBackend::ReadLimits(const std::string& session,
+                                                  const std::string& app) const {
+  if (!app.empty()) {
+    return Fail(NotSupported("VM sessions have no per-application limits yet"));
+  }
+  MOAT_TRY_VOID(FindRunning(session));
+  MOAT_TRY(auto limits, cgroups_.ReadLimits(session));
+  limits.pids_max.reset();  // the QEMU group's, not the guest's: see VmLimits
+  return ToWireLimits(limits);
+}
+
+Result<sandbox::CgroupUsage> VmBackend::Usage(const std::string& session,
+                                              const std::string& app) const {
+  if (!app.empty()) return Fail(NotSupported("VM sessions have no per-application usage yet"));
+  MOAT_TRY(auto* entry, FindRunning(session));
+  MOAT_TRY(auto usage, cgroups_.Usage(session));
+  // Suspended is QMP's stop, not the freezer: the QEMU group is never frozen.
+  MOAT_TRY(usage.frozen, Paused(*entry));
+  return usage;
+}
+
+Result<std::vector<std::string>> VmBackend::ListApps(const std::string& session) const {
+  MOAT_TRY(auto processes, Processes(session));
+  std::set<std::string> apps;
+  for (const auto& process : processes) {
+    if (!process.app.empty()) apps.insert(process.app);
+  }
+  return std::vector<std::string>(apps.begin(), apps.end());
+}
+
+Status VmBackend::Freeze(const std::string& session) {
+  MOAT_TRY(auto* entry, FindRunning(session));
+  // The vCPUs stop; QEMU's threads stay able to answer QMP (and the resume).
+  MOAT_TRY_VOID_CTX(entry->wall->Qmp("stop"), "suspend VM session '" + session + "'");
+  return {};
+}
+
+Status VmBackend::Thaw(const std::string& session) {
+  MOAT_TRY(auto* entry, FindRunning(session));
+  MOAT_TRY_VOID_CTX(entry->wall->Qmp("cont"), "resume VM session '" + session + "'");
+  return {};
+}
+
+Status VmBackend::End(const std::string& session, milliseconds grace) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return Fail(NoSession(session));
+  Entry& entry = it->second;
+  Status ended;
+  if (entry.wall && entry.wall->Running()) {
+    // A stopped guest cannot shut itself down.
+    if (auto paused = Paused(entry); paused && *paused) (void)entry.wall->Qmp("cont");
+    ended = entry.wall->Shutdown(grace);
+    if (!ended)
+      log::Warning("VM shutdown", {{"session", session}, {"error", ended.error().message()}});
+  } else if (entry.wall) {
+    ended = entry.wall->Kill();  // QEMU exited by itself: reap it, remove its directory
+  } else {
+    // Not adopted: the QEMU the record names, if it still is that process.
+    if (entry.qemu.pid > 1) {
+      UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, entry.qemu.pid, 0)));
+      auto started = vm::ProcessStartTime(entry.qemu.pid);
+      if (pidfd && started && *started == entry.qemu.start_time) {
+        ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+        struct pollfd exited = {pidfd.get(), POLLIN, 0};
+        (void)::poll(&exited, 1, 10000);
+      }
+    }
+    std::error_code error;
+    std::filesystem::remove_all(VmDir() + "/" + session, error);
+    if (error) ended = Fail(Error(error, "remove '" + VmDir() + "/" + session + "'"));
+  }
+  // Whatever QEMU left in its group (all of it, if the shutdown failed) goes with the group.
+  if (cgroups_.Exists(session)) {
+    if (cgroups_.Populated(session)) (void)cgroups_.Kill(session);
+    MOAT_TRY_VOID_CTX(cgroups_.Destroy(session),
+                      "remove the cgroup of VM session '" + session + "'");
+  }
+  if (::unlink(RecordPath(session).c_str()) != 0 && errno != ENOENT) {
+    return FailErrno("unlink", RecordPath(session));
+  }
+  sessions_.erase(it);
+  // A guest that had to be killed still ended: nothing of it is left.
+  if (!ended) log::Warning("VM session ended the hard way", {{"session", session}});
+  return {};
+}
+
+Result<std::vector<BackendSession>> VmBackend::List() const {
+  std::vector<BackendSession> out;
+  for (const auto& [id, entry] : sessions_) {
+    bool running = entry.wall && entry.wall->Running();
+    out.push_back(
+        BackendSession{id, entry.user, running, entry.created_unix, id, "", wire::Backend::kVm});
+  }
+  return out;
+}
+
+}  // namespace moat::agent

@@ -1,0 +1,91 @@
+// The VM backend: every session is a QEMU microVM (vm/vm_wall.h) with moat-init as the guest's
+// PID 1. The QEMU process lives in the session's own cgroup under the agent's CgroupDriver (the
+// same driver and naming as the sandbox's, so usage sampling does not care which backend a
+// session has): CPU cap and weight, memory and io limits apply to the whole VM. Applications,
+// processes and signals go through moat-init's control protocol on the virtio-serial port;
+// suspend and resume are QMP stop and cont. See docs/vm.md for what is enforced.
+//
+// State lives in the run directory: <run>/vm/<id>/ (the VM's sockets and logs, the user's) and
+// <run>/vm/<id>.json (root's: user, creation time, QEMU's pid and start time), so a new
+// VmBackend (the agent after a restart) re-adopts the VMs an earlier one started.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "backend.h"
+#include "vm_wall.h"
+
+namespace moat::agent {
+
+struct VmBackendOptions {
+  std::string run_dir = "/run/moat";
+  // What agent/vm/build-guest.sh wrote: guest.env, the kernel, the initramfs.
+  std::string guest_dir;
+  std::string qemu = "qemu-system-x86_64";
+  unsigned vcpus = 1;
+  unsigned memory_mib = 512;  // the guest's RAM unless the session's memory max is smaller
+};
+
+// The default guest directory: $MOAT_VM_GUEST, else /var/lib/moat/vm-guest.
+std::string DefaultVmGuestDir();
+
+class VmBackend final : public Backend {
+ public:
+  // Fails, naming what is missing, without QEMU or a guest image. Re-adopts the VMs that run
+  // under the run directory; those it cannot adopt are listed as ended, for End to clean up.
+  static Result<std::unique_ptr<VmBackend>> Open(VmBackendOptions options,
+                                                 sandbox::CgroupDriver& cgroups);
+  // Leaves the VMs running, for the next agent to adopt (as sandbox sessions outlive it).
+  ~VmBackend() override;
+
+  std::string_view Kind() const override { return "vm"; }
+  Result<BackendSession> Create(const wire::SessionCreate& spec) override;
+  Result<LaunchedApp> Launch(const std::string& session, const AppLaunch& app) override;
+  Result<std::vector<wire::ProcessInfo>> Processes(const std::string& session) const override;
+  Status Signal(const std::string& session, pid_t pid, int signal) override;
+  Status SetLimits(const std::string& session, const std::string& app,
+                   const wire::SessionLimits& limits) override;
+  Result<wire::SessionLimits> ReadLimits(const std::string& session,
+                                         const std::string& app) const override;
+  Result<sandbox::CgroupUsage> Usage(const std::string& session,
+                                     const std::string& app) const override;
+  Result<std::vector<std::string>> ListApps(const std::string& session) const override;
+  Status Freeze(const std::string& session) override;
+  Status Thaw(const std::string& session) override;
+  Status End(const std::string& session, std::chrono::milliseconds grace) override;
+  Result<std::vector<BackendSession>> List() const override;
+  const sandbox::CgroupDriver& Cgroups() const override { return cgroups_; }
+
+  const vm::GuestImage& image() const { return image_; }
+  // The VM of a running session (tests: QEMU's pid, QMP).
+  vm::VmWall* Wall(const std::string& session);
+
+ private:
+  struct Entry {
+    std::unique_ptr<vm::VmWall> wall;  // null: found on disk but not adopted (ended)
+    std::string user;
+    int64_t created_unix = 0;
+    vm::QemuProcess qemu;  // from the record, for End of a VM that was not adopted
+  };
+
+  VmBackend(VmBackendOptions options, vm::GuestImage image, sandbox::CgroupDriver& cgroups)
+      : options_(std::move(options)), image_(std::move(image)), cgroups_(cgroups) {}
+
+  std::string VmDir() const { return options_.run_dir + "/vm"; }
+  std::string RecordPath(const std::string& id) const { return VmDir() + "/" + id + ".json"; }
+  void AdoptAll();
+  // The entry of a session whose QEMU runs.
+  Result<Entry*> FindRunning(const std::string& session) const;
+  // QMP query-status: true when the guest is stopped (suspended).
+  Result<bool> Paused(Entry& entry) const;
+
+  VmBackendOptions options_;
+  vm::GuestImage image_;
+  sandbox::CgroupDriver& cgroups_;
+  // Mutable: reads (Processes, Usage) talk over the VM's connections.
+  mutable std::map<std::string, Entry> sessions_;
+};
+
+}  // namespace moat::agent

@@ -1,0 +1,314 @@
+// The VM backend (agent/src/vm_backend.h) on real QEMU: one VM session through the Backend
+// interface the agent uses: create, launch, processes as the guest sees them, signals, limits
+// in the QEMU cgroup's files, suspend and resume by QMP, re-adoption by a second VmBackend on
+// the same run directory, and an end that leaves nothing. One boot for the whole sequence (a
+// boot under TCG costs about 2 s). Needs root and qemu-system-x86; skipped without them.
+#include "vm_backend.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "backend_set.h"
+#include "test_support.h"
+
+namespace moat::agent {
+namespace {
+
+using moat::test::EnsureUser;
+using moat::test::Exists;
+using moat::test::HomeOf;
+using moat::test::ReadFile;
+using moat::test::RunCommand;
+using moat::test::Trim;
+using moat::test::UidOf;
+using moat::test::UniqueId;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kUser = "moat-vm-test";
+
+bool WaitFor(const std::function<bool()>& predicate, int timeout_s = 20) {
+  auto deadline = std::chrono::steady_clock::now() + seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return predicate();
+}
+
+// The first of `names` in the group `group` under `parent`, in any hierarchy (v2 or a v1
+// controller); "" if none.
+std::string CgroupFile(const std::string& parent, const std::string& group,
+                       const std::vector<std::string>& names) {
+  std::vector<std::string> roots = {"/sys/fs/cgroup"};
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
+    roots.push_back(entry.path().string());
+  }
+  for (const auto& name : names) {
+    for (const auto& root : roots) {
+      std::string path = root + "/" + parent + "/" + group + "/" + name;
+      if (Exists(path)) return path;
+    }
+  }
+  return "";
+}
+
+class VmBackendTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (RunCommand({"sh", "-c", "command -v qemu-system-x86_64"}).exit_code != 0) {
+      skip_reason_ = "qemu-system-x86_64 is not installed (scripts/install-deps.sh installs it)";
+      return;
+    }
+    guest_dir_ = "/tmp/moat-vm-backend-guest-" + std::to_string(::getpid());
+    std::filesystem::create_directories(guest_dir_);
+    ::chmod(guest_dir_.c_str(), 0755);
+    auto built = RunCommand(
+        {MOAT_VM_BUILD_GUEST, "--moat-init", MOAT_INIT_BIN, "--output", guest_dir_}, 600);
+    if (built.exit_code == 77) {
+      skip_reason_ = Trim(built.out);
+      return;
+    }
+    ASSERT_EQ(built.exit_code, 0) << built.out << built.err;
+    EnsureUser(kUser);
+  }
+  static void TearDownTestSuite() {
+    if (!guest_dir_.empty()) std::filesystem::remove_all(guest_dir_);
+  }
+
+  void SetUp() override {
+    run_dir_ = "/run/moat-vm-backend-test-" + std::to_string(::getpid());
+    std::filesystem::create_directories(run_dir_);
+    ::chmod(run_dir_.c_str(), 0755);
+    sandbox::CgroupOptions options;
+    options.parent = "moat-vm-backend-test-" + std::to_string(::getpid());
+    auto cgroups = sandbox::CgroupDriver::Detect(options);
+    ASSERT_TRUE(cgroups) << cgroups.error().message();
+    cgroups_ = std::move(*cgroups);
+    parent_ = options.parent;
+  }
+  void TearDown() override {
+    if (!run_dir_.empty()) std::filesystem::remove_all(run_dir_);
+    // The parent group itself, in every hierarchy (rmdir: empty by now if the test passed).
+    for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
+      ::rmdir((entry.path().string() + "/" + parent_).c_str());
+    }
+    ::rmdir(("/sys/fs/cgroup/" + parent_).c_str());
+  }
+
+  Result<std::unique_ptr<VmBackend>> Open() {
+    VmBackendOptions options;
+    options.run_dir = run_dir_;
+    options.guest_dir = guest_dir_;
+    return VmBackend::Open(options, *cgroups_);
+  }
+
+  static inline std::string skip_reason_;
+  static inline std::string guest_dir_;
+  std::string run_dir_, parent_;
+  std::unique_ptr<sandbox::CgroupDriver> cgroups_;
+};
+
+TEST_F(VmBackendTest, WithoutAGuestImageVmCreatesFailNamingWhatIsMissing) {
+  VmBackendOptions options;
+  options.run_dir = run_dir_;
+  options.guest_dir = "/nonexistent/moat-vm-guest";
+  auto opened = VmBackend::Open(options, *cgroups_);
+  ASSERT_FALSE(opened);
+  const std::string reason = opened.error().message();
+  // Either QEMU is missing, or the guest image: the message says which.
+  EXPECT_TRUE(reason.find("/nonexistent/moat-vm-guest") != std::string::npos ||
+              reason.find("qemu") != std::string::npos)
+      << reason;
+
+  // The agent's set of backends then refuses a VM create with that reason.
+  sandbox::ManagerOptions manager;
+  manager.run_dir = run_dir_;
+  manager.cgroups.parent = parent_;
+  auto sandbox = SandboxBackend::Open(manager);
+  ASSERT_TRUE(sandbox) << sandbox.error().message();
+  BackendSet set(std::move(*sandbox), nullptr, reason);
+  EXPECT_TRUE(set.Supports(wire::Backend::kSandbox));
+  auto vm = set.Supports(wire::Backend::kVm);
+  ASSERT_FALSE(vm);
+  EXPECT_NE(vm.error().message().find(reason), std::string::npos) << vm.error().message();
+  wire::SessionCreate spec;
+  spec.session_id = UniqueId("vm");
+  spec.user = kUser;
+  spec.backend = wire::Backend::kVm;
+  auto created = set.Create(spec);
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code(), std::errc::invalid_argument);
+}
+
+TEST_F(VmBackendTest, CreateLaunchProcessesLimitsSuspendReadoptEnd) {
+  if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
+  std::string home = HomeOf(kUser);
+  std::filesystem::remove(home + "/x");
+  std::filesystem::remove(home + "/y");
+  auto backend = Open();
+  ASSERT_TRUE(backend) << backend.error().message();
+
+  wire::SessionCreate spec;
+  spec.session_id = UniqueId("vm");
+  spec.user = kUser;
+  spec.backend = wire::Backend::kVm;
+  spec.limits.memory_max = 1024ull << 20;
+  const std::string id = spec.session_id;
+
+  // A desktop is refused clearly, and leaves nothing.
+  spec.desktop = true;
+  auto desktop = (*backend)->Create(spec);
+  ASSERT_FALSE(desktop);
+  EXPECT_EQ(desktop.error().code(), std::errc::not_supported) << desktop.error().message();
+  EXPECT_FALSE(Exists(run_dir_ + "/vm/" + id));
+  spec.desktop = false;
+
+  auto start = std::chrono::steady_clock::now();
+  auto created = (*backend)->Create(spec);
+  ASSERT_TRUE(created) << created.error().message();
+  std::printf("[ VM ] VmBackend::Create: %lld ms (accel %s)\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start)
+                      .count()),
+              (*backend)->image().accel.c_str());
+  EXPECT_EQ(created->backend, wire::Backend::kVm);
+  EXPECT_TRUE(created->running);
+  auto* wall = (*backend)->Wall(id);
+  ASSERT_NE(wall, nullptr);
+  const pid_t qemu = wall->qemu_pid();
+
+  // QEMU is in the session's own cgroup from its first instruction.
+  std::string procs = CgroupFile(parent_, id, {"cgroup.procs"});
+  ASSERT_FALSE(procs.empty());
+  EXPECT_NE(ReadFile(procs).find(std::to_string(qemu) + "\n"), std::string::npos)
+      << procs << ": " << ReadFile(procs);
+
+  // An application, as the user, writing into the home; the guest lists it.
+  AppLaunch app;
+  app.argv = {"/bin/sh", "-c", "echo ok > $HOME/x; exec sleep 300"};
+  auto launched = (*backend)->Launch(id, app);
+  ASSERT_TRUE(launched) << launched.error().message();
+  EXPECT_GT(launched->pid, 1);
+  EXPECT_FALSE(launched->app.empty());
+  bool listed = WaitFor(
+      [&] {
+        auto processes = (*backend)->Processes(id);
+        if (!processes) return false;
+        for (const auto& p : *processes) {
+          if (p.pid == static_cast<uint64_t>(launched->pid) &&
+              p.command.find("sleep 300") != std::string::npos) {
+            EXPECT_EQ(p.uid, UidOf(kUser));
+            EXPECT_EQ(p.app, launched->app);
+            return true;
+          }
+        }
+        return false;
+      },
+      30);
+  EXPECT_TRUE(listed);
+  EXPECT_TRUE(WaitFor([&] { return Trim(ReadFile(home + "/x")) == "ok"; }, 30));
+  auto processes = (*backend)->Processes(id);
+  ASSERT_TRUE(processes) << processes.error().message();
+  ASSERT_FALSE(processes->empty());
+  EXPECT_EQ(processes->front().pid, 1u);  // moat-init; no kernel threads
+  for (const auto& p : *processes) EXPECT_NE(p.ppid, 2u) << p.command;
+
+  // Signals: never to moat-init; ESRCH for no such process; the application goes.
+  EXPECT_FALSE((*backend)->Signal(id, 1, SIGKILL));
+  auto none = (*backend)->Signal(id, 99999, SIGTERM);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code(), std::errc::no_such_process) << none.error().message();
+  ASSERT_TRUE((*backend)->Signal(id, launched->pid, SIGKILL));
+  EXPECT_TRUE(WaitFor([&] {
+    auto now = (*backend)->Processes(id);
+    if (!now) return false;
+    for (const auto& p : *now) {
+      if (p.pid == static_cast<uint64_t>(launched->pid)) return false;
+    }
+    return true;
+  }));
+
+  // Limits land in the QEMU cgroup's files, and read back.
+  wire::SessionLimits limits;
+  limits.cpu_percent = 50;
+  limits.memory_max = 768ull << 20;
+  ASSERT_TRUE((*backend)->SetLimits(id, "", limits));
+  std::string quota = CgroupFile(parent_, id, {"cpu.max", "cpu.cfs_quota_us"});
+  ASSERT_FALSE(quota.empty());
+  std::string value = Trim(ReadFile(quota));
+  EXPECT_TRUE(value == "50000" || value.rfind("50000 ", 0) == 0) << quota << ": " << value;
+  std::string memory = CgroupFile(parent_, id, {"memory.max", "memory.limit_in_bytes"});
+  ASSERT_FALSE(memory.empty());
+  EXPECT_EQ(Trim(ReadFile(memory)), std::to_string(768ull << 20));
+  auto effective = (*backend)->ReadLimits(id, "");
+  ASSERT_TRUE(effective) << effective.error().message();
+  EXPECT_DOUBLE_EQ(effective->cpu_percent.value_or(0), 50.0);
+  EXPECT_EQ(effective->memory_max.value_or(0), 768ull << 20);
+  auto usage = (*backend)->Usage(id, "");
+  ASSERT_TRUE(usage) << usage.error().message();
+  EXPECT_GT(usage->cpu_usage_us, 0u);
+  EXPECT_GT(usage->memory_current, 64ull << 20);  // the whole VM's memory, QEMU's own included
+  EXPECT_FALSE(usage->frozen);
+
+  // Suspend and resume: QMP stop and cont.
+  ASSERT_TRUE((*backend)->Freeze(id));
+  auto status = wall->Qmp("query-status");
+  ASSERT_TRUE(status) << status.error().message();
+  EXPECT_EQ(status->value("status", std::string()), "paused");
+  usage = (*backend)->Usage(id, "");
+  ASSERT_TRUE(usage);
+  EXPECT_TRUE(usage->frozen);
+  auto frozen_launch = (*backend)->Launch(id, app);
+  ASSERT_FALSE(frozen_launch);
+  EXPECT_EQ(frozen_launch.error().code(), std::errc::device_or_resource_busy);
+  ASSERT_TRUE((*backend)->Thaw(id));
+  status = wall->Qmp("query-status");
+  ASSERT_TRUE(status) << status.error().message();
+  EXPECT_EQ(status->value("status", std::string()), "running");
+
+  // Re-adoption: a new backend on the same run directory (the agent after a restart) finds the
+  // VM running and drives it.
+  backend->reset();
+  ASSERT_EQ(::kill(qemu, 0), 0) << "the VM did not outlive its backend";
+  auto again = Open();
+  ASSERT_TRUE(again) << again.error().message();
+  auto listed_again = (*again)->List();
+  ASSERT_TRUE(listed_again);
+  ASSERT_EQ(listed_again->size(), 1u);
+  EXPECT_EQ(listed_again->front().session_id, id);
+  EXPECT_TRUE(listed_again->front().running);
+  EXPECT_EQ(listed_again->front().user, kUser);
+  AppLaunch second;
+  second.argv = {"/bin/sh", "-c", "echo adopted > $HOME/y"};
+  ASSERT_TRUE((*again)->Launch(id, second));
+  EXPECT_TRUE(WaitFor([&] { return Trim(ReadFile(home + "/y")) == "adopted"; }, 30));
+
+  // End: nothing left, neither QEMU, nor its directory, record or cgroup.
+  start = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*again)->End(id, seconds(2)));
+  std::printf("[ VM ] VmBackend::End: %lld ms\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start)
+                      .count()));
+  EXPECT_NE(::kill(qemu, 0), 0) << "QEMU " << qemu << " still runs";
+  EXPECT_FALSE(Exists(run_dir_ + "/vm/" + id));
+  EXPECT_FALSE(Exists(run_dir_ + "/vm/" + id + ".json"));
+  EXPECT_TRUE(CgroupFile(parent_, id, {"cgroup.procs"}).empty());
+  auto after = (*again)->List();
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(after->empty());
+  std::filesystem::remove(home + "/x");
+  std::filesystem::remove(home + "/y");
+}
+
+}  // namespace
+}  // namespace moat::agent
