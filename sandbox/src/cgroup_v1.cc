@@ -13,6 +13,8 @@
 namespace moat::sandbox {
 namespace {
 
+constexpr int kFreezeAttempts = 40;  // of 250 ms each: 10 s in all
+
 // Hierarchies Moat uses; missing ones (no blkio in a container, say) are skipped.
 constexpr const char* kV1Hierarchies[] = {"cpu",     "cpuacct", "memory", "pids",
                                           "freezer", "blkio",   "unified"};
@@ -71,16 +73,22 @@ class CgroupV1 final : public CgroupDriverBase {
 
   Status Freeze(const std::string& group) override {
     std::string state = Path("freezer", group) + "/freezer.state";
-    MOAT_TRY_VOID_CTX(WriteCgroupFile(state, "FROZEN"), "freeze cgroup '" + group + "'");
-    // FREEZING until every task has stopped; report frozen only when it is.
-    bool frozen = WaitUntil(
-        [&] {
-          auto text = ReadCgroupFile(state);
-          return text && text->starts_with("FROZEN");
-        },
-        2000);
-    if (!frozen) return Fail(InvalidArgument("cgroup '" + group + "' did not freeze within 2 s"));
-    return {};
+    // FREEZING until every task has stopped; report frozen only when it is. The v1 freezer
+    // gives up on a task caught in an uninterruptible sleep (a page fault, a write) and stays
+    // FREEZING: writing FROZEN again retries those tasks, so it is written anew every 250 ms
+    // (CI saw one stuck for the whole of a single 2 s wait on a loaded machine).
+    for (int attempt = 0; attempt < kFreezeAttempts; ++attempt) {
+      MOAT_TRY_VOID_CTX(WriteCgroupFile(state, "FROZEN"), "freeze cgroup '" + group + "'");
+      bool frozen = WaitUntil(
+          [&] {
+            auto text = ReadCgroupFile(state);
+            return text && text->starts_with("FROZEN");
+          },
+          250);
+      if (frozen) return {};
+    }
+    return Fail(InvalidArgument("cgroup '" + group + "' did not freeze within " +
+                                std::to_string(kFreezeAttempts / 4) + " s"));
   }
 
   Status Thaw(const std::string& group) override {

@@ -60,8 +60,8 @@ class CgroupV2 final : public CgroupDriverBase {
           auto events = ReadCgroupFile(Path(group) + "/cgroup.events");
           return events && FindKeyedValue(*events, "frozen").value_or(0) == 1;
         },
-        2000);
-    if (!frozen) return Fail(InvalidArgument("cgroup '" + group + "' did not freeze within 2 s"));
+        10000);  // a loaded machine (or a TCG guest) can take seconds to reach every task
+    if (!frozen) return Fail(InvalidArgument("cgroup '" + group + "' did not freeze within 10 s"));
     return {};
   }
 
