@@ -23,7 +23,7 @@ const char kAgentUsage[] =
     "                        Delegate=yes puts sessions inside the agent's own cgroup\n"
     "  --vm-guest DIR        the VM sessions' guest image, as agent/vm/build-guest.sh --output "
     "DIR\n"
-    "                        builds it (default $MOAT_VM_GUEST, else /var/lib/moat/vm-guest);\n"
+    "                        builds it (default $MOAT_VM_GUEST, else /var/cache/moat-vm/guest);\n"
     "                        'none' turns VM sessions off. Without it, or without QEMU, the\n"
     "                        agent serves sandbox sessions only and says why in its log\n"
     "  --stdio               serve the agent link as newline-delimited JSON envelopes on\n"

@@ -24,7 +24,7 @@ struct AgentOptions {
   std::string host_name;   // default: the machine's hostname
   int64_t capacity = 50;   // sessions, reported at enrolment
   // VM sessions: the guest agent/vm/build-guest.sh built (guest.env). Empty: $MOAT_VM_GUEST,
-  // else /var/lib/moat/vm-guest. "none" turns VM sessions off.
+  // else /var/cache/moat-vm/guest. "none" turns VM sessions off.
   std::string vm_guest;
 };
 

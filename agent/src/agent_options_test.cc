@@ -28,7 +28,7 @@ TEST(AgentOptions, VmGuestDirectory) {
   EXPECT_EQ(options->vm_guest, "/var/lib/moat/guest");
   EXPECT_TRUE(ParseAgentOptions({"--vm-guest", "none", "--stdio"}));
   EXPECT_FALSE(ParseAgentOptions({"--stdio", "--vm-guest"}));
-  // Unset: the agent falls back to $MOAT_VM_GUEST, then /var/lib/moat/vm-guest.
+  // Unset: the agent falls back to $MOAT_VM_GUEST, then /var/cache/moat-vm/guest.
   EXPECT_TRUE(ParseAgentOptions({"--stdio"})->vm_guest.empty());
 }
 

@@ -104,7 +104,7 @@ bool ValidId(const std::string& id) {
 
 std::string DefaultVmGuestDir() {
   const char* env = std::getenv("MOAT_VM_GUEST");
-  return env && *env ? env : "/var/lib/moat/vm-guest";
+  return env && *env ? env : "/var/cache/moat-vm/guest";
 }
 
 Result<std::unique_ptr<VmBackend>> VmBackend::Open(VmBackendOptions options,

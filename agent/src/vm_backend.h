@@ -28,7 +28,7 @@ struct VmBackendOptions {
   unsigned memory_mib = 512;  // the guest's RAM unless the session's memory max is smaller
 };
 
-// The default guest directory: $MOAT_VM_GUEST, else /var/lib/moat/vm-guest.
+// The default guest directory: $MOAT_VM_GUEST, else /var/cache/moat-vm/guest.
 std::string DefaultVmGuestDir();
 
 class VmBackend final : public Backend {
