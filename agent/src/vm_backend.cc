@@ -18,6 +18,7 @@
 
 #include "limits_conversion.h"
 #include "moat/common/log.h"
+#include "vm_desktop.h"
 
 namespace moat::agent {
 namespace {
@@ -198,10 +199,6 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
     return Fail(InvalidArgument("the VM backend cannot create a '" +
                                 std::string(wire::BackendName(spec.backend)) + "' session"));
   }
-  if (spec.desktop) {
-    return Fail(NotSupported(
-        "desktops in VM sessions are not there yet: create it with \"desktop\": false"));
-  }
   if (!ValidId(spec.session_id)) {
     return Fail(InvalidArgument("bad session id '" + spec.session_id + "'"));
   }
@@ -241,10 +238,45 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
     return Fail(std::move(applied).error().Wrap("limit VM session '" + id + "'"));
   }
   vm.place = [this, id](pid_t pid) { return cgroups_.AddProcess(id, pid); };
+  // A desktop's RFB socket, bound by us where the gateway looks; QEMU gets the listening fd.
+  UniqueFd display;
+  if (spec.desktop) {
+    auto bound = BindVmDisplaySocket(options_.run_dir, id);
+    if (!bound) {
+      (void)RemoveVmDisplay(options_.run_dir, id);
+      undo_cgroup();
+      return Fail(std::move(bound).error().Wrap("desktop of VM session '" + id + "'"));
+    }
+    display = std::move(*bound);
+    vm.display_listener = display.get();
+  }
+  auto undo_display = [&] {
+    if (spec.desktop) (void)RemoveVmDisplay(options_.run_dir, id);
+  };
   auto wall = vm::VmWall::Start(vm);
+  display.Reset();  // QEMU holds it now (or never will)
   if (!wall) {
+    undo_display();
     undo_cgroup();
     return Fail(std::move(wall).error());
+  }
+  BackendSession out{id, spec.user, true, 0, id, "", wire::Backend::kVm};
+  if (spec.desktop) {
+    DesktopRequest request{spec.geometry.value_or(options_.desktop.geometry),
+                           spec.depth.value_or(options_.desktop.depth)};
+    auto desktop =
+        StartVmDesktop((*wall)->control(), id, VmDisplayDir(options_.run_dir, id) + "/rfb.sock",
+                       request, options_.desktop);
+    if (!desktop) {
+      (void)(*wall)->Kill();
+      undo_display();
+      undo_cgroup();
+      return Fail(std::move(desktop).error().Wrap("start the desktop of VM session '" + id + "'"));
+    }
+    out.rfb_socket = desktop->rfb_socket;
+    log::Info("VM desktop ready", {{"session", id},
+                                   {"rfb_ms", std::to_string(desktop->rfb_ready.count() / 1000)},
+                                   {"wm_ms", std::to_string(desktop->wm_ready.count() / 1000)}});
   }
   Entry entry;
   entry.user = spec.user;
@@ -263,6 +295,7 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
   }
   if (!recorded) {
     (void)(*wall)->Kill();
+    undo_display();
     undo_cgroup();
     return Fail(std::move(recorded).error().Wrap("record VM session '" + id + "'"));
   }
@@ -272,8 +305,8 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
                                  {"memory_mib", std::to_string(vm.memory_mib)}});
   entry.wall = std::move(*wall);
   sessions_[id] = std::move(entry);
-  return BackendSession{id, spec.user,         true, sessions_[id].created_unix, id,
-                        "", wire::Backend::kVm};
+  out.created_unix = sessions_[id].created_unix;
+  return out;
 }
 
 Result<LaunchedApp> VmBackend::Launch(const std::string& session, const AppLaunch& app) {
@@ -422,6 +455,7 @@ Status VmBackend::End(const std::string& session, milliseconds grace) {
   if (::unlink(RecordPath(session).c_str()) != 0 && errno != ENOENT) {
     return FailErrno("unlink", RecordPath(session));
   }
+  MOAT_TRY_VOID(RemoveVmDisplay(options_.run_dir, session));
   sessions_.erase(it);
   // A guest that had to be killed still ended: nothing of it is left.
   if (!ended) log::Warning("VM session ended the hard way", {{"session", session}});
@@ -432,8 +466,13 @@ Result<std::vector<BackendSession>> VmBackend::List() const {
   std::vector<BackendSession> out;
   for (const auto& [id, entry] : sessions_) {
     bool running = entry.wall && entry.wall->Running();
+    // A desktop VM's socket stays bound in QEMU (it holds the listening fd), so it outlives
+    // an agent restart like the VM itself.
+    std::string rfb = VmDisplayDir(options_.run_dir, id) + "/rfb.sock";
+    struct stat info {};
+    if (::lstat(rfb.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) rfb.clear();
     out.push_back(
-        BackendSession{id, entry.user, running, entry.created_unix, id, "", wire::Backend::kVm});
+        BackendSession{id, entry.user, running, entry.created_unix, id, rfb, wire::Backend::kVm});
   }
   return out;
 }

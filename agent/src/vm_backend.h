@@ -15,6 +15,7 @@
 #include <string>
 
 #include "backend.h"
+#include "desktop_launcher.h"
 #include "vm_wall.h"
 
 namespace moat::agent {
@@ -26,6 +27,9 @@ struct VmBackendOptions {
   std::string qemu = "qemu-system-x86_64";
   unsigned vcpus = 1;
   unsigned memory_mib = 512;  // the guest's RAM unless the session's memory max is smaller
+  // Desktops in the guest (vm_desktop.h). Under TCG Xvnc, openbox and their 9p reads take
+  // seconds, hence the longer wait than a sandbox's.
+  DesktopOptions desktop = {.ready_timeout = std::chrono::milliseconds(90000)};
 };
 
 // The default guest directory: $MOAT_VM_GUEST, else /var/cache/moat-vm/guest.

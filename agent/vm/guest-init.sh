@@ -23,9 +23,13 @@ mount -t proc proc /proc || fail "mount proc"
 mount -t sysfs sysfs /sys || fail "mount sysfs"
 
 home=""
+uid=""
 read -r cmdline </proc/cmdline
 for word in $cmdline; do
-  case "$word" in moat.home=*) home=${word#moat.home=} ;; esac
+  case "$word" in
+    moat.home=*) home=${word#moat.home=} ;;
+    moat.uid=*) uid=${word#moat.uid=} ;;
+  esac
 done
 case "$home" in /?*) ;; *) fail "no moat.home= on the kernel command line" ;; esac
 
@@ -69,6 +73,22 @@ for try in 1 2 3 4 5 6 7 8 9 10; do
   sleep 0.1
 done
 [ -n "$port" ] || fail "no virtio-serial port named moat.control"
+
+# A desktop VM has a second port, moat.display, whose host end is the session's RFB socket.
+# The relay (moat-init --vm-relay) runs as the user, so the user gets the port and the
+# directory Xvnc puts its socket in; no one else in the guest does.
+for name in /sys/class/virtio-ports/*/name; do
+  if [ ! -f "$name" ] || [ "$(cat "$name")" != moat.display ]; then continue; fi
+  dir=${name%/name}
+  display_port=/newroot/dev/${dir##*/}
+  if ! chown "$uid" "$display_port" || ! chmod 0600 "$display_port"; then
+    fail "hand the display port to uid $uid"
+  fi
+  if ! mkdir -p /newroot/run/moat/display || ! chown "$uid" /newroot/run/moat/display ||
+    ! chmod 0700 /newroot/run/moat/display; then
+    fail "make /run/moat/display"
+  fi
+done
 
 # moat-init is static: it runs from the guest's own /run, whatever the exported root holds.
 mkdir -p /newroot/run/moat-vm

@@ -108,6 +108,17 @@ std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
           "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"};
 }
 
+// The desktop's port: QEMU accepts on the agent's listening socket, passed as fd 3. A
+// virtio-serial port carries one stream, so QEMU serves one viewer at a time; the next waits
+// in the listen backlog until the first leaves.
+constexpr int kDisplayListenerFd = 3;
+void AddDisplayPort(std::vector<std::string>& argv) {
+  argv.insert(argv.end(),
+              {"-chardev",
+               "socket,id=display,fd=" + std::to_string(kDisplayListenerFd) + ",server=on,wait=off",
+               "-device", "virtserialport,chardev=display,name=moat.display"});
+}
+
 }  // namespace
 
 Result<GuestImage> GuestImage::Load(const std::string& guest_env) {
@@ -158,6 +169,7 @@ Result<std::unique_ptr<VmWall>> VmWall::Start(const VmSpec& spec) {
   UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!null) return FailErrno("open", "/dev/null");
   auto argv = QemuArgv(spec, user, dir);
+  if (spec.display_listener >= 0) AddDisplayPort(argv);
   std::vector<char*> args;
   for (auto& arg : argv) args.push_back(arg.data());
   args.push_back(nullptr);
@@ -185,7 +197,17 @@ Result<std::unique_ptr<VmWall>> VmWall::Start(const VmSpec& spec) {
     ::dup2(null.get(), 0);
     ::dup2(log.get(), 1);
     ::dup2(log.get(), 2);
-    ::close_range(3, ~0U, 0);
+    int keep = 3;
+    if (spec.display_listener >= 0) {
+      // dup2 clears close-on-exec on the copy; the original goes with close_range.
+      if (spec.display_listener == kDisplayListenerFd) {
+        if (::fcntl(kDisplayListenerFd, F_SETFD, 0) != 0) ::_exit(124);
+      } else if (::dup2(spec.display_listener, kDisplayListenerFd) < 0) {
+        ::_exit(124);
+      }
+      keep = kDisplayListenerFd + 1;
+    }
+    ::close_range(keep, ~0U, 0);
     ::umask(077);
     if (::setgroups(groups.size(), groups.data()) != 0 ||
         ::setresgid(user.gid, user.gid, user.gid) != 0 ||

@@ -49,6 +49,10 @@ struct VmSpec {
   // every thread it starts are in the session's cgroup from the first instruction. A failure
   // stops the start.
   std::function<Status(pid_t)> place;
+  // A desktop VM: a listening Unix stream socket (bound by the agent as root where the display
+  // gateway looks, so QEMU, which runs as the user, needs no rights on that directory) that
+  // QEMU serves as the guest's virtio-serial port "moat.display". -1: no display port.
+  int display_listener = -1;
 };
 
 // A QEMU named by its pid and its start time (clock ticks since boot, /proc/PID/stat field

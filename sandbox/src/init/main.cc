@@ -12,12 +12,17 @@
 #include "setup.h"
 #include "supervisor.h"
 #include "vm_guest.h"
+#include "vm_relay.h"
 
 using namespace moat::sandbox;
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::string_view(argv[1]) == "--vm" && getpid() == 1) {
     return init::RunVmGuest(argv[2]);
+  }
+  // A desktop's RFB relay in a VM guest, started through the control protocol as the user.
+  if (argc == 4 && std::string_view(argv[1]) == "--vm-relay") {
+    return init::RunVmRelay(argv[2], argv[3]);
   }
   if (argc != 1 || getpid() != 1) {
     std::fprintf(stderr,

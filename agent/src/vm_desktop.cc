@@ -1,0 +1,168 @@
+#include "vm_desktop.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "rfb_probe.h"
+
+namespace moat::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// The guest is the session's alone (its own /tmp, its own network), so display :1 is free.
+constexpr char kDisplay[] = ":1";
+// Made by the guest's /init (agent/vm/guest-init.sh), owned by the user, 0700.
+constexpr char kGuestSocket[] = "/run/moat/display/rfb.sock";
+// The static moat-init the guest's /init copied there; `--vm-relay` is the port's relay.
+constexpr char kGuestRelay[] = "/run/moat-vm/moat-init";
+constexpr char kDisplayPort[] = "moat.display";
+constexpr char kPath[] = "PATH=/usr/local/bin:/usr/bin:/bin";
+
+milliseconds Left(Clock::time_point deadline) {
+  return std::max(milliseconds(1),
+                  std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+}
+
+Error StepFailed(const std::string& what, std::errc code) {
+  return Error(std::make_error_code(code),
+               what + " (the guest's logs are in /run/moat-vm/logs inside the VM)");
+}
+
+std::string Describe(const vm::VmExit& exit) {
+  if (exit.signal) return "killed by signal " + std::to_string(exit.signal);
+  return "exit status " + std::to_string(exit.code);
+}
+
+// Runs a short shell check in the guest as the user and waits for it; exit 0 is success.
+Status RunCheck(vm::VmControl& control, const std::string& script, const std::string& what,
+                Clock::time_point deadline) {
+  MOAT_TRY(auto launched,
+           control.Launch({"/bin/sh", "-c", script}, {kPath, std::string("DISPLAY=") + kDisplay},
+                          "", Left(deadline)));
+  auto exit = control.WaitExit(launched.pid, Left(deadline));
+  if (!exit) {
+    return Fail(StepFailed(what + " within the desktop timeout: " + exit.error().message(),
+                           std::errc::timed_out));
+  }
+  if (exit->code != 0 || exit->signal != 0) {
+    return Fail(StepFailed(what + ": " + Describe(*exit), std::errc::io_error));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string VmDisplayDir(const std::string& run_dir, const std::string& id) {
+  return run_dir + "/sessions/" + id + "/display";
+}
+
+Result<UniqueFd> BindVmDisplaySocket(const std::string& run_dir, const std::string& id) {
+  const std::string sessions = run_dir + "/sessions", session = sessions + "/" + id,
+                    dir = VmDisplayDir(run_dir, id), path = dir + "/rfb.sock";
+  if (::mkdir(sessions.c_str(), 0700) != 0 && errno != EEXIST) return FailErrno("mkdir", sessions);
+  // EEXIST here means another session's traces: refuse rather than share them.
+  if (::mkdir(session.c_str(), 0700) != 0) return FailErrno("mkdir", session);
+  if (::mkdir(dir.c_str(), 0700) != 0) return FailErrno("mkdir", dir);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return FailErrno("socket", path);
+  struct sockaddr_un address {};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(address.sun_path)) {
+    return Fail(InvalidArgument("display socket path too long: " + path));
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size());
+  if (::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&address), sizeof(address)) != 0) {
+    return FailErrno("bind", path);
+  }
+  if (::chmod(path.c_str(), 0600) != 0) return FailErrno("chmod", path);
+  // The backlog is where a second viewer waits: QEMU accepts one connection at a time.
+  if (::listen(fd.get(), 4) != 0) return FailErrno("listen", path);
+  return fd;
+}
+
+Status RemoveVmDisplay(const std::string& run_dir, const std::string& id) {
+  std::error_code error;
+  std::string session = run_dir + "/sessions/" + id;
+  // Only what this module made: a VM session's directory never has a sandbox's state.json.
+  if (std::filesystem::exists(session + "/state.json", error)) {
+    return Fail(Error(std::make_error_code(std::errc::file_exists),
+                      "'" + session + "' belongs to a sandbox session; left alone"));
+  }
+  std::filesystem::remove_all(session, error);
+  if (error) return Fail(Error(error, "remove '" + session + "'"));
+  return {};
+}
+
+Result<DesktopReady> StartVmDesktop(vm::VmControl& control, const std::string& id,
+                                    const std::string& host_socket, const DesktopRequest& request,
+                                    const DesktopOptions& options) {
+  auto start = Clock::now(), deadline = start + options.ready_timeout;
+  DesktopReady ready;
+  ready.rfb_socket = host_socket;
+  ready.log = "/run/moat-vm/logs (in the guest)";
+  const std::vector<std::string> env = {kPath, std::string("DISPLAY=") + kDisplay};
+
+  // Unix socket only, 0600, no VNC authentication: the only other end is the relay (the user)
+  // and, through the port, host root's gateway, which authenticates users itself.
+  std::vector<std::string> xvnc = {"Xvnc",           kDisplay,
+                                   "-rfbunixpath",   kGuestSocket,
+                                   "-rfbunixmode",   "0600",
+                                   "-rfbport",       "-1",
+                                   "-nolisten",      "tcp",
+                                   "-SecurityTypes", "None",
+                                   "-geometry",      request.geometry,
+                                   "-depth",         std::to_string(request.depth),
+                                   "-desktop",       "moat-" + id};
+  if (!options.glx) xvnc.insert(xvnc.end(), {"-extension", "GLX"});
+  MOAT_TRY_CTX(auto server, control.Launch(xvnc, env, "", Left(deadline)), "launch Xvnc");
+  // The relay connects to Xvnc per viewer, so it needs the socket to exist first; the check
+  // fails at once if Xvnc died.
+  MOAT_TRY_VOID(RunCheck(control,
+                         "while kill -0 " + std::to_string(server.pid) + " 2>/dev/null; do " +
+                             "[ -S " + kGuestSocket + " ] && exit 0; sleep 0.02; done; exit 1",
+                         "Xvnc's socket in the guest", deadline));
+  MOAT_TRY_CTX(auto relay,
+               control.Launch({kGuestRelay, "--vm-relay", kDisplayPort, kGuestSocket}, env, "",
+                              Left(deadline)),
+               "launch the display relay");
+  // Ready as for a sandbox: the greeting reaches the host end, through QEMU and the relay.
+  Status last = FailErrno("connect", host_socket, ENOENT);
+  while (Clock::now() < deadline) {
+    last = ProbeRfbGreeting(host_socket, std::min(Left(deadline), milliseconds(2000)));
+    if (last) break;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  if (!last) {
+    return Fail(StepFailed("Xvnc's RFB greeting did not reach '" + host_socket +
+                               "' within the desktop timeout: " + last.error().message(),
+                           std::errc::timed_out));
+  }
+  ready.rfb_ready = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+  MOAT_TRY_CTX(auto wm, control.Launch({options.window_manager}, env, "", Left(deadline)),
+               "launch window manager '" + options.window_manager + "'");
+  MOAT_TRY_VOID(RunCheck(control,
+                         "until xprop -root _OB_THEME 2>/dev/null | grep -q ' = '; "
+                         "do sleep 0.02; done",
+                         "window manager '" + options.window_manager + "' setting _OB_THEME",
+                         deadline));
+  ready.wm_ready = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+  std::vector<std::string> startup = {
+      "/bin/sh", "-c",
+      "s=\"$HOME/.config/moat/session\"; if [ -f \"$s\" ] && [ -x \"$s\" ]; then exec \"$s\"; fi; "
+      "exec \"$@\"",
+      "moat-session"};
+  startup.insert(startup.end(), options.default_startup.begin(), options.default_startup.end());
+  MOAT_TRY_CTX(auto started, control.Launch(startup, env, "", Left(deadline)),
+               "launch the desktop's start-up");
+  return ready;
+}
+
+}  // namespace moat::agent
