@@ -6,11 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "broker_harness.h"
+#include "moat/common/testing/rfb_test_client.h"
 #include "test_support.h"
 
 namespace moat::e2e {
@@ -102,6 +106,83 @@ TEST_F(VmSessionTest, CreateRunSuspendResumeEndThroughTheApi) {
   EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/vm/" + id + ".json"));
   EXPECT_TRUE(SessionCgroupFile(broker.cgroup_parent(), id, {"cgroup.procs"}).empty());
   std::filesystem::remove(home + "/from-vm");
+}
+
+size_t WhitePixels(const test::Framebuffer& frame) {
+  return static_cast<size_t>(
+      std::count(frame.pixels.begin(), frame.pixels.end(), uint32_t{0xFFFFFF}));
+}
+
+long long MsSince(std::chrono::steady_clock::time_point start) {
+  return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - start)
+                                    .count());
+}
+
+// A VM desktop through the broker: the API creates it, a native VNC login to USER/SESSION on
+// the gateway's port reaches the xterm in the guest; a second login takes it over.
+TEST_F(VmSessionTest, DesktopThroughTheDisplayGateway) {
+  if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
+  ::setenv("MOAT_VM_GUEST", guest_dir_.c_str(), 1);
+  BrokerProcess broker;
+  broker.Start();
+  const std::string name = "moat-e2e-vmdesk";
+  Api user = MakeUser(broker, name, "user");
+
+  auto start = std::chrono::steady_clock::now();
+  Reply created = user.Call("POST", "/api/v1/sessions", {{"backend", "vm"}, {"desktop", true}});
+  ASSERT_EQ(created.status, 201) << created.raw << broker.log();
+  std::printf("[ VM ] POST /api/v1/sessions desktop VM to 201: %lld ms\n", MsSince(start));
+  std::string id = created.body["id"];
+  EXPECT_EQ(created.body["backend"], "vm");
+  EXPECT_TRUE(std::filesystem::exists(broker.run_dir() + "/sessions/" + id + "/display/rfb.sock"));
+
+  test::VencryptLogin login{.host = "127.0.0.1",
+                            .port = broker.display_port(),
+                            .ca_pem = broker.ca_pem(),
+                            .verify_hostname = "127.0.0.1",
+                            .user = name + "/" + id,
+                            .password = "pw-" + name + "-secret"};
+  start = std::chrono::steady_clock::now();
+  auto client = test::RfbTestClient::ConnectVencrypt(login, std::chrono::seconds(30));
+  ASSERT_TRUE(client) << client.error().message() << broker.log();
+  EXPECT_EQ(client->width(), 1280);
+  EXPECT_EQ(client->height(), 800);
+  auto frame = client->FullFrame();
+  ASSERT_TRUE(frame) << frame.error().message();
+  std::printf("[ VM ] VNC login to the first full frame: %lld ms\n", MsSince(start));
+  size_t white = WhitePixels(*frame);
+  for (int i = 0; i < 100 && white <= 50000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    frame = client->FullFrame();
+    ASSERT_TRUE(frame) << frame.error().message();
+    white = WhitePixels(*frame);
+  }
+  EXPECT_GT(white, 50000u);
+
+  // Takeover: the gateway connects the new relay before it drops the old client.
+  start = std::chrono::steady_clock::now();
+  auto second = test::RfbTestClient::ConnectVencrypt(login, std::chrono::seconds(30));
+  ASSERT_TRUE(second) << second.error().message() << broker.log();
+  auto taken = second->FullFrame();
+  ASSERT_TRUE(taken) << taken.error().message();
+  EXPECT_GT(WhitePixels(*taken), 50000u);
+  std::printf("[ VM ] takeover login to a full frame: %lld ms\n", MsSince(start));
+  EXPECT_TRUE(client->ClosedWithin(std::chrono::seconds(10)));
+  // The dropped owner's leaving is a takeover, not a disconnection: the session stays active
+  // and the new login keeps its desktop.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  Reply shown = user.Call("GET", "/api/v1/sessions/" + id);
+  ASSERT_EQ(shown.status, 200) << shown.raw;
+  EXPECT_EQ(shown.body["state"], "active") << shown.raw;
+  auto still = second->FullFrame();
+  ASSERT_TRUE(still) << still.error().message();
+
+  Reply ended = user.Call("POST", "/api/v1/sessions/" + id + "/end");
+  ASSERT_EQ(ended.status, 200) << ended.raw;
+  EXPECT_FALSE(QemuRunsFor(id));
+  EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/sessions/" + id));
+  EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/vm/" + id));
 }
 
 }  // namespace
