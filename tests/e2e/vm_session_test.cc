@@ -178,6 +178,15 @@ TEST_F(VmSessionTest, DesktopThroughTheDisplayGateway) {
   auto still = second->FullFrame();
   ASSERT_TRUE(still) << still.error().message();
 
+  // Watching is refused with the reason, rather than waiting behind the owner.
+  test::VencryptLogin watch = login;
+  watch.user = "admin/shadow/" + id;
+  watch.password = broker.admin_password();
+  auto watcher = test::RfbTestClient::ConnectVencrypt(watch, std::chrono::seconds(30));
+  ASSERT_FALSE(watcher);
+  EXPECT_NE(watcher.error().message().find("cannot be watched"), std::string::npos)
+      << watcher.error().message();
+
   Reply ended = user.Call("POST", "/api/v1/sessions/" + id + "/end");
   ASSERT_EQ(ended.status, 200) << ended.raw;
   EXPECT_FALSE(QemuRunsFor(id));

@@ -54,6 +54,11 @@ Result<display::DisplayTarget> DisplayService::Target(const SessionView& session
     return Fail(db::Conflict("session '" + session.id + "' is " + session.state +
                              "; only an active or disconnected desktop can be shown"));
   }
+  // A VM desktop's port carries one viewer: a watcher would wait behind the owner forever.
+  if (shadow && session.backend == "vm") {
+    return Fail(Denied("session '" + session.id +
+                       "' is a VM desktop, which cannot be watched yet (one viewer at a time)"));
+  }
   std::filesystem::path socket;
   std::shared_ptr<UniqueFd> tunnel;
   if (session.host.value_or("") == options_.local_host_name) {
