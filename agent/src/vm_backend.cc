@@ -455,7 +455,11 @@ Status VmBackend::End(const std::string& session, milliseconds grace) {
   if (::unlink(RecordPath(session).c_str()) != 0 && errno != ENOENT) {
     return FailErrno("unlink", RecordPath(session));
   }
-  MOAT_TRY_VOID(RemoveVmDisplay(options_.run_dir, session));
+  // The gateway's socket path: a leftover would only make the gateway try a dead desktop.
+  if (auto removed = RemoveVmDisplay(options_.run_dir, session); !removed) {
+    log::Warning("VM display socket left",
+                 {{"session", session}, {"error", removed.error().message()}});
+  }
   sessions_.erase(it);
   // A guest that had to be killed still ended: nothing of it is left.
   if (!ended) log::Warning("VM session ended the hard way", {{"session", session}});
