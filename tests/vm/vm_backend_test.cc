@@ -386,6 +386,15 @@ TEST_F(VmBackendTest, DesktopReachesTheHostSocketWhereTheGatewayLooks) {
   std::printf("[ VM ] connect to the xterm on screen: %lld ms (%zu white pixels)\n", MsSince(start),
               WhitePixels(*frame));
 
+  // For docs/vm.md: QEMU's resident memory with Xvnc, openbox and the xterm in the guest.
+  if (auto* wall = (*backend)->Wall(id)) {
+    std::string status = ReadFile("/proc/" + std::to_string(wall->qemu_pid()) + "/status");
+    auto at = status.find("VmRSS:");
+    if (at != std::string::npos) {
+      std::printf("[ VM ] QEMU %s\n", status.substr(at, status.find('\n', at) - at).c_str());
+    }
+  }
+
   // The viewer leaves, the next one gets a fresh RFB connection (the relay reconnects to Xvnc
   // for each host connection), a few times.
   for (int round = 0; round < 3; ++round) {
@@ -434,6 +443,23 @@ TEST_F(VmBackendTest, DesktopReachesTheHostSocketWhereTheGatewayLooks) {
   ASSERT_TRUE(listed) << listed.error().message();
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ(listed->front().rfb_socket, socket);
+
+  // An agent restart: the VM, its relay and the socket (QEMU holds the listening fd) stay; the
+  // next backend lists the socket and a viewer gets the desktop as it was.
+  client = Fail(Error({}, "closed"));
+  backend->reset();
+  backend = Open();
+  ASSERT_TRUE(backend) << backend.error().message();
+  listed = (*backend)->List();
+  ASSERT_TRUE(listed) << listed.error().message();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_TRUE(listed->front().running);
+  EXPECT_EQ(listed->front().rfb_socket, socket);
+  client = RfbTestClient::Connect(socket, seconds(30));
+  ASSERT_TRUE(client) << "after re-adoption: " << client.error().message();
+  auto adopted = client->FullFrame();
+  ASSERT_TRUE(adopted) << adopted.error().message();
+  EXPECT_GT(WhitePixels(*adopted), 50000u);
 
   client = Fail(Error({}, "closed"));
   ASSERT_TRUE((*backend)->End(id, milliseconds(500)));
