@@ -354,6 +354,14 @@ TEST_F(VmBackendTest, DesktopReachesTheHostSocketWhereTheGatewayLooks) {
   const std::string id = spec.session_id;
   const std::string socket = run_dir_ + "/sessions/" + id + "/display/rfb.sock";
 
+  // A failed assertion returns early, and a VmBackend releases its VMs rather than ending them
+  // (an agent's restart): end it here so that no QEMU outlives the test.
+  struct EndOnReturn {
+    std::function<void()> end;
+    ~EndOnReturn() { end(); }
+  } end_on_return{[&] {
+    if (backend && *backend && (*backend)->Wall(id)) (void)(*backend)->End(id, milliseconds(200));
+  }};
   auto start = std::chrono::steady_clock::now();
   auto created = (*backend)->Create(spec);
   ASSERT_TRUE(created) << created.error().message();
