@@ -8,6 +8,7 @@
 
 #include "limits_conversion.h"
 #include "moat/sandbox/control_client.h"
+#include "resolve_limits.h"
 #include "session_processes.h"
 
 namespace moat::agent {
@@ -15,21 +16,6 @@ namespace {
 
 BackendSession FromInfo(const sandbox::SessionInfo& info) {
   return BackendSession{info.id, info.user, info.running, info.created_unix, info.cgroup, ""};
-}
-
-// The wire lets the broker name a device "/dev/vda"; the sandbox wants "MAJ:MIN".
-Result<sandbox::Limits> ResolveLimits(const wire::SessionLimits& limits) {
-  sandbox::Limits out = ToSandboxLimits(limits);
-  for (auto& device : out.io_devices) {
-    auto resolved = sandbox::ResolveBlockDevice(device.device);
-    if (!resolved) {
-      return Fail(InvalidArgument("io device '" + device.device +
-                                  "' is not a block device here: " + resolved.error().message()));
-    }
-    device.device = *resolved;
-  }
-  MOAT_TRY_VOID(sandbox::ValidateLimits(out));
-  return out;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 
 #include "limits_conversion.h"
 #include "moat/common/log.h"
+#include "resolve_limits.h"
 #include "vm_desktop.h"
 
 namespace moat::agent {
@@ -48,21 +49,12 @@ Error NoSession(const std::string& session) {
 // The limits that apply to the QEMU process as a whole. pids_max would cap QEMU's threads,
 // not the guest's processes, so it is left out (not enforced in a VM yet; docs/vm.md).
 Result<sandbox::Limits> VmLimits(const wire::SessionLimits& limits) {
-  sandbox::Limits out = ToSandboxLimits(limits);
+  MOAT_TRY(sandbox::Limits out, ResolveLimits(limits));
   if (out.pids_max) {
     log::Warning("pids_max is not enforced in a VM session yet; ignored",
                  {{"pids_max", std::to_string(*out.pids_max)}});
     out.pids_max.reset();
   }
-  for (auto& device : out.io_devices) {
-    auto resolved = sandbox::ResolveBlockDevice(device.device);
-    if (!resolved) {
-      return Fail(InvalidArgument("io device '" + device.device +
-                                  "' is not a block device here: " + resolved.error().message()));
-    }
-    device.device = *resolved;
-  }
-  MOAT_TRY_VOID(sandbox::ValidateLimits(out));
   return out;
 }
 

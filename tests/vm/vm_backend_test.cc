@@ -20,6 +20,7 @@
 
 #include "backend_set.h"
 #include "moat/common/testing/rfb_test_client.h"
+#include "test_guest.h"
 #include "test_support.h"
 
 namespace moat::agent {
@@ -69,20 +70,11 @@ std::string CgroupFile(const std::string& parent, const std::string& group,
 class VmBackendTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (RunCommand({"sh", "-c", "command -v qemu-system-x86_64"}).exit_code != 0) {
-      skip_reason_ = "qemu-system-x86_64 is not installed (scripts/install-deps.sh installs it)";
-      return;
-    }
-    guest_dir_ = "/tmp/moat-vm-backend-guest-" + std::to_string(::getpid());
-    std::filesystem::create_directories(guest_dir_);
-    ::chmod(guest_dir_.c_str(), 0755);
-    auto built = RunCommand(
-        {MOAT_VM_BUILD_GUEST, "--moat-init", MOAT_INIT_BIN, "--output", guest_dir_}, 600);
-    if (built.exit_code == 77) {
-      skip_reason_ = Trim(built.out);
-      return;
-    }
-    ASSERT_EQ(built.exit_code, 0) << built.out << built.err;
+    test::TestGuest guest = test::TestGuest::Build("moat-vm-backend-guest");
+    guest_dir_ = guest.dir;
+    skip_reason_ = guest.skip_reason;
+    if (!skip_reason_.empty()) return;
+    ASSERT_TRUE(guest.failure.empty()) << guest.failure;
     EnsureUser(kUser);
   }
   static void TearDownTestSuite() {
