@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -414,11 +415,12 @@ bool EnsureBenchUser() {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 && ::getpwnam(kBenchUser) != nullptr;
 }
 
-// Removes the private run directory (walls already stopped) and the cgroup parent, from the
+// Removes the private run directory (walls already stopped; the compiled seccomp profile the
+// manager cached there goes with it) and the cgroup parent, from the
 // unified root and from every hierarchy mounted below it, whichever the driver used.
 void CleanUp(const ManagerOptions& options) {
-  ::rmdir((options.run_dir + "/sessions").c_str());
-  ::rmdir(options.run_dir.c_str());
+  std::error_code ignored;
+  std::filesystem::remove_all(options.run_dir, ignored);
   const auto& c = options.cgroups;
   ::rmdir((c.mount_root + "/" + c.parent).c_str());
   DIR* root = ::opendir(c.mount_root.c_str());
