@@ -320,16 +320,22 @@ export const steps = {
     await page.mouse.click(xterm.x, xterm.y);
     await page.keyboard.type(`cat > ~/${path.basename(clip)}`, { delay: 10 });
     await page.keyboard.press('Enter');
-    await page.keyboard.press('Shift+Insert');
-    await page.keyboard.press('Enter');
-    await page.keyboard.press('Control+D');
-    const deadline = Date.now() + 10000;
+    // cat writes each line as Enter ends it, and stays open: the selection may reach Xvnc a
+    // moment after the box changed, so the paste is tried again until the line arrives.
+    const deadline = Date.now() + 15000;
     let pasted = '';
     while (Date.now() < deadline) {
-      pasted = fs.existsSync(clip) ? fs.readFileSync(clip, 'utf8') : '';
+      await page.keyboard.press('Shift+Insert');
+      await page.keyboard.press('Enter');
+      const tried = Date.now();
+      while (Date.now() - tried < 1000) {
+        pasted = fs.existsSync(clip) ? fs.readFileSync(clip, 'utf8') : '';
+        if (pasted.includes(clipText)) break;
+        await page.waitForTimeout(100);
+      }
       if (pasted.includes(clipText)) break;
-      await page.waitForTimeout(100);
     }
+    await page.keyboard.press('Control+D');
     check(pasted.includes(clipText), `the clipboard did not reach the desktop: ${clip} has "${pasted}"`);
     await page.waitForTimeout(500);
     await shot(ctx, '05b-typed');
