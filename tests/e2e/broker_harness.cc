@@ -9,11 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "moat/common/tls/context.h"
 #include "test_support.h"
@@ -52,6 +54,31 @@ BrokerProcess::BrokerProcess(BrokerOptions options) : options_(std::move(options
   display_port_ = FreePort();
 }
 
+namespace {
+
+// The test's cgroup parent in every hierarchy, once its walls are gone: only empty groups are
+// removed (rmdir), deepest first, so a group something still uses stays.
+void RemoveCgroupParent(const std::string& parent) {
+  std::vector<std::filesystem::path> roots = {"/sys/fs/cgroup"};
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+    if (entry.is_directory(ec)) roots.push_back(entry.path());
+  }
+  for (const auto& root : roots) {
+    std::filesystem::path top = root / parent;
+    if (!std::filesystem::is_directory(top, ec)) continue;
+    std::vector<std::filesystem::path> groups;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(top, ec)) {
+      if (entry.is_directory(ec)) groups.push_back(entry.path());
+    }
+    std::sort(groups.rbegin(), groups.rend());  // children before their parents
+    for (const auto& group : groups) ::rmdir(group.c_str());
+    ::rmdir(top.c_str());
+  }
+}
+
+}  // namespace
+
 BrokerProcess::~BrokerProcess() {
   if (running()) {
     // Sessions outlive the broker by design; a test must not leave its own behind.
@@ -64,6 +91,7 @@ BrokerProcess::~BrokerProcess() {
   }
   // Whatever still runs in this test's run directory goes with it.
   StopWalls(run_dir_, cgroup_parent_);
+  RemoveCgroupParent(cgroup_parent_);
   std::error_code ec;
   std::filesystem::remove_all(state_dir_, ec);
   std::filesystem::remove_all(run_dir_, ec);
@@ -262,6 +290,7 @@ ExtraAgent::ExtraAgent(const BrokerProcess& broker, const std::string& name,
 ExtraAgent::~ExtraAgent() {
   Kill();
   StopWalls(run_dir_, cgroup_parent_);
+  RemoveCgroupParent(cgroup_parent_);
   std::error_code ec;
   std::filesystem::remove_all(cert_dir_, ec);
   std::filesystem::remove_all(run_dir_, ec);
