@@ -109,14 +109,7 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
   p.host_name = c.local_host_name.empty() ? LocalHostName() : c.local_host_name;
   p.display_service = std::make_unique<DisplayService>(
       *p.pool, *p.sessions, p.desktop_tunnels, p.metrics, pam,
-      DisplayServiceOptions{.local_host_name = p.host_name,
-                            .agent_run_dir = c.agent_run_dir,
-                            .takeover = c.display_takeover,
-                            .drop_owner = [raw](const std::string& id) {
-                              raw->display->EndClients(id, /*owners_only=*/true,
-                                                       display::kCloseTakenOver,
-                                                       "taken over by a new login");
-                            }});
+      DisplayServiceOptions{.local_host_name = p.host_name, .agent_run_dir = c.agent_run_dir});
   {
     display::DisplayGatewayOptions display_options{.bind_address = c.display_address,
                                                    .vnc_port = c.display_port,

@@ -24,9 +24,6 @@ bool IsDesktopState(const std::string& state) {
   return state == "active" || state == "disconnected";
 }
 
-// How long a VM desktop's dropped owner is taken for a takeover rather than a disconnection.
-constexpr std::chrono::seconds kMakingRoomFor{30};
-
 bool MayWatchOthers(const db::User& user) {
   return user.role == db::Role::kAdmin || user.role == db::Role::kOperator;
 }
@@ -77,16 +74,6 @@ Result<display::DisplayTarget> DisplayService::Target(const SessionView& session
   auto db = pool_.Acquire();
   MOAT_TRY(db::EffectivePolicy policy,
            db::PolicyStore(*db).Effective(session.user, SystemGroups(session.user)));
-  // A VM desktop serves one viewer at a time (its port is one stream): make room for the
-  // login that takes it over. Shadow viewers of a VM are not supported yet (docs/vm.md).
-  if (session.backend == "vm" && !shadow && options_.takeover && policy.display_takeover &&
-      options_.drop_owner) {
-    {
-      std::lock_guard lock(making_room_mutex_);
-      making_room_[session.id] = std::chrono::steady_clock::now() + kMakingRoomFor;
-    }
-    options_.drop_owner(session.id);
-  }
   return display::DisplayTarget{.session_id = session.id,
                                 .owner = session.user,
                                 .viewer = viewer.name,
@@ -172,10 +159,6 @@ void DisplayService::Connected(const display::DisplayTarget& target,
                                const display::ConnectionInfo& client) {
   metrics_.RecordDisplayClient(client.via == display::Via::kWeb, +1);
   Record(target, target.shadow ? "display.shadow_started" : "display.connected", client);
-  if (!target.shadow) {
-    std::lock_guard lock(making_room_mutex_);
-    making_room_.erase(target.session_id);
-  }
   if (target.shadow) {
     // The owner sees that someone watches: a note on the desktop itself, which both native
     // and browser clients show.
@@ -208,17 +191,6 @@ void DisplayService::Disconnected(const display::DisplayTarget& target,
   Record(target, target.shadow ? "display.shadow_ended" : "display.disconnected", client, "reason",
          std::string(reason));
   if (target.shadow || !last) return;
-  {
-    // Dropped for a takeover of a VM desktop: the session stays active for the new login
-    // (and the state change would drop that login too).
-    std::lock_guard lock(making_room_mutex_);
-    auto found = making_room_.find(target.session_id);
-    if (found != making_room_.end()) {
-      bool pending = found->second > std::chrono::steady_clock::now();
-      making_room_.erase(found);
-      if (pending) return;
-    }
-  }
   auto db = pool_.Acquire();
   auto viewer = db::UserStore(*db).Get(target.viewer);
   db::Actor actor = viewer ? db::Actor::User(viewer->id) : db::Actor::System();

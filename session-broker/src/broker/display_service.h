@@ -7,9 +7,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <functional>
-#include <map>
-#include <mutex>
 #include <string>
 
 #include "auth/login.h"
@@ -25,13 +22,6 @@ namespace moat::broker {
 struct DisplayServiceOptions {
   std::string local_host_name;          // sessions on this host have reachable sockets
   std::filesystem::path agent_run_dir;  // the local agent's run directory
-  // display.takeover in moat.toml: a second login may take a desktop over.
-  bool takeover = true;
-  // Drops the owner's client of a session's desktop. Called before a login takes a VM
-  // desktop over: a VM's RFB stream is one virtio-serial port, which serves one connection
-  // at a time, and the gateway connects the new viewer to the desktop (waiting for its
-  // greeting) before it drops the old one, so the new one would wait forever (docs/vm.md).
-  std::function<void(const std::string& session_id)> drop_owner;
 };
 
 class DisplayService : public display::DisplayBackend {
@@ -74,11 +64,6 @@ class DisplayService : public display::DisplayBackend {
   Metrics& metrics_;
   auth::PamCheck pam_;
   DisplayServiceOptions options_;
-  // VM desktops whose owner was dropped to make room for a takeover (drop_owner), until the
-  // new login connects: that owner's leaving is not the session's disconnection. Expires so
-  // that a login that never got through does not hide a later real one.
-  mutable std::mutex making_room_mutex_;
-  mutable std::map<std::string, std::chrono::steady_clock::time_point> making_room_;
 };
 
 }  // namespace moat::broker

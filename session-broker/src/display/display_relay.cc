@@ -33,6 +33,16 @@ DisplayRelay::DisplayRelay(std::unique_ptr<http::ByteStream> client, DisplayTarg
       abort_timer_(client_->executor()) {}
 
 net::awaitable<void> DisplayRelay::Run() {
+  // Admitted before the desktop is reached: a takeover drops the previous owner first, which a
+  // desktop that serves one connection at a time (a VM's port) needs, and the session never
+  // looks disconnected in between.
+  auto admitted = registry_.Admit(shared_from_this());
+  if (!admitted) {
+    registry_.Abandoned(*this);
+    std::string why = admitted.error().message();
+    co_await client_->Close(kCloseRefused, why);
+    co_return;
+  }
   net::any_io_executor executor = client_->executor();
   Result<UnixSocket> desktop = Fail(Error({}, "no desktop"));
   if (target_.tunnel && *target_.tunnel) {
@@ -42,19 +52,12 @@ net::awaitable<void> DisplayRelay::Run() {
   }
   if (desktop && stopping_) desktop = Fail(Error({}, reason_));
   if (!desktop) {
-    registry_.Abandoned(*this);
     std::string why = desktop.error().message();
     co_await client_->Close(kCloseDesktopEnded, why);
+    registry_.Finished(*this, why);
     co_return;
   }
   desktop_.emplace(std::move(*desktop));
-  auto admitted = registry_.Admit(shared_from_this());
-  if (!admitted) {
-    registry_.Abandoned(*this);
-    std::string why = admitted.error().message();
-    co_await client_->Close(kCloseRefused, why);
-    co_return;
-  }
   relaying_ = true;
   pumps_ = 2;
   auto self = shared_from_this();
