@@ -12,6 +12,7 @@
 #include "moat/common/net/client.h"
 #include "moat/common/tls/context.h"
 #include "moat/common/unique_fd.h"
+#include "moat/common/unix_connect.h"
 
 namespace moat::agent {
 namespace {
@@ -59,18 +60,8 @@ DisplayTunnels::~DisplayTunnels() {
 
 Status DisplayTunnels::Open(const std::string& rfb_socket, const std::string& ticket) {
   auto tunnel = std::make_shared<Tunnel>();
-  tunnel->desktop = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!tunnel->desktop) return FailErrno("socket", "AF_UNIX");
-  struct sockaddr_un address {};
-  address.sun_family = AF_UNIX;
-  if (rfb_socket.size() >= sizeof(address.sun_path)) {
-    return Fail(InvalidArgument("RFB socket path too long: " + rfb_socket));
-  }
-  std::strncpy(address.sun_path, rfb_socket.c_str(), sizeof(address.sun_path) - 1);
-  if (::connect(tunnel->desktop.get(), reinterpret_cast<struct sockaddr*>(&address),
-                sizeof(address)) != 0) {
-    return FailErrno("connect", rfb_socket);
-  }
+  // The socket's directory is the session user's: never follow a link they put there.
+  MOAT_TRY(tunnel->desktop, ConnectUnixNoFollow(rfb_socket));
   std::lock_guard lock(mutex_);
   // Finished tunnels leave the list here, so it never grows beyond the live ones.
   std::erase_if(tunnels_, [](const auto& t) { return t->ended.load(); });

@@ -8,21 +8,12 @@
 #include <cstring>
 
 #include "moat/common/unique_fd.h"
+#include "moat/common/unix_connect.h"
 
 namespace moat::agent {
 
 Status ProbeRfbGreeting(const std::string& socket_path, std::chrono::milliseconds timeout) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return FailErrno("socket", "AF_UNIX");
-  struct sockaddr_un addr {};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof(addr.sun_path)) {
-    return Fail(InvalidArgument("RFB socket path '" + socket_path + "' is too long"));
-  }
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return FailErrno("connect", socket_path);
-  }
+  MOAT_TRY(UniqueFd fd, ConnectUnixNoFollow(socket_path));
   constexpr size_t kSize = sizeof(kRfbGreeting) - 1;
   char greeting[kSize];
   size_t got = 0;

@@ -287,6 +287,51 @@ TEST_F(DisplayGateway, AdminsWatchReadOnlyAndUsersCannotWatch) {
   ASSERT_EQ(dora.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
 }
 
+// The attack on the gateway's connect: a user swaps their desktop's socket (in a directory of
+// theirs) for a link to another user's desktop socket, back and forth, while logging in again
+// and again. The broker connects as root, so a followed link would relay the victim's desktop.
+TEST_F(DisplayGateway, ALinkInPlaceOfTheDesktopSocketNeverReachesAnotherDesktop) {
+  Api dora = MakeUser(*broker_, kUser, "user");
+  Api eve = MakeUser(*broker_, "moat-e2e-eve", "user");
+  auto victim = MustConnect(kUser, kPassword);
+  ASSERT_TRUE(victim);
+  std::string victim_id = SessionIdOf(*victim);
+  ASSERT_FALSE(victim_id.empty());
+
+  Reply created = eve.Call("POST", "/api/v1/sessions", Json::object());
+  ASSERT_EQ(created.status, 201) << created.raw;
+  std::string id = created.body["id"];
+  const std::string victim_socket =
+      broker_->run_dir() + "/sessions/" + victim_id + "/display/rfb.sock";
+  ASSERT_TRUE(std::filesystem::exists(victim_socket)) << victim_socket;
+  // Keeps Xvnc's socket under a second name, then puts a link and the socket in turn.
+  const std::string swap =
+      "cd /run/moat/display && ln -f rfb.sock real.sock && while :; do ln -sfn '" + victim_socket +
+      "' link && mv -fT link rfb.sock; ln -f real.sock sock && mv -fT sock " + "rfb.sock; done";
+  Reply app =
+      eve.Call("POST", "/api/v1/sessions/" + id + "/apps", {{"argv", {"/bin/sh", "-c", swap}}});
+  ASSERT_EQ(app.status, 201) << app.raw;
+
+  int own = 0, refused = 0;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    auto client = Connect("moat-e2e-eve/" + id, "pw-moat-e2e-eve-secret");
+    if (!client) {
+      ++refused;
+      continue;
+    }
+    ASSERT_NE(SessionIdOf(*client), victim_id)
+        << "attempt " << attempt << " relayed the other user's desktop";
+    EXPECT_EQ(SessionIdOf(*client), id);
+    ++own;
+  }
+  std::printf("[ figures  ] 30 logins while the socket was swapped: %d own desktop, %d refused\n",
+              own, refused);
+  EXPECT_GT(refused, 0) << "the link was never in place: the attack did not run";
+  EXPECT_FALSE(victim->ClosedWithin(milliseconds(200))) << "the victim's viewer was dropped";
+  EXPECT_EQ(eve.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
+  EXPECT_EQ(dora.Call("POST", "/api/v1/sessions/" + victim_id + "/end").status, 200);
+}
+
 // TigerVNC's own viewer, as users run it: VeNCrypt X509Plain against the broker's CA, the
 // username and password from its environment. Its window, on a virtual X server, must show
 // the session's xterm.

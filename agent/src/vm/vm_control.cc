@@ -7,24 +7,13 @@
 
 #include <cstring>
 
+#include "moat/common/unix_connect.h"
+
 namespace moat::agent::vm {
 
 using Clock = std::chrono::steady_clock;
 
-Result<UniqueFd> ConnectUnixStream(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return FailErrno("socket", "AF_UNIX");
-  struct sockaddr_un addr {};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    return Fail(InvalidArgument("socket path '" + path + "' is too long"));
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return FailErrno("connect", path);
-  }
-  return fd;
-}
+Result<UniqueFd> ConnectUnixStream(const std::string& path) { return ConnectUnixNoFollow(path); }
 
 Status WriteAll(int fd, const std::string& data) {
   size_t done = 0;

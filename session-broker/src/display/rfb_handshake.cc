@@ -5,6 +5,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "moat/common/unix_connect.h"
+
 namespace moat::broker::display {
 namespace {
 
@@ -135,10 +137,13 @@ net::awaitable<Status> HandshakeWithDesktop(UnixSocket& socket, const std::files
 
 net::awaitable<Result<UnixSocket>> ConnectToDesktop(const net::any_io_executor& executor,
                                                     const std::filesystem::path& path) {
+  // The socket's directory is the session user's: never follow a link they put there.
+  auto connected = ConnectUnixNoFollow(path.string());
+  if (!connected) co_return Fail(DesktopError(path, connected.error().message()));
   UnixSocket socket(executor);
-  net::local::stream_protocol::endpoint endpoint(path.string());
-  auto [ec] = co_await socket.async_connect(endpoint, kTuple);
-  if (ec) co_return Fail(DesktopError(path, "connect: " + ec.message()));
+  boost::system::error_code ec;
+  socket.assign(net::local::stream_protocol(), connected->Release(), ec);
+  if (ec) co_return Fail(DesktopError(path, "adopt: " + ec.message()));
   MOAT_CO_TRY_VOID(co_await HandshakeWithDesktop(socket, path));
   co_return std::move(socket);
 }
