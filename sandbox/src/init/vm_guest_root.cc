@@ -36,8 +36,6 @@ Status NarrowGuestRoot(const std::string& home) {
   MOAT_TRY_VOID_CTX(MaskOtherHomes(home), "mask other homes");
   MOAT_TRY_VOID_CTX(ReplaceDirectory("/root", "size=0,mode=0700", MS_RDONLY | MS_NOEXEC),
                     "mask /root");
-  // The host's /var/tmp holds other users' files and sockets; the guest gets its own.
-  MOAT_TRY_VOID_CTX(ReplaceDirectory("/var/tmp", "mode=1777", 0), "replace /var/tmp");
   for (const char* path : kHostSecretPaths) {
     MOAT_TRY_VOID_CTX(MaskPath(path, "/dev/null"), std::string("mask ") + path);
   }
