@@ -36,22 +36,6 @@ std::optional<HostUser> LookupUser(const std::string& name) {
   return HostUser{name, pw->pw_uid, pw->pw_gid, pw->pw_dir};
 }
 
-int ListenUnix(const std::string& name, bool abstract) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  size_t offset = abstract ? 1 : 0;
-  memcpy(addr.sun_path + offset, name.data(), std::min(name.size(), sizeof(addr.sun_path) - 2));
-  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + offset + name.size() +
-                                    (abstract ? 0 : 1));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(fd, 64) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Tells the parent why the child could not exec, then exits.
 [[noreturn]] void ChildFail(int report_fd, int err) {
   (void)!write(report_fd, &err, sizeof(err));
@@ -86,6 +70,22 @@ void RemoveTree(int parent_fd, const std::string& name, dev_t dev) {
 }
 
 }  // namespace
+
+int ListenUnix(const std::string& name, bool abstract) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  size_t offset = abstract ? 1 : 0;
+  memcpy(addr.sun_path + offset, name.data(), std::min(name.size(), sizeof(addr.sun_path) - 2));
+  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + offset + name.size() +
+                                    (abstract ? 0 : 1));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(fd, 64) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
 
 std::optional<HostUser> EnsureUser(const std::string& name, std::string* error) {
   if (auto user = LookupUser(name)) return user;

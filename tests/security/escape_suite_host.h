@@ -98,6 +98,9 @@ class ScratchDir {
   std::string path_;
 };
 
+// A listening Unix stream socket at a path, or under an abstract name; -1 on failure.
+int ListenUnix(const std::string& name, bool abstract);
+
 // Copies a file and sets its owner to root and its mode (chmod after chown, which clears
 // setuid bits). False on failure, with errno set.
 bool InstallFile(const std::string& from, const std::string& to, mode_t mode);

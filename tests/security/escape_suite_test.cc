@@ -12,89 +12,16 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <iostream>
-#include <set>
-#include <sstream>
-#include <utility>
 
-#include "escape_suite_host.h"
+#include "escape_suite_driver.h"
 
 namespace moat::escape_test {
 namespace {
 
-constexpr int kMinBlockedAttacks = 45;
 constexpr int kProbeTimeoutSeconds = 600;
 constexpr const char* kProbeInWall = "/opt/moat-test/escape-probe";
 constexpr const char* kVictimInWall = "/opt/moat-test/escape-victim";
 constexpr const char* kSuidInWall = "/opt/moat-test/escape-suid";
-constexpr const char* kVictimHomeFile = "moat-esc-secret";
-
-// "--flag value" pairs; an empty value makes a bare flag.
-using Flags = std::vector<std::pair<std::string, std::string>>;
-
-void Append(std::vector<std::string>* argv, const Flags& flags) {
-  for (const auto& [flag, value] : flags) {
-    argv->push_back(flag);
-    if (!value.empty()) argv->push_back(value);
-  }
-}
-
-struct ProbeReport {
-  std::vector<std::string> blocked, escaped, skipped;
-  std::set<std::string> names;
-  std::string summary;
-};
-
-ProbeReport ParseProbeOutput(const std::string& output) {
-  ProbeReport report;
-  std::istringstream lines(output);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::cout << line << "\n";
-    auto add = [&](const char* word, std::vector<std::string>* into) {
-      std::string prefix = std::string(word) + " ";
-      if (line.rfind(prefix, 0) != 0) return false;
-      into->push_back(line);
-      report.names.insert(line.substr(prefix.size(), line.find(':') - prefix.size()));
-      return true;
-    };
-    if (add("BLOCKED", &report.blocked) || add("ESCAPED", &report.escaped) ||
-        add("SKIPPED", &report.skipped)) {
-      continue;
-    }
-    if (line.rfind("escape-suite: ", 0) == 0) report.summary = line;
-  }
-  std::cout.flush();
-  return report;
-}
-
-std::string Join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
-  return out;
-}
-
-std::string Lines(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) out += "  " + l + "\n";
-  return out;
-}
-
-// A verdict only the host can give, printed like the probe's.
-void HostVerdict(const std::string& name, bool blocked, const std::string& detail,
-                 ProbeReport* report) {
-  std::string line = std::string(blocked ? "BLOCKED " : "ESCAPED ") + name + ": " + detail;
-  std::cout << line << std::endl;
-  (blocked ? report->blocked : report->escaped).push_back(line);
-}
-
-bool HasVerdict(const std::vector<std::string>& lines, const std::string& word,
-                const std::string& name) {
-  for (const auto& line : lines) {
-    if (line.rfind(word + " " + name + ":", 0) == 0) return true;
-  }
-  return false;
-}
 
 // Stops a session when the test ends, even when an assertion failed half-way.
 struct SessionGuard {
@@ -109,76 +36,7 @@ struct SessionGuard {
   ~SessionGuard() { Stop(); }
 };
 
-class EscapeSuite : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "the escape suite creates users and walls: run as root";
-    nonce_ = RandomHex(6);
-    std::string error;
-    attacker_ = EnsureUser("moat-esc-a", &error);
-    ASSERT_TRUE(attacker_) << error;
-    victim_user_ = EnsureUser("moat-esc-b", &error);
-    ASSERT_TRUE(victim_user_) << error;
-    secret_ = "moat-secret-" + RandomHex(12);
-    // World-readable on purpose: the wall's masking of other homes must be what stops it.
-    chmod(victim_user_->home.c_str(), 0755);
-    secret_file_ = victim_user_->home + "/" + kVictimHomeFile;
-    ASSERT_TRUE(WriteWholeFile(secret_file_, secret_ + "\n", 0644));
-    ASSERT_EQ(chown(secret_file_.c_str(), victim_user_->uid, victim_user_->gid), 0);
-    // The driver, not the build, makes the helper setuid root (CMake cannot chown).
-    ASSERT_EQ(chown(MOAT_ESCAPE_SUID_BIN, 0, 0), 0) << strerror(errno);
-    ASSERT_EQ(chmod(MOAT_ESCAPE_SUID_BIN, 04755), 0) << strerror(errno);
-    scene_ = std::make_unique<HostScene>(nonce_);
-    std::string failed = scene_->Prepare(*attacker_);
-    ASSERT_EQ(failed, "") << "preparing the host: " << failed;
-  }
-
-  void TearDown() override {
-    if (!secret_file_.empty()) unlink(secret_file_.c_str());
-  }
-
-  // What the probe is told about the host; the wall test adds the victim's facts.
-  Flags HostFacts(const std::string& suid_path) const {
-    return {{"--host-pid", std::to_string(scene_->sentinel_pid())},
-            {"--host-tcp-port", std::to_string(scene_->tcp_port())},
-            {"--host-unix-socket", scene_->unix_socket()},
-            {"--host-abstract", scene_->abstract_name()},
-            {"--host-tmp-marker", scene_->tmp_marker()},
-            {"--root-marker", scene_->root_marker()},
-            {"--host-shm-key", std::to_string(scene_->shm_key())},
-            {"--victim-user-home", victim_user_->home},
-            {"--victim-home-file", kVictimHomeFile},
-            {"--secret-hex", ToHex(secret_)},
-            {"--suid-helper", suid_path},
-            {"--nonce", nonce_}};
-  }
-
-  // Where the probe's plant-host-files attack writes, as host paths.
-  std::vector<std::string> PlantedPaths() const {
-    std::vector<std::string> paths;
-    for (const char* dir : {"/tmp", "/var/tmp", "/dev/shm", "/etc", "", "/usr/local", "/opt"}) {
-      paths.push_back(std::string(dir) + "/moat-escape-" + nonce_);
-    }
-    return paths;
-  }
-
-  // Returns the planted files found on the host, and removes them.
-  std::vector<std::string> CollectPlanted() const {
-    std::vector<std::string> found;
-    for (const auto& path : PlantedPaths()) {
-      struct stat st {};
-      if (lstat(path.c_str(), &st) == 0) {
-        found.push_back(path);
-        unlink(path.c_str());
-      }
-    }
-    return found;
-  }
-
-  std::string nonce_, secret_, secret_file_;
-  std::optional<HostUser> attacker_, victim_user_;
-  std::unique_ptr<HostScene> scene_;
-};
+class EscapeSuite : public EscapeSuiteBase {};
 
 TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
   ScratchDir run_dir("/run/moat-esc-XXXXXX");
@@ -248,26 +106,13 @@ TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
   ProbeReport report = ParseProbeOutput(probe.output);
 
   // What only the host can see.
-  bool sentinel_alive = scene_->SentinelAlive();
-  HostVerdict("host-sentinel-survives", sentinel_alive,
-              "sentinel pid " + std::to_string(scene_->sentinel_pid()) +
-                  (sentinel_alive ? " still runs" : " is gone"),
-              &report);
+  JudgeHost(passwd_before, &report);
   bool victim_alive =
       kill(victim_pid, 0) == 0 && ProcCmdline(victim_pid).find(victim_marker) != std::string::npos;
   HostVerdict(
       "victim-survives", victim_alive,
       "victim pid " + std::to_string(victim_pid) + (victim_alive ? " still runs" : " is gone"),
       &report);
-  bool passwd_same = ReadWholeFile("/etc/passwd").value_or("") == passwd_before;
-  HostVerdict("host-passwd-unchanged", passwd_same,
-              passwd_same ? "/etc/passwd is byte-for-byte the same" : "/etc/passwd changed",
-              &report);
-  std::vector<std::string> leaked = CollectPlanted();
-  HostVerdict("host-files-untouched", leaked.empty(),
-              leaked.empty() ? "no planted file reached the host"
-                             : "planted files reached the host: " + Join(leaked),
-              &report);
   // Whatever the pty's output side holds; a TIOCSTI from the wall echoes its '#' there.
   std::string tty = scene_->DrainTty();
   bool injected = tty.find('#') != std::string::npos;
@@ -278,14 +123,7 @@ TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
 
   EXPECT_FALSE(probe.timed_out) << "the probe did not finish within " << kProbeTimeoutSeconds
                                 << " s";
-  EXPECT_TRUE(report.escaped.empty()) << report.escaped.size() << " attacks escaped:\n"
-                                      << Lines(report.escaped);
-  EXPECT_TRUE(report.skipped.empty()) << "attacks skipped for want of a fact:\n"
-                                      << Lines(report.skipped);
-  EXPECT_GE(static_cast<int>(report.blocked.size()), kMinBlockedAttacks);
-  EXPECT_EQ(report.names.count("kill-all"), 1u)
-      << "no kill-all verdict: the probe's output ended early";
-  EXPECT_NE(report.summary, "") << "no summary line: the probe did not finish";
+  ExpectNoEscape(report, kMinBlockedAttacks);
   EXPECT_EQ(probe.exit_code, 0) << "moat-sandbox run exited " << probe.exit_code;
 
   if (probe.timed_out) SessionGuard{run_dir.path(), attacker_id}.Stop();

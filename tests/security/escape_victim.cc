@@ -6,6 +6,8 @@
 //
 //   moat-escape-victim --marker NAME --abstract NAME --unix-socket PATH --shm-key K
 //                      [--rfb-socket PATH] [--x11-display N]   (a desktop's sockets)
+//                      [--ready-file PATH]   (also marks ready there: a VM guest's /proc is
+//                                             out of the host's sight, its home is not)
 //   (the secret comes in the environment as MOAT_ESC_SECRET)
 #include <fcntl.h>
 #include <stddef.h>
@@ -54,7 +56,7 @@ void WriteFile(const std::string& path, const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string marker, abstract, unix_socket, rfb_socket, x11_display;
+  std::string marker, abstract, unix_socket, rfb_socket, x11_display, ready_file;
   int shm_key = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -68,13 +70,15 @@ int main(int argc, char** argv) {
       rfb_socket = argv[i + 1];
     else if (flag == "--x11-display")
       x11_display = argv[i + 1];
+    else if (flag == "--ready-file")
+      ready_file = argv[i + 1];
     else if (flag == "--shm-key")
       shm_key = static_cast<int>(std::strtol(argv[i + 1], nullptr, 0));
   }
   if (marker.empty() || abstract.empty() || unix_socket.empty() || shm_key == 0) {
     std::fprintf(stderr,
                  "usage: moat-escape-victim --marker NAME --abstract NAME --unix-socket PATH "
-                 "--shm-key K [--rfb-socket PATH] [--x11-display N]\n");
+                 "--shm-key K [--rfb-socket PATH] [--x11-display N] [--ready-file PATH]\n");
     return 2;
   }
   const char* secret = getenv("MOAT_ESC_SECRET");
@@ -97,6 +101,7 @@ int main(int argc, char** argv) {
   if (shmget(shm_key, 4096, IPC_CREAT | 0666) < 0) Die("shmget");
   WriteFile("/dev/shm/" + marker, text);
   WriteFile("/tmp/" + marker, text);  // last: the driver waits for it
+  if (!ready_file.empty()) WriteFile(ready_file, "ready\n");
   std::printf("moat-escape-victim: ready\n");
   std::fflush(stdout);
   for (;;) pause();

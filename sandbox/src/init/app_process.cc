@@ -1,7 +1,6 @@
 #include "app_process.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -61,10 +60,8 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
       if (::dup2(moved[fd], fd) < 0) die(errno);
     }
   }
-  if (spawn.become_user) {
-    if (::setgroups(spawn.groups.size(), spawn.groups.data()) != 0) die(errno);
-    if (::setresgid(spawn.gid, spawn.gid, spawn.gid) != 0) die(errno);
-    if (::setresuid(spawn.uid, spawn.uid, spawn.uid) != 0) die(errno);
+  if (spawn.confine != nullptr) {
+    if (int err = ConfineApplication(*spawn.confine); err != 0) die(err);
   }
   if (!spawn.cwd.empty() && ::chdir(spawn.cwd.c_str()) != 0 && ::chdir("/") != 0) die(errno);
   ::execvpe(argv[0], argv, envp);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app_confinement.h"
 #include "moat/common/error.h"
 #include "moat/common/unique_fd.h"
 
@@ -22,11 +23,8 @@ struct AppSpawn {
   // Directory fds of the session group (one per hierarchy) and the sub-group to join there.
   const std::vector<UniqueFd>* cgroup_dirs = nullptr;
   std::string cgroup_name;
-  // A VM guest's moat-init runs as root: the application then becomes this user first.
-  bool become_user = false;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::vector<gid_t> groups;
+  // A VM guest's moat-init runs as root: the application is confined by it first.
+  const AppConfinement* confine = nullptr;
 };
 
 struct SpawnedApp {

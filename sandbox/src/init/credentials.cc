@@ -25,27 +25,43 @@ Status BecomeUser(const UserIdentity& user) {
   return {};
 }
 
-Status DropAllCapabilities() {
-  // Securebits first: they need CAP_SETPCAP, which we are about to give up.
+int LockCapabilityBounds(const char** failed_call) {
+  // Securebits first: they need CAP_SETPCAP, which the bounding set is about to lose.
   unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
                        SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
                        SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-  if (::prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0)
-    return FailErrno("prctl", "PR_SET_SECUREBITS");
+  if (::prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) {
+    *failed_call = "prctl PR_SET_SECUREBITS";
+    return errno;
+  }
   // Up to 63, not the build headers' CAP_LAST_CAP: a newer kernel may know more capabilities
   // (the ones it does not know give EINVAL).
   for (int cap = 0; cap < 64; ++cap) {
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
-      return FailErrno("prctl PR_CAPBSET_DROP", std::to_string(cap));
+      *failed_call = "prctl PR_CAPBSET_DROP";
+      return errno;
     }
   }
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
-    return FailErrno("prctl", "PR_CAP_AMBIENT_CLEAR_ALL");
+    *failed_call = "prctl PR_CAP_AMBIENT_CLEAR_ALL";
+    return errno;
   }
+  return 0;
+}
+
+int ClearCapabilitySets() {
   // capset(2) directly: moat-init is linked statically and needs no libcap for an empty set.
   struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-  if (::syscall(SYS_capset, &header, data) != 0) return FailErrno("capset", "empty set");
+  return ::syscall(SYS_capset, &header, data) != 0 ? errno : 0;
+}
+
+Status DropAllCapabilities() {
+  const char* failed_call = "";
+  if (int err = LockCapabilityBounds(&failed_call); err != 0) {
+    return FailErrno(failed_call, "capability bounds", err);
+  }
+  if (int err = ClearCapabilitySets(); err != 0) return FailErrno("capset", "empty set", err);
   return {};
 }
 

@@ -17,6 +17,11 @@ Status BecomeUser(const UserIdentity& user);
 // Empties the bounding, permitted, effective, inheritable and ambient sets and locks the
 // securebits so that no exec can bring a capability back.
 Status DropAllCapabilities();
+// The two halves of DropAllCapabilities, async-signal-safe for a forked child (a VM guest's
+// application, which must change its uid in between): each returns 0 or an errno.
+// LockCapabilityBounds needs CAP_SETPCAP; *failed_call names the step that failed.
+int LockCapabilityBounds(const char** failed_call);
+int ClearCapabilitySets();
 Status LockDownProcess();
 
 }  // namespace moat::sandbox::init

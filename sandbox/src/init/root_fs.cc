@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "host_secrets.h"
 #include "mount_ops.h"
 
 namespace moat::sandbox::init {
@@ -192,9 +193,7 @@ Status BindUserMounts(const SetupConfig& c) {
 // Secrets in the read-only lower: hashes and Moat's own configuration.
 Status MaskSecrets(const SetupConfig& c) {
   std::string root = Merged(c);
-  for (const char* path : {"/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-",
-                           "/etc/moat", "/var/lib/moat", "/etc/ssh/ssh_host_rsa_key",
-                           "/etc/ssh/ssh_host_ecdsa_key", "/etc/ssh/ssh_host_ed25519_key"}) {
+  for (const char* path : kHostSecretPaths) {
     MOAT_TRY_VOID(MaskPath(root + path, "/dev/null"));
   }
   return {};

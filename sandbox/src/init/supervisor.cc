@@ -28,12 +28,12 @@ Supervisor::Supervisor(SetupConfig config, UniqueFd listener, std::vector<Unique
       listener_(std::move(listener)),
       cgroup_dirs_(std::move(cgroup_dirs)) {}
 
-Supervisor Supervisor::ForVmPort(SetupConfig config, UniqueFd port, std::vector<gid_t> groups,
+Supervisor Supervisor::ForVmPort(SetupConfig config, UniqueFd port, AppConfinement confinement,
                                  std::string log_dir) {
   Supervisor supervisor(std::move(config), UniqueFd(), {});
   supervisor.stream_fd_ = port.get();
   supervisor.clients_[port.get()].socket = std::move(port);
-  supervisor.app_groups_ = std::move(groups);
+  supervisor.app_confinement_ = std::move(confinement);
   supervisor.log_dir_ = std::move(log_dir);
   return supervisor;
 }
@@ -321,10 +321,7 @@ nlohmann::json Supervisor::HandleLaunch(int fd, const nlohmann::json& body,
     if (!log) return {{"error", "open '" + log_path + "': " + strerror(errno)}, {"errno", errno}};
     (void)!::fchown(log.get(), config_.user.uid, config_.user.gid);
     spawn.stdio[1] = spawn.stdio[2] = log.get();
-    spawn.become_user = true;
-    spawn.uid = config_.user.uid;
-    spawn.gid = config_.user.gid;
-    spawn.groups = app_groups_;
+    spawn.confine = &app_confinement_;
   } else if (!spawn.tty) {
     if (fds.size() != 3) return {{"error", "launch without tty needs 3 stdio fds"}};
     for (int i = 0; i < 3; ++i) spawn.stdio[i] = fds[i].get();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../setup_config.h"
+#include "app_confinement.h"
 #include "moat/common/unique_fd.h"
 #include "moat/sandbox/control_protocol.h"
 
@@ -22,9 +23,9 @@ class Supervisor {
   Supervisor(SetupConfig config, UniqueFd listener, std::vector<UniqueFd> cgroup_dirs);
   // A VM guest's moat-init: no listener, one host connection over the virtio-serial `port`
   // (non-blocking), one JSON object per line and no fds. Applications run as the session's
-  // user with supplementary `groups` (moat-init itself stays the guest's root), and their
+  // user, confined as `confinement` says (moat-init itself stays the guest's root), and their
   // stdout and stderr go to a log in `log_dir`.
-  static Supervisor ForVmPort(SetupConfig config, UniqueFd port, std::vector<gid_t> groups,
+  static Supervisor ForVmPort(SetupConfig config, UniqueFd port, AppConfinement confinement,
                               std::string log_dir);
   // Returns moat-init's exit code once every process of the session is gone after a shutdown.
   int Run();
@@ -74,7 +75,7 @@ class Supervisor {
   // The VM port (stream_fd_ >= 0): its client, partial input, and who applications run as.
   int stream_fd_ = -1;
   ControlLineReader stream_reader_;
-  std::vector<gid_t> app_groups_;
+  AppConfinement app_confinement_;
   std::string log_dir_;
   bool shutting_down_ = false;
   bool killed_ = false;

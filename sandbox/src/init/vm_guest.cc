@@ -10,7 +10,9 @@
 #include <map>
 #include <sstream>
 
+#include "embedded_seccomp.h"
 #include "supervisor.h"
+#include "vm_guest_root.h"
 
 namespace moat::sandbox::init {
 namespace {
@@ -64,6 +66,7 @@ Result<VmGuestConfig> VmGuestConfigFromCmdline(const std::string& cmdline) {
     if (*end != '\0') return Fail(InvalidArgument("moat.groups: '" + group + "' is not a number"));
     if (value != out.config.user.gid) out.groups.push_back(static_cast<gid_t>(value));
   }
+  if (!words["moat.seccomp"].empty()) out.seccomp_profile = words["moat.seccomp"];
   return out;
 }
 
@@ -74,6 +77,21 @@ int RunVmGuest(const std::string& port) {
   auto guest = VmGuestConfigFromCmdline(cmdline);
   if (!guest) {
     std::fprintf(stderr, "moat-init: %s\n", guest.error().message().c_str());
+    return 3;
+  }
+  // Refused before the port is served: the host then sees a guest that never answers, with
+  // the reason on the console, rather than applications that run unconfined.
+  AppConfinement confinement{.uid = guest->config.user.uid,
+                             .gid = guest->config.user.gid,
+                             .groups = guest->groups,
+                             .seccomp = EmbeddedSeccompProgram(guest->seccomp_profile)};
+  if (confinement.seccomp.empty()) {
+    std::fprintf(stderr, "moat-init: no seccomp profile '%s' in this moat-init\n",
+                 guest->seccomp_profile.c_str());
+    return 3;
+  }
+  if (auto narrowed = NarrowGuestRoot(guest->config.user.home); !narrowed) {
+    std::fprintf(stderr, "moat-init: %s\n", narrowed.error().message().c_str());
     return 3;
   }
   UniqueFd fd(::open(port.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
@@ -88,7 +106,7 @@ int RunVmGuest(const std::string& port) {
   std::fprintf(stderr, "moat-init: serving session '%s' on %s\n", guest->config.id.c_str(),
                port.c_str());
   auto supervisor = Supervisor::ForVmPort(std::move(guest->config), std::move(fd),
-                                          std::move(guest->groups), log_dir);
+                                          std::move(confinement), log_dir);
   int code = supervisor.Run();
   // PID 1 must not exit (the kernel would panic): the session is over, so is the VM.
   ::sync();

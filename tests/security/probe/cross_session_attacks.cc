@@ -119,19 +119,7 @@ Outcome VictimTmpSocket(const Facts& f) {
 // The victim's state under the host's run directory: its control socket drives the session.
 Outcome VictimControlSocket(const Facts& f) {
   if (f.victim_run_paths.empty()) return Skipped("needs --victim-run-path");
-  std::vector<std::string> failures;
-  for (const auto& path : f.victim_run_paths) {
-    struct stat st {};
-    if (lstat(path.c_str(), &st) != 0) {
-      failures.push_back(path + ": " + ErrName(errno));
-      continue;
-    }
-    if (S_ISSOCK(st.st_mode) && ConnectUnix(path) == 0) {
-      return Escaped("connected to the victim's control socket '" + path + "'");
-    }
-    return Escaped("the victim's '" + path + "' is visible");
-  }
-  return Blocked(Join(failures, ", "));
+  return HostPathsOutOfReach(f.victim_run_paths, "the victim's");
 }
 
 // The victim's desktop: its RFB socket on the host (where the display gateway, as root, reaches

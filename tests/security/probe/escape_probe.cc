@@ -157,7 +157,8 @@ bool ParseInt(const char* text, long* out) {
            "[--victim-home-file NAME] [--victim-tmp-marker NAME] [--victim-shm-key K] "
            "[--victim-rfb-socket PATH] [--victim-x11-display N] "
            "[--secret TEXT | --secret-hex HEX] [--suid-helper PATH] [--nonce TEXT] "
-           "[--allow-kill-all] [--only NAME]...\n");
+           "[--vm] [--own-vm-path PATH]... [--host-user-dir DIR] [--host-export-socket PATH] "
+           "[--allow-kill-all] [--output FILE] [--only NAME]...\n");
   _exit(2);
 }
 
@@ -228,20 +229,37 @@ constexpr FlagSpec kFlags[] = {
     {"--secret-hex", [](Facts* f, const std::string&, const char* v) { f->secret = FromHex(v); }},
     {"--suid-helper", [](Facts* f, const std::string&, const char* v) { f->suid_helper = v; }},
     {"--nonce", [](Facts* f, const std::string&, const char* v) { f->nonce = v; }},
+    {"--own-vm-path",
+     [](Facts* f, const std::string&, const char* v) { f->own_vm_paths.push_back(v); }},
+    {"--host-user-dir", [](Facts* f, const std::string&, const char* v) { f->host_user_dir = v; }},
+    {"--host-export-socket",
+     [](Facts* f, const std::string&, const char* v) { f->host_export_socket = v; }},
 };
+
+// A VM guest's applications write to a log the host cannot read: the verdicts then go to a
+// file in the home, which the host shares.
+void RedirectOutput(const std::string& path) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) Usage(Failed("open '" + path + "'", errno));
+  close(fd);
+}
 
 Facts ParseArgs(int argc, char** argv, std::vector<std::string>* only) {
   Facts f;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
-    if (flag == "--allow-kill-all") {
-      f.allow_kill_all = true;
+    if (flag == "--allow-kill-all" || flag == "--vm") {
+      (flag == "--vm" ? f.in_vm : f.allow_kill_all) = true;
       continue;
     }
     if (i + 1 >= argc) Usage("'" + flag + "' needs a value");
     const char* value = argv[++i];
     if (flag == "--only") {
       only->push_back(value);
+      continue;
+    }
+    if (flag == "--output") {
+      RedirectOutput(value);
       continue;
     }
     bool known = false;
@@ -277,7 +295,8 @@ Outcome KillAllAttack(const Facts& f) {
                    visible.detail);
   }
   std::string ns = PidNamespace();
-  if (ns == kInitialPidNamespace) {
+  // A guest's initial pid namespace is its own kernel's: kill(-1) reaches the guest only.
+  if (ns == kInitialPidNamespace && !f.in_vm) {
     return Escaped(
         "in the initial pid namespace: kill(-1, SIGKILL) would reach every host "
         "process of uid " +
@@ -301,8 +320,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> only;
   Facts facts = ParseArgs(argc, argv, &only);
   Tally tally;
-  for (auto table : {HostAttacks(), MountAttacks(), ProcSysAttacks(), KernelAttacks(),
-                     DeviceAttacks(), PrivilegeAttacks(), CrossSessionAttacks(), CgroupAttacks()}) {
+  std::vector<std::span<const Attack>> tables = {
+      HostAttacks(),   MountAttacks(),     ProcSysAttacks(),      KernelAttacks(),
+      DeviceAttacks(), PrivilegeAttacks(), CrossSessionAttacks(), CgroupAttacks()};
+  if (facts.in_vm) tables.push_back(VmBoundaryAttacks());
+  for (auto table : tables) {
     for (const Attack& attack : table) {
       if (Selected(only, attack.name)) Print(attack.name, RunInChild(attack, facts), &tally);
     }

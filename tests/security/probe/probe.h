@@ -45,6 +45,12 @@ struct Facts {
   std::string suid_helper;
   std::string nonce;  // names the files the probe plants for the driver to look for on the host
   bool allow_kill_all = false;
+  // In a VM session's guest (--vm): the kernel, its initial namespaces and its devices are the
+  // VM's own, and the VM boundary's attacks run (vm_boundary_attacks.cc).
+  bool in_vm = false;
+  std::vector<std::string> own_vm_paths;  // host paths of this VM's own sockets (control, QMP)
+  std::string host_user_dir;              // a host dir of ours, outside the read-write export
+  std::string host_export_socket;         // a listening host socket inside the read-only export
 };
 
 enum class Verdict { kBlocked, kEscaped, kSkipped, kNote };
@@ -73,6 +79,7 @@ std::span<const Attack> PrivilegeAttacks();
 std::span<const Attack> HostAttacks();
 std::span<const Attack> CrossSessionAttacks();
 std::span<const Attack> CgroupAttacks();
+std::span<const Attack> VmBoundaryAttacks();  // only with --vm
 
 // Runs in the probe's main process, never in a child: see escape_probe.cc.
 Outcome KillAllAttack(const Facts& facts);
@@ -148,6 +155,10 @@ Outcome SignalPid(pid_t pid, const std::string& expect);
 Outcome PtracePid(pid_t pid, const std::string& expect);
 Outcome PidfdSignalPid(pid_t pid, const std::string& expect);
 Outcome ReadPidEnviron(pid_t pid, const std::string& expect, const std::string& secret);
+
+// Host paths (a session's sockets and state in the agent's run directory) that must be
+// neither visible nor connectable from here; `whose` names them in the verdict.
+Outcome HostPathsOutOfReach(const std::vector<std::string>& paths, const std::string& whose);
 
 std::string Join(const std::vector<std::string>& parts, const char* sep);
 

@@ -264,6 +264,22 @@ std::string Stranger(pid_t pid, const std::string& expect) {
 
 }  // namespace
 
+Outcome HostPathsOutOfReach(const std::vector<std::string>& paths, const std::string& whose) {
+  std::vector<std::string> failures;
+  for (const auto& path : paths) {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0) {
+      failures.push_back(path + ": " + ErrName(errno));
+      continue;
+    }
+    if (S_ISSOCK(st.st_mode) && ConnectUnix(path) == 0) {
+      return Escaped("connected to " + whose + " socket '" + path + "'");
+    }
+    return Escaped(whose + " '" + path + "' is visible");
+  }
+  return Blocked(Join(failures, ", "));
+}
+
 Outcome SignalPid(pid_t pid, const std::string& expect) {
   // Signal 0 runs the same visibility and permission checks as SIGKILL and hurts nobody.
   if (kill(pid, 0) != 0) return Blocked(Failed("kill(" + std::to_string(pid) + ", 0)", errno));
