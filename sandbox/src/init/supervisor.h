@@ -74,6 +74,9 @@ class Supervisor {
   // The VM port (stream_fd_ >= 0): its client, partial input, and who applications run as.
   int stream_fd_ = -1;
   ControlLineReader stream_reader_;
+  // Whether the last read said the host side is connected (EAGAIN) rather than not (0): only
+  // a 0 after a connected port is the end of a connection (see OnPortData).
+  bool port_connected_ = false;
   std::vector<gid_t> app_groups_;
   std::string log_dir_;
   bool shutting_down_ = false;
