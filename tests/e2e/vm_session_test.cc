@@ -186,14 +186,14 @@ TEST_F(VmSessionTest, OwnKernelOwnProcThrottleSuspendResumeEndThroughTheApi) {
 
   // Several seconds per measurement: under TCG, and on a machine shared with other work, a
   // short window is noise.
-  double uncapped = ProgressPerSecond(progress, std::chrono::seconds(4));
+  double uncapped = ProgressPerSecond(progress, std::chrono::seconds(3));
   auto limited = ctl({"sessions", "limit", id, "cpu_percent=20"});
   ASSERT_EQ(limited.exit_code, 0) << limited.out << limited.err;
   std::string cpu_max =
       SessionCgroupFile(broker.cgroup_parent(), id, {"cpu.max", "cpu.cfs_quota_us"});
   EXPECT_NE(test::ReadFile(cpu_max).find("20000"), std::string::npos) << cpu_max;
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  double capped = ProgressPerSecond(progress, std::chrono::seconds(6));
+  double capped = ProgressPerSecond(progress, std::chrono::seconds(4));
 
   auto suspended = ctl({"sessions", "suspend", id});
   ASSERT_EQ(suspended.exit_code, 0) << suspended.out << suspended.err;
@@ -205,13 +205,13 @@ TEST_F(VmSessionTest, OwnKernelOwnProcThrottleSuspendResumeEndThroughTheApi) {
   auto resumed = ctl({"sessions", "resume", id});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
   EXPECT_EQ(resumed.out, id + ": active\n");
-  double after_resume = ProgressPerSecond(progress, std::chrono::seconds(3));
+  double after_resume = ProgressPerSecond(progress, std::chrono::seconds(2));
 
   Reply lifted = admin.Call("POST", "/api/v1/sessions/" + id + "/limits",
                             {{"limits", {{"cpu_percent", "max"}}}});
   ASSERT_EQ(lifted.status, 200) << lifted.raw;
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  double uncapped_again = ProgressPerSecond(progress, std::chrono::seconds(4));
+  double uncapped_again = ProgressPerSecond(progress, std::chrono::seconds(3));
 
   std::printf(
       "[ VM ] guest progress per second: uncapped %.0f, cpu_percent=20 %.0f (%.0f %%), "
