@@ -9,40 +9,13 @@
 #include <string>
 
 #include "broker_harness.h"
+#include "browser_page.h"
 #include "test_support.h"
 
 namespace moat::e2e {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr const char* kChromium = "/usr/bin/chromium";
-
-// Why the browser cannot be driven here, or "" when it can.
-std::string MissingBrowserTools() {
-  if (!fs::exists(kChromium)) {
-    return "Debian's chromium is not installed (scripts/install-deps.sh installs it)";
-  }
-  if (!fs::exists(std::string(MOAT_BROWSER_TESTS_DIR) +
-                  "/node_modules/playwright-core/package.json")) {
-    return "tests/e2e/browser/node_modules is missing (scripts/install-deps.sh runs npm ci there)";
-  }
-  if (test::RunCommand({"node", "--version"}).exit_code != 0) return "node is not installed";
-  return "";
-}
-
-#define SKIP_WITHOUT_BROWSER()                                                      \
-  do {                                                                              \
-    if (std::string why = MissingBrowserTools(); !why.empty()) GTEST_SKIP() << why; \
-  } while (0)
-
-struct PageRun {
-  int exit_code = -1;
-  std::string output;
-  std::string shots;
-  Json result;  // login_page.mjs's result.json: {"session", "steps"}
-  bool Shot(const std::string& name) const { return fs::exists(shots + "/" + name + ".png"); }
-};
 
 class WebLogin : public SharedBrokerTest {
  protected:
@@ -56,31 +29,11 @@ class WebLogin : public SharedBrokerTest {
     return Api(*broker_, Login(*broker_, name, password));
   }
 
-  // Runs the page's `steps` (see login_page.mjs) as `user`; screenshots in web-shots/<test
-  // name>, or web-shots/<test name>/<label> for a test's second browser run.
+  // Runs the page's `steps` (see login_page.mjs) as `user` against the suite's broker.
   static PageRun RunPage(const std::string& user, const std::string& password,
                          const std::string& steps, const std::vector<std::string>& env = {},
                          const std::string& label = "") {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    PageRun run;
-    run.shots = std::string(MOAT_WEB_SHOTS_DIR) + "/" + test->name();
-    if (!label.empty()) run.shots += "/" + label;
-    fs::remove_all(run.shots);
-    fs::create_directories(run.shots);
-    std::vector<std::string> argv = {"env",
-                                     "MOAT_URL=" + broker_->url(),
-                                     "MOAT_USER=" + user,
-                                     "MOAT_PASSWORD=" + password,
-                                     "MOAT_SHOTS=" + run.shots,
-                                     "MOAT_STEPS=" + steps};
-    argv.insert(argv.end(), env.begin(), env.end());
-    argv.push_back("node");
-    argv.push_back(std::string(MOAT_BROWSER_TESTS_DIR) + "/login_page.mjs");
-    test::CommandResult result = test::RunCommand(argv, 240);
-    run.exit_code = result.exit_code;
-    run.output = result.out + result.err;
-    run.result = Json::parse(test::ReadFile(run.shots + "/result.json"), nullptr, false);
-    return run;
+    return RunLoginPage(*broker_, user, password, steps, env, label);
   }
 };
 

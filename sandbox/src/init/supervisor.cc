@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -200,10 +201,19 @@ void Supervisor::OnPortData() {
       stream_reader_.Append(chunk, static_cast<size_t>(n));
       continue;
     }
-    // 0: the host side is not connected (any more). Its next connection starts afresh; the
-    // applications it started keep running, as with a dropped sandbox client.
-    if (n == 0) stream_reader_.Clear();
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) port_connected_ = true;  // no data, host connected
+    // 0: the guest's kernel has the host side as not connected. After a connected port that
+    // is the end of a connection: its partial input goes, the next connection starts afresh
+    // and the applications it started keep running (as with a dropped sandbox client). But
+    // that view lags behind the data: a new connection's first request can arrive before the
+    // guest has handled the control message that opens the port (another virtqueue, handled
+    // later, and much later in a busy guest). Bytes read while the port is still seen closed
+    // are that next connection's: dropping them lost a restarted agent's first request.
+    if (n == 0 && port_connected_) {
+      stream_reader_.Clear();
+      port_connected_ = false;
+    }
     break;
   }
   for (;;) {
@@ -226,7 +236,9 @@ void Supervisor::Send(int fd, const nlohmann::json& body, const std::vector<int>
   auto line = EncodeControlLine(body);
   if (!line) return;
   // The port is non-blocking: wait a little for room (or for the host to connect), then give
-  // up on the message rather than stall the session's PID 1.
+  // up on the message rather than stall the session's PID 1. A port with no host connected
+  // polls as hung up at once, so that wait is in short sleeps, not a spin.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   size_t done = 0;
   while (done < line->size()) {
     ssize_t n = ::write(fd, line->data() + done, line->size() - done);
@@ -236,8 +248,12 @@ void Supervisor::Send(int fd, const nlohmann::json& body, const std::vector<int>
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno != EAGAIN) return;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
     struct pollfd writable = {fd, POLLOUT, 0};
-    if (::poll(&writable, 1, 2000) <= 0) return;
+    if (::poll(&writable, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) return;
+    if (!(writable.revents & POLLOUT)) ::poll(nullptr, 0, 20);
   }
 }
 

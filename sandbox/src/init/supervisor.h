@@ -76,6 +76,9 @@ class Supervisor {
   int stream_fd_ = -1;
   ControlLineReader stream_reader_;
   AppConfinement app_confinement_;
+  // Whether the last read said the host side is connected (EAGAIN) rather than not (0): only
+  // a 0 after a connected port is the end of a connection (see OnPortData).
+  bool port_connected_ = false;
   std::string log_dir_;
   bool shutting_down_ = false;
   bool killed_ = false;
