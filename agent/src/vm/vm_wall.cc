@@ -76,6 +76,12 @@ std::string Tail(const std::string& path, size_t bytes) {
   return text;
 }
 
+// TCG's translation cache. QEMU's default reserves up to 1 GiB and keeps what it has filled
+// resident, outside the guest's RAM but in the session's cgroup, where vm_backend.cc allows QEMU
+// 192 MiB beyond the guest. A boot fills about 46 MiB; a smaller cap makes the boot flush and
+// translate again (16 MiB: -31 MiB of RSS but +250 ms to ready under TCG; docs/vm.md).
+constexpr unsigned kTcgCacheMiB = 128;
+
 std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
                                   const std::string& dir) {
   std::string groups;
@@ -129,12 +135,15 @@ std::string GuestKernelOptions(const GuestImage& image) {
 
 std::vector<std::string> QemuMachineArgv(const VmSpec& spec) {
   const auto& image = spec.image;
+  // Under TCG the translation cache is capped (kTcgCacheMiB); KVM has none.
+  std::string accel = image.accel;
+  if (accel == "tcg") accel += ",tb-size=" + std::to_string(kTcgCacheMiB);
   // microvm: virtio-mmio, no PCI, no firmware; direct kernel boot.
   return {spec.qemu,
           "-M",
           "microvm",
           "-accel",
-          image.accel,
+          accel,
           "-cpu",
           image.accel == "kvm" ? "host" : "max",
           "-smp",
