@@ -18,9 +18,11 @@ fail() {
   exit 1
 }
 
-mount -t devtmpfs devtmpfs /dev || fail "mount devtmpfs"
-mount -t proc proc /proc || fail "mount proc"
-mount -t sysfs sysfs /sys || fail "mount sysfs"
+# One mount process for several mounts (mount -a -T): every busybox process costs a fork and an
+# exec, milliseconds each under TCG.
+printf '%s\n' "devtmpfs /dev devtmpfs defaults" "proc /proc proc defaults" \
+  "sysfs /sys sysfs defaults" >/fstab.early
+mount -a -T /fstab.early || fail "mount /dev, /proc, /sys"
 
 home=""
 uid=""
@@ -40,32 +42,33 @@ done </lib/modules/moat-vm/order
 
 # The host's / is read-only on the host's side too (QEMU's readonly=on); the page cache may
 # keep what it read, since it never changes under the guest's feet in a way that matters.
-mkdir -p /lower /rw /newroot
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,access=client,msize=524288,cache=loose \
-  moat-root /lower || fail "mount the host's / (9p moat-root)"
-mount -t tmpfs -o mode=0755 moat-rw /rw || fail "mount the overlay's tmpfs"
+mkdir -p /lower /rw /newroot /dev/pts /dev/shm
+nine="trans=virtio,version=9p2000.L,access=client,msize=524288"
+printf '%s\n' "moat-root /lower 9p $nine,ro,cache=loose" "moat-rw /rw tmpfs mode=0755" \
+  >/fstab.lower
+mount -a -T /fstab.lower || fail "mount the host's / (9p moat-root) and the overlay's tmpfs"
 mkdir -p /rw/upper /rw/work
-mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work moat-root /newroot ||
-  fail "mount the root overlay"
-mount -t 9p -o trans=virtio,version=9p2000.L,access=client,msize=524288,nosuid,nodev \
-  moat-home "/newroot$home" || fail "mount the home (9p moat-home) on $home"
-
-mount -t proc proc /newroot/proc || fail "mount /proc"
-mount -t sysfs sysfs /newroot/sys || fail "mount /sys"
-mount --move /dev /newroot/dev || fail "move /dev"
-mkdir -p /newroot/dev/pts /newroot/dev/shm
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /newroot/dev/pts || fail "devpts"
-mount -t tmpfs -o mode=1777,nosuid,nodev shm /newroot/dev/shm || fail "mount /dev/shm"
-mount -t tmpfs -o mode=0755,nosuid,nodev run /newroot/run || fail "mount /run"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmp /newroot/tmp || fail "mount /tmp"
+printf '%s\n' \
+  "moat-root /newroot overlay lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work" \
+  "moat-home /newroot$home 9p $nine,nosuid,nodev" \
+  "proc /newroot/proc proc defaults" \
+  "sysfs /newroot/sys sysfs defaults" \
+  "/dev /newroot/dev none move" \
+  "devpts /newroot/dev/pts devpts newinstance,ptmxmode=0666,mode=0620" \
+  "shm /newroot/dev/shm tmpfs mode=1777,nosuid,nodev" \
+  "run /newroot/run tmpfs mode=0755,nosuid,nodev" \
+  "tmp /newroot/tmp tmpfs mode=1777,nosuid,nodev" >/fstab.root
+# On a failure busybox prints which mount failed and why, just before our line on the console.
+mount -a -T /fstab.root || fail "mount the session's root, home ($home), /proc, /sys, /dev, tmpfs"
 ip link set lo up 2>/dev/null || true
 
 # The control port: /dev/vportNpM whose sysfs name is moat.control (no udev here, so no
 # /dev/virtio-ports/ links).
+# `read` is a shell builtin: no fork per port (each fork and exec costs milliseconds under TCG).
 port=""
 for try in 1 2 3 4 5 6 7 8 9 10; do
   for name in /sys/class/virtio-ports/*/name; do
-    [ -f "$name" ] && [ "$(cat "$name")" = moat.control ] || continue
+    [ -f "$name" ] && read -r port_name <"$name" && [ "$port_name" = moat.control ] || continue
     dir=${name%/name}
     port=/dev/${dir##*/}
   done
@@ -78,7 +81,9 @@ done
 # The relay (moat-init --vm-relay) runs as the user, so the user gets the port and the
 # directory Xvnc puts its socket in; no one else in the guest does.
 for name in /sys/class/virtio-ports/*/name; do
-  if [ ! -f "$name" ] || [ "$(cat "$name")" != moat.display ]; then continue; fi
+  if [ ! -f "$name" ] || ! read -r port_name <"$name" || [ "$port_name" != moat.display ]; then
+    continue
+  fi
   dir=${name%/name}
   display_port=/newroot/dev/${dir##*/}
   if ! chown "$uid" "$display_port" || ! chmod 0600 "$display_port"; then

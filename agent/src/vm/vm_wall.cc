@@ -76,36 +76,42 @@ std::string Tail(const std::string& path, size_t bytes) {
   return text;
 }
 
+// TCG's translation cache. QEMU's default reserves up to 1 GiB and keeps what it has filled
+// resident, outside the guest's RAM but in the session's cgroup, where vm_backend.cc allows QEMU
+// 192 MiB beyond the guest. A boot fills about 46 MiB; a smaller cap makes the boot flush and
+// translate again (16 MiB: -31 MiB of RSS but +250 ms to ready under TCG; docs/vm.md).
+constexpr unsigned kTcgCacheMiB = 128;
+
 std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
                                   const std::string& dir) {
-  const auto& image = spec.image;
   std::string groups;
   for (gid_t gid : user.groups) groups += (groups.empty() ? "" : ",") + std::to_string(gid);
-  std::string cmdline = "console=ttyS0 quiet panic=-1";
-  if (image.tsc_khz) cmdline += " tsc_early_khz=" + std::to_string(image.tsc_khz);
+  std::string cmdline = GuestKernelOptions(spec.image);
   cmdline += " moat.id=" + spec.id + " moat.user=" + user.name +
              " moat.uid=" + std::to_string(user.uid) + " moat.gid=" + std::to_string(user.gid) +
              " moat.groups=" + groups + " moat.home=" + user.home + " moat.shell=" + user.shell;
-  return {spec.qemu, "-name", "moat-" + spec.id,
-          // microvm: virtio-mmio, no PCI, no firmware; direct kernel boot.
-          "-M", "microvm", "-accel", image.accel, "-cpu", image.accel == "kvm" ? "host" : "max",
-          "-smp", std::to_string(spec.vcpus), "-m", std::to_string(spec.memory_mib), "-nodefaults",
-          "-no-user-config", "-nographic", "-no-reboot", "-kernel", image.kernel, "-initrd",
-          image.initramfs, "-append", cmdline, "-serial", "file:" + dir + "/console.log",
-          // The control port: moat-init's protocol, QEMU listening, the agent connecting (again
-          // after a restart).
-          "-chardev", "socket,id=control,path=" + dir + "/control.sock,server=on,wait=off",
-          "-device", "virtio-serial-device", "-device",
-          "virtserialport,chardev=control,name=moat.control", "-qmp",
-          "unix:" + dir + "/qmp.sock,server=on,wait=off",
-          // The host's / read-only (twice: QEMU refuses writes, and it runs as the user), the home
-          // read-write. security_model=none: files are created as QEMU's user, the session's.
-          "-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
-          "-device", "virtio-9p-device,fsdev=root,mount_tag=moat-root", "-fsdev",
-          "local,id=home,path=" + user.home + ",security_model=none,multidevs=remap", "-device",
-          "virtio-9p-device,fsdev=home,mount_tag=moat-home",
-          // QEMU's own seccomp filter: no setuid, no exec, no obsolete calls, no sched tuning.
-          "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"};
+  auto argv = QemuMachineArgv(spec);
+  argv.insert(argv.begin() + 1, {"-name", "moat-" + spec.id});
+  argv.insert(
+      argv.end(),
+      {"-initrd", spec.image.initramfs, "-append", cmdline, "-serial",
+       "file:" + dir + "/console.log",
+       // The control port: moat-init's protocol, QEMU listening, the agent connecting
+       // (again after a restart).
+       "-chardev", "socket,id=control,path=" + dir + "/control.sock,server=on,wait=off", "-device",
+       "virtio-serial-device", "-device", "virtserialport,chardev=control,name=moat.control",
+       "-qmp", "unix:" + dir + "/qmp.sock,server=on,wait=off",
+       // The host's / read-only (twice: QEMU refuses writes, and it runs as the user),
+       // the home read-write. security_model=none: files are created as QEMU's user,
+       // the session's.
+       "-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap", "-device",
+       "virtio-9p-device,fsdev=root,mount_tag=moat-root", "-fsdev",
+       "local,id=home,path=" + user.home + ",security_model=none,multidevs=remap", "-device",
+       "virtio-9p-device,fsdev=home,mount_tag=moat-home",
+       // QEMU's own seccomp filter: no setuid, no exec, no obsolete calls, no sched
+       // tuning.
+       "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"});
+  return argv;
 }
 
 // The desktop's port: QEMU accepts on the agent's listening socket, passed as fd 3. A
@@ -120,6 +126,37 @@ void AddDisplayPort(std::vector<std::string>& argv) {
 }
 
 }  // namespace
+
+std::string GuestKernelOptions(const GuestImage& image) {
+  std::string options = "console=ttyS0 quiet panic=-1";
+  if (image.tsc_khz) options += " tsc_early_khz=" + std::to_string(image.tsc_khz);
+  return options;
+}
+
+std::vector<std::string> QemuMachineArgv(const VmSpec& spec) {
+  const auto& image = spec.image;
+  // Under TCG the translation cache is capped (kTcgCacheMiB); KVM has none.
+  std::string accel = image.accel;
+  if (accel == "tcg") accel += ",tb-size=" + std::to_string(kTcgCacheMiB);
+  // microvm: virtio-mmio, no PCI, no firmware; direct kernel boot.
+  return {spec.qemu,
+          "-M",
+          "microvm",
+          "-accel",
+          accel,
+          "-cpu",
+          image.accel == "kvm" ? "host" : "max",
+          "-smp",
+          std::to_string(spec.vcpus),
+          "-m",
+          std::to_string(spec.memory_mib),
+          "-nodefaults",
+          "-no-user-config",
+          "-nographic",
+          "-no-reboot",
+          "-kernel",
+          image.kernel};
+}
 
 Result<GuestImage> GuestImage::Load(const std::string& guest_env) {
   std::ifstream in(guest_env);

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "moat/common/error.h"
 #include "moat/common/unique_fd.h"
@@ -54,6 +55,12 @@ struct VmSpec {
   // QEMU serves as the guest's virtio-serial port "moat.display". -1: no display port.
   int display_listener = -1;
 };
+
+// The kernel command line every guest gets before its session's moat.* words, and QEMU's
+// machine, accelerator, CPU, RAM and kernel: shared with the bench's bare-boot floor
+// (tests/bench/vm_bench.cc), which must boot exactly the same way.
+std::string GuestKernelOptions(const GuestImage& image);
+std::vector<std::string> QemuMachineArgv(const VmSpec& spec);
 
 // A QEMU named by its pid and its start time (clock ticks since boot, /proc/PID/stat field
 // 22), so that a reused pid is never taken for it.
