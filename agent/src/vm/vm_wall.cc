@@ -159,6 +159,10 @@ sandbox::SessionSpec WallSpec(const VmSpec& spec) {
   wall.hostname = "moat-vm-" + spec.id;
   wall.mounts = {{spec.image.kernel, kWallKernel, true},
                  {spec.image.initramfs, kWallInitramfs, true}};
+  for (auto mount : spec.mounts) {
+    mount.read_only = true;
+    wall.mounts.push_back(std::move(mount));
+  }
   // QEMU's own writes (sockets, logs) go to the host dir; the tmpfs is for moat-init's /run
   // and /tmp, so it stays small and is charged to the session's memory group.
   wall.upper_size_bytes = 16ull << 20;

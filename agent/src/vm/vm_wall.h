@@ -57,6 +57,9 @@ struct VmSpec {
   // listening socket the agent binds as root where the display gateway looks
   // (<run>/sessions/<id>/display/rfb.sock), passed to QEMU as its stdin.
   bool display = false;
+  // More read-only binds into QEMU's wall. The agent adds none; the VM escape suite binds the
+  // probe it runs beside QEMU, with QEMU's privileges.
+  std::vector<sandbox::BindMount> mounts;
 };
 
 // The wall's host dir that holds QEMU's sockets and logs; it also marks a wall as a VM's.
