@@ -4,6 +4,7 @@
 // a shutdown leaves nothing. Needs root and qemu-system-x86; without QEMU the tests are skipped.
 #include "vm_wall.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <map>
 #include <sstream>
 
+#include "moat/sandbox/control_client.h"
 #include "moat/sandbox/session_manager.h"
 #include "test_guest.h"
 #include "test_support.h"
@@ -242,6 +244,52 @@ TEST_F(VmWallTest, QemuRunsJailedInAMoatWall) {
   std::filesystem::remove(secret);
   std::filesystem::remove(run_marker);
   EXPECT_TRUE((*wall)->Shutdown(std::chrono::seconds(5)));
+}
+
+// Under KVM, QEMU's wall gets /dev/kvm and its group (VmWall asks for it when guest.env says
+// kvm). No guest boots with KVM here, so this checks the wall alone: a program of a wall that
+// asks for /dev/kvm opens it read-write as the user, who is not in the device's group on the
+// host; a wall that does not ask has no /dev/kvm.
+TEST_F(VmWallTest, KvmIsReachableInAWallThatAsksForIt) {
+  struct stat kvm {};
+  if (::stat("/dev/kvm", &kvm) != 0) GTEST_SKIP() << "no /dev/kvm on this host";
+  std::string home = HomeOf(kUser);
+  auto open_kvm = [&](bool with_device) {
+    sandbox::SessionSpec spec;
+    spec.id = UniqueId("kvm");
+    spec.user = kUser;
+    if (with_device) spec.devices = {"/dev/kvm"};
+    auto info = manager_->Create(spec);
+    EXPECT_TRUE(info) << info.error().message();
+    if (!info) return -1;
+    auto client = sandbox::ControlClient::Connect(info->control_socket);
+    EXPECT_TRUE(client) << client.error().message();
+    int code = -1;
+    if (client) {
+      sandbox::LaunchRequest request;
+      request.argv = {"/bin/sh", "-c", "exec 3<>/dev/kvm && id -G > $HOME/kvm-check"};
+      UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+      auto launched = client->Launch(request, null.get(), null.get(), null.get());
+      EXPECT_TRUE(launched) << launched.error().message();
+      if (launched) {
+        auto exit = client->WaitExit();
+        EXPECT_TRUE(exit) << exit.error().message();
+        if (exit) code = exit->ShellCode();
+      }
+    }
+    EXPECT_TRUE(manager_->Stop(spec.id, std::chrono::seconds(1)));
+    return code;
+  };
+  EXPECT_NE(open_kvm(false), 0) << "a wall that did not ask for it has /dev/kvm";
+  std::filesystem::remove(home + "/kvm-check");
+  EXPECT_EQ(open_kvm(true), 0) << "/dev/kvm cannot be opened in a wall that asked for it";
+  std::string groups = ReadFile(home + "/kvm-check");
+  if (kvm.st_gid != 0 && (kvm.st_mode & 0006) != 0006) {
+    EXPECT_NE((" " + Trim(groups) + " ").find(" " + std::to_string(kvm.st_gid) + " "),
+              std::string::npos)
+        << "the device's group is not among the user's groups in the wall: " << groups;
+  }
+  std::filesystem::remove(home + "/kvm-check");
 }
 
 TEST_F(VmWallTest, TheHostRootIsReadOnlyWritesLandInTheOverlay) {

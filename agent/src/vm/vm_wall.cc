@@ -169,6 +169,8 @@ sandbox::SessionSpec WallSpec(const VmSpec& spec) {
   wall.seccomp_profile = "default";
   wall.limits = spec.limits;
   wall.host_dirs = {kVmHostDir};
+  // KVM: QEMU opens /dev/kvm (its group, kvm on Debian, comes into the wall with it).
+  if (spec.image.accel == "kvm") wall.devices = {"/dev/kvm"};
   return wall;
 }
 
