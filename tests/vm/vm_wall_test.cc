@@ -197,7 +197,9 @@ TEST_F(VmWallTest, QemuRunsJailedInAMoatWall) {
   const std::string run_marker = "/run/moat-vm-marker-" + std::to_string(::getpid());
   { std::ofstream(run_marker) << "host\n"; }
   std::string home = HomeOf(kUser);
-  auto wall = VmWall::Start(Spec(), *manager_);
+  auto spec = Spec();
+  const std::string spec_id = spec.id;
+  auto wall = VmWall::Start(spec, *manager_);
   ASSERT_TRUE(wall) << wall.error().message();
   const pid_t qemu = (*wall)->qemu_pid();
 
@@ -216,6 +218,15 @@ TEST_F(VmWallTest, QemuRunsJailedInAMoatWall) {
   EXPECT_EQ(status["Uid"].substr(0, status["Uid"].find('\t')), std::to_string(UidOf(kUser)));
   std::printf("[ VM ] QEMU in its wall: %s, seccomp filters %s\n", status["VmRSS"].c_str(),
               status["Seccomp_filters"].c_str());
+  // What the wall adds: its moat-init (PSS: shared pages split with every other wall).
+  auto init = manager_->Find(spec_id);
+  ASSERT_TRUE(init) << init.error().message();
+  std::string rollup = ReadFile("/proc/" + std::to_string(init->pid) + "/smaps_rollup");
+  auto pss = rollup.find("Pss:");
+  std::printf("[ VM ] the wall's moat-init: RSS %s, %s\n", ProcStatus(init->pid)["VmRSS"].c_str(),
+              pss == std::string::npos
+                  ? "?"
+                  : Trim(rollup.substr(pss, rollup.find('\n', pss) - pss)).c_str());
 
   // QEMU's / is what it exports to the guest (the 9p moat-root).
   const std::string root = "/proc/" + std::to_string(qemu) + "/root";
@@ -259,8 +270,13 @@ TEST_F(VmWallTest, KvmIsReachableInAWallThatAsksForIt) {
     spec.id = UniqueId("kvm");
     spec.user = kUser;
     if (with_device) spec.devices = {"/dev/kvm"};
+    auto start = std::chrono::steady_clock::now();
     auto info = manager_->Create(spec);
     EXPECT_TRUE(info) << info.error().message();
+    std::printf("[ VM ] a wall like QEMU's, created in %lld ms\n",
+                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::steady_clock::now() - start)
+                                           .count()));
     if (!info) return -1;
     auto client = sandbox::ControlClient::Connect(info->control_socket);
     EXPECT_TRUE(client) << client.error().message();
