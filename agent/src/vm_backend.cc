@@ -400,6 +400,9 @@ Status VmBackend::End(const std::string& session, milliseconds grace) {
     MOAT_TRY_VOID_CTX(cgroups_.Destroy(session),
                       "remove the cgroup of VM session '" + session + "'");
   }
+  // A VM an agent before QEMU's wall started kept its sockets in <run>/vm/<id>/.
+  std::error_code legacy;
+  std::filesystem::remove_all(VmDir() + "/" + session, legacy);
   if (::unlink(RecordPath(session).c_str()) != 0 && errno != ENOENT) {
     return FailErrno("unlink", RecordPath(session));
   }
