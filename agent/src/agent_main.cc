@@ -60,7 +60,7 @@ Result<std::unique_ptr<agent::BackendSet>> OpenBackend(const agent::AgentOptions
     agent::VmBackendOptions vm_options;
     vm_options.run_dir = options.run_dir;
     vm_options.guest_dir = guest;
-    auto opened = agent::VmBackend::Open(std::move(vm_options), sandbox->manager().cgroups());
+    auto opened = agent::VmBackend::Open(std::move(vm_options), sandbox->manager());
     if (opened) {
       vm = std::move(*opened);
       log::Info(

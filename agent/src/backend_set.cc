@@ -74,7 +74,13 @@ Status BackendSet::End(const std::string& session, std::chrono::milliseconds gra
 Result<std::vector<BackendSession>> BackendSet::List() const {
   MOAT_TRY(auto sessions, sandbox_->List());
   if (vm_) {
+    // A VM session's QEMU runs in a wall of the same SessionManager: it is the VM backend's
+    // session, not a sandbox one.
     MOAT_TRY(auto vms, vm_->List());
+    std::erase_if(sessions, [&](const BackendSession& s) {
+      return std::any_of(vms.begin(), vms.end(),
+                         [&](const BackendSession& v) { return v.session_id == s.session_id; });
+    });
     for (auto& session : vms) sessions.push_back(std::move(session));
   }
   return sessions;

@@ -101,7 +101,7 @@ std::string DefaultVmGuestDir() {
 }
 
 Result<std::unique_ptr<VmBackend>> VmBackend::Open(VmBackendOptions options,
-                                                   sandbox::CgroupDriver& cgroups) {
+                                                   sandbox::SessionManager& manager) {
   MOAT_TRY(options.qemu, FindExecutable(options.qemu));
   std::string env = options.guest_dir + "/guest.env";
   auto image = vm::GuestImage::Load(env);
@@ -113,16 +113,11 @@ Result<std::unique_ptr<VmBackend>> VmBackend::Open(VmBackendOptions options,
   for (const auto& file : {image->kernel, image->initramfs}) {
     if (::access(file.c_str(), R_OK) != 0) return FailErrno("access", file);
   }
-  // QEMU runs as the session's user and binds its sockets in <run>/vm/<id>, so the user must
-  // be able to traverse the run directory: search, never read (0711). What else lives there
-  // (the sandbox's sessions/, the id leases) keeps its own 0700.
-  struct stat run {};
-  if (::stat(options.run_dir.c_str(), &run) != 0) return FailErrno("stat", options.run_dir);
-  if ((run.st_mode & 0011) != 0011 &&
-      ::chmod(options.run_dir.c_str(), (run.st_mode & 07777) | 0011) != 0) {
-    return FailErrno("chmod", options.run_dir);
-  }
-  std::unique_ptr<VmBackend> backend(new VmBackend(std::move(options), std::move(*image), cgroups));
+  // The records: root's alone.
+  std::string records = options.run_dir + "/vm";
+  if (::mkdir(records.c_str(), 0700) != 0 && errno != EEXIST) return FailErrno("mkdir", records);
+  if (::chmod(records.c_str(), 0700) != 0) return FailErrno("chmod", records);
+  std::unique_ptr<VmBackend> backend(new VmBackend(std::move(options), std::move(*image), manager));
   backend->AdoptAll();
   return backend;
 }
@@ -134,16 +129,23 @@ VmBackend::~VmBackend() {
 }
 
 void VmBackend::AdoptAll() {
-  DIR* dir = ::opendir(VmDir().c_str());
-  if (dir == nullptr) return;  // no VM ever ran here
+  // A VM is a wall with the "vm" host dir, or a record (the wall may have gone with a reboot
+  // of the host, or never been made by a crashed agent): End cleans up either.
   std::set<std::string> ids;
-  while (struct dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name == "." || name == "..") continue;
-    if (name.size() > 5 && name.ends_with(".json")) name.resize(name.size() - 5);
-    if (ValidId(name)) ids.insert(name);
+  if (auto walls = manager_.List()) {
+    for (const auto& wall : *walls) {
+      if (vm::VmWall::IsVmWall(manager_, wall.id)) ids.insert(wall.id);
+    }
   }
-  ::closedir(dir);
+  if (DIR* dir = ::opendir(VmDir().c_str())) {
+    while (struct dirent* entry = ::readdir(dir)) {
+      std::string name = entry->d_name;
+      if (!name.ends_with(".json")) continue;
+      name.resize(name.size() - 5);
+      if (ValidId(name)) ids.insert(name);
+    }
+    ::closedir(dir);
+  }
   for (const auto& id : ids) {
     Entry entry;
     std::ifstream in(RecordPath(id));
@@ -154,7 +156,7 @@ void VmBackend::AdoptAll() {
       entry.qemu.pid = record.value("pid", 0);
       entry.qemu.start_time = record.value("start_time", uint64_t{0});
     }
-    auto wall = vm::VmWall::Adopt(VmDir() + "/" + id, id, entry.qemu);
+    auto wall = vm::VmWall::Adopt(manager_, id, entry.qemu);
     if (wall) {
       entry.wall = std::move(*wall);
       log::Info("re-adopted VM session",
@@ -203,7 +205,6 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
   vm::VmSpec vm;
   vm.id = id;
   vm.user = spec.user;
-  vm.run_dir = options_.run_dir;
   vm.vcpus = options_.vcpus;
   vm.memory_mib = options_.memory_mib;
   if (limits.memory_max) {
@@ -218,51 +219,19 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
   vm.image = image_;
   vm.qemu = options_.qemu;
   vm.boot_timeout = seconds(60);
-
-  // The session's cgroup, named like a sandbox's: QEMU goes into it before it execs.
-  MOAT_TRY_VOID_CTX(cgroups_.Create(id), "create the cgroup of VM session '" + id + "'");
-  auto undo_cgroup = [&] {
-    if (cgroups_.Populated(id)) (void)cgroups_.Kill(id);
-    (void)cgroups_.Destroy(id);
-  };
-  if (auto applied = cgroups_.Apply(id, limits); !applied) {
-    undo_cgroup();
-    return Fail(std::move(applied).error().Wrap("limit VM session '" + id + "'"));
-  }
-  vm.place = [this, id](pid_t pid) { return cgroups_.AddProcess(id, pid); };
-  // A desktop's RFB socket, bound by us where the gateway looks; QEMU gets the listening fd.
-  UniqueFd display;
-  if (spec.desktop) {
-    auto bound = BindVmDisplaySocket(options_.run_dir, id);
-    if (!bound) {
-      (void)RemoveVmDisplay(options_.run_dir, id);
-      undo_cgroup();
-      return Fail(std::move(bound).error().Wrap("desktop of VM session '" + id + "'"));
-    }
-    display = std::move(*bound);
-    vm.display_listener = display.get();
-  }
-  auto undo_display = [&] {
-    if (spec.desktop) (void)RemoveVmDisplay(options_.run_dir, id);
-  };
-  auto wall = vm::VmWall::Start(vm);
-  display.Reset();  // QEMU holds it now (or never will)
-  if (!wall) {
-    undo_display();
-    undo_cgroup();
-    return Fail(std::move(wall).error());
-  }
+  // The wall's session group, named like a sandbox's, holds QEMU from its first instruction.
+  vm.limits = limits;
+  vm.display = spec.desktop;
+  auto wall = vm::VmWall::Start(vm, manager_);
+  if (!wall) return Fail(std::move(wall).error().Wrap("start VM session '" + id + "'"));
   BackendSession out{id, spec.user, true, 0, id, "", wire::Backend::kVm};
   if (spec.desktop) {
     DesktopRequest request{spec.geometry.value_or(options_.desktop.geometry),
                            spec.depth.value_or(options_.desktop.depth)};
-    auto desktop =
-        StartVmDesktop((*wall)->control(), id, VmDisplayDir(options_.run_dir, id) + "/rfb.sock",
-                       request, options_.desktop);
+    auto desktop = StartVmDesktop((*wall)->control(), id, (*wall)->display_socket(), request,
+                                  options_.desktop);
     if (!desktop) {
       (void)(*wall)->Kill();
-      undo_display();
-      undo_cgroup();
       return Fail(std::move(desktop).error().Wrap("start the desktop of VM session '" + id + "'"));
     }
     out.rfb_socket = desktop->rfb_socket;
@@ -287,8 +256,6 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
   }
   if (!recorded) {
     (void)(*wall)->Kill();
-    undo_display();
-    undo_cgroup();
     return Fail(std::move(recorded).error().Wrap("record VM session '" + id + "'"));
   }
   log::Info("VM session ready", {{"session", id},
@@ -422,35 +389,22 @@ Status VmBackend::End(const std::string& session, milliseconds grace) {
     if (!ended)
       log::Warning("VM shutdown", {{"session", session}, {"error", ended.error().message()}});
   } else if (entry.wall) {
-    ended = entry.wall->Kill();  // QEMU exited by itself: reap it, remove its directory
-  } else {
-    // Not adopted: the QEMU the record names, if it still is that process.
-    if (entry.qemu.pid > 1) {
-      UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, entry.qemu.pid, 0)));
-      auto started = vm::ProcessStartTime(entry.qemu.pid);
-      if (pidfd && started && *started == entry.qemu.start_time) {
-        ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
-        struct pollfd exited = {pidfd.get(), POLLIN, 0};
-        (void)::poll(&exited, 1, 10000);
-      }
-    }
-    std::error_code error;
-    std::filesystem::remove_all(VmDir() + "/" + session, error);
-    if (error) ended = Fail(Error(error, "remove '" + VmDir() + "/" + session + "'"));
+    ended = entry.wall->Kill();  // QEMU exited by itself: the wall goes
+  } else if (manager_.Find(session)) {
+    // Not adopted: the wall goes with everything in it, QEMU included.
+    ended = manager_.Stop(session, milliseconds(0));
   }
-  // Whatever QEMU left in its group (all of it, if the shutdown failed) goes with the group.
+  // The wall removes its group; this is for a wall that could not be stopped.
   if (cgroups_.Exists(session)) {
     if (cgroups_.Populated(session)) (void)cgroups_.Kill(session);
     MOAT_TRY_VOID_CTX(cgroups_.Destroy(session),
                       "remove the cgroup of VM session '" + session + "'");
   }
+  // A VM an agent before QEMU's wall started kept its sockets in <run>/vm/<id>/.
+  std::error_code legacy;
+  std::filesystem::remove_all(VmDir() + "/" + session, legacy);
   if (::unlink(RecordPath(session).c_str()) != 0 && errno != ENOENT) {
     return FailErrno("unlink", RecordPath(session));
-  }
-  // The gateway's socket path: a leftover would only make the gateway try a dead desktop.
-  if (auto removed = RemoveVmDisplay(options_.run_dir, session); !removed) {
-    log::Warning("VM display socket left",
-                 {{"session", session}, {"error", removed.error().message()}});
   }
   sessions_.erase(it);
   // A guest that had to be killed still ended: nothing of it is left.
@@ -464,7 +418,7 @@ Result<std::vector<BackendSession>> VmBackend::List() const {
     bool running = entry.wall && entry.wall->Running();
     // A desktop VM's socket stays bound in QEMU (it holds the listening fd), so it outlives
     // an agent restart like the VM itself.
-    std::string rfb = VmDisplayDir(options_.run_dir, id) + "/rfb.sock";
+    std::string rfb = options_.run_dir + "/sessions/" + id + "/display/rfb.sock";
     struct stat info {};
     if (::lstat(rfb.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) rfb.clear();
     out.push_back(

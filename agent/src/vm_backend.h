@@ -1,13 +1,16 @@
 // The VM backend: every session is a QEMU microVM (vm/vm_wall.h) with moat-init as the guest's
-// PID 1. The QEMU process lives in the session's own cgroup under the agent's CgroupDriver (the
-// same driver and naming as the sandbox's, so usage sampling does not care which backend a
-// session has): CPU cap and weight, memory and io limits apply to the whole VM. Applications,
+// PID 1, and QEMU itself runs in a namespace wall made by the sandbox's SessionManager (the
+// agent's one, shared with the sandbox backend: same cgroup driver, naming and id leases, so
+// usage sampling does not care which backend a session has). CPU cap and weight, memory and
+// io limits on the wall's session group apply to the whole VM. Applications,
 // processes and signals go through moat-init's control protocol on the virtio-serial port;
 // suspend and resume are QMP stop and cont. See docs/vm.md for what is enforced.
 //
-// State lives in the run directory: <run>/vm/<id>/ (the VM's sockets and logs, the user's) and
-// <run>/vm/<id>.json (root's: user, creation time, QEMU's pid and start time), so a new
-// VmBackend (the agent after a restart) re-adopts the VMs an earlier one started.
+// State lives in the run directory: the wall (<run>/sessions/<id>/, with QEMU's sockets and logs
+// in its "vm" host dir) and <run>/vm/<id>.json (root's: user, creation time, QEMU's host pid and
+// start time), so a new VmBackend (the agent after a restart) re-adopts the VMs an earlier one
+// started. The walls with a "vm" host dir are this backend's; BackendSet keeps them out of the
+// sandbox backend's list.
 #pragma once
 
 #include <map>
@@ -39,8 +42,9 @@ class VmBackend final : public Backend {
  public:
   // Fails, naming what is missing, without QEMU or a guest image. Re-adopts the VMs that run
   // under the run directory; those it cannot adopt are listed as ended, for End to clean up.
+  // `manager` (whose run directory is options.run_dir) makes the walls QEMU runs in.
   static Result<std::unique_ptr<VmBackend>> Open(VmBackendOptions options,
-                                                 sandbox::CgroupDriver& cgroups);
+                                                 sandbox::SessionManager& manager);
   // Leaves the VMs running, for the next agent to adopt (as sandbox sessions outlive it).
   ~VmBackend() override;
 
@@ -74,8 +78,11 @@ class VmBackend final : public Backend {
     vm::QemuProcess qemu;  // from the record, for End of a VM that was not adopted
   };
 
-  VmBackend(VmBackendOptions options, vm::GuestImage image, sandbox::CgroupDriver& cgroups)
-      : options_(std::move(options)), image_(std::move(image)), cgroups_(cgroups) {}
+  VmBackend(VmBackendOptions options, vm::GuestImage image, sandbox::SessionManager& manager)
+      : options_(std::move(options)),
+        image_(std::move(image)),
+        manager_(manager),
+        cgroups_(manager.cgroups()) {}
 
   std::string VmDir() const { return options_.run_dir + "/vm"; }
   std::string RecordPath(const std::string& id) const { return VmDir() + "/" + id + ".json"; }
@@ -87,6 +94,7 @@ class VmBackend final : public Backend {
 
   VmBackendOptions options_;
   vm::GuestImage image_;
+  sandbox::SessionManager& manager_;
   sandbox::CgroupDriver& cgroups_;
   // Mutable: reads (Processes, Usage) talk over the VM's connections.
   mutable std::map<std::string, Entry> sessions_;

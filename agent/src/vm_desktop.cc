@@ -60,47 +60,6 @@ Status RunCheck(vm::VmControl& control, const std::string& script, const std::st
 
 }  // namespace
 
-std::string VmDisplayDir(const std::string& run_dir, const std::string& id) {
-  return run_dir + "/sessions/" + id + "/display";
-}
-
-Result<UniqueFd> BindVmDisplaySocket(const std::string& run_dir, const std::string& id) {
-  const std::string sessions = run_dir + "/sessions", session = sessions + "/" + id,
-                    dir = VmDisplayDir(run_dir, id), path = dir + "/rfb.sock";
-  if (::mkdir(sessions.c_str(), 0700) != 0 && errno != EEXIST) return FailErrno("mkdir", sessions);
-  // EEXIST here means another session's traces: refuse rather than share them.
-  if (::mkdir(session.c_str(), 0700) != 0) return FailErrno("mkdir", session);
-  if (::mkdir(dir.c_str(), 0700) != 0) return FailErrno("mkdir", dir);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return FailErrno("socket", path);
-  struct sockaddr_un address {};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(address.sun_path)) {
-    return Fail(InvalidArgument("display socket path too long: " + path));
-  }
-  std::memcpy(address.sun_path, path.c_str(), path.size());
-  if (::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&address), sizeof(address)) != 0) {
-    return FailErrno("bind", path);
-  }
-  if (::chmod(path.c_str(), 0600) != 0) return FailErrno("chmod", path);
-  // The backlog is where a second viewer waits: QEMU accepts one connection at a time.
-  if (::listen(fd.get(), 4) != 0) return FailErrno("listen", path);
-  return fd;
-}
-
-Status RemoveVmDisplay(const std::string& run_dir, const std::string& id) {
-  std::error_code error;
-  std::string session = run_dir + "/sessions/" + id;
-  // Only what this module made: a VM session's directory never has a sandbox's state.json.
-  if (std::filesystem::exists(session + "/state.json", error)) {
-    return Fail(Error(std::make_error_code(std::errc::file_exists),
-                      "'" + session + "' belongs to a sandbox session; left alone"));
-  }
-  std::filesystem::remove_all(session, error);
-  if (error) return Fail(Error(error, "remove '" + session + "'"));
-  return {};
-}
-
 Result<DesktopReady> StartVmDesktop(vm::VmControl& control, const std::string& id,
                                     const std::string& host_socket, const DesktopRequest& request,
                                     const DesktopOptions& options) {

@@ -3,26 +3,38 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "moat/common/unique_fd.h"
 
 namespace moat::sandbox {
 
-std::string FormatIdMap(uint32_t keep, uint32_t base) {
+std::string FormatIdMap(std::vector<uint32_t> keep, uint32_t base) {
+  std::sort(keep.begin(), keep.end());
+  keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
   std::string map;
   auto line = [&map](uint64_t inside, uint64_t outside, uint64_t count) {
     if (count == 0) return;
     map +=
         std::to_string(inside) + " " + std::to_string(outside) + " " + std::to_string(count) + "\n";
   };
-  if (keep < kIdRangeSize) {
-    line(0, base, keep);
-    line(keep, keep, 1);
-    line(keep + 1ull, base + keep + 1ull, kIdRangeSize - keep - 1ull);
-  } else {
-    line(0, base, kIdRangeSize);
-    line(keep, keep, 1);
+  // The slot's range, with a hole at each kept id below its end; kept ids beyond it follow.
+  uint64_t next = 0;
+  for (uint32_t id : keep) {
+    if (id >= kIdRangeSize) break;
+    line(next, base + next, id - next);
+    line(id, id, 1);
+    next = id + 1ull;
+  }
+  line(next, base + next, kIdRangeSize - next);
+  for (uint32_t id : keep) {
+    if (id >= kIdRangeSize) line(id, id, 1);
   }
   return map;
+}
+
+std::string FormatIdMap(uint32_t keep, uint32_t base) {
+  return FormatIdMap(std::vector<uint32_t>{keep}, base);
 }
 
 IdSlotLease& IdSlotLease::operator=(IdSlotLease&& other) noexcept {

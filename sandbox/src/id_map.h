@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "moat/common/error.h"
 
@@ -23,6 +24,8 @@ inline uint32_t HostIdBase(uint32_t slot) { return kIdRangeFirstBase + slot * kI
 // The text for /proc/PID/uid_map (or gid_map): ids 0..65535 inside map to the slot's range,
 // except `keep`, which maps to itself on the host.
 std::string FormatIdMap(uint32_t keep, uint32_t base);
+// The same with several ids that map to themselves (the user's group and a device's group).
+std::string FormatIdMap(std::vector<uint32_t> keep, uint32_t base);
 
 // A leased slot: a file `<dir>/<slot>` created with O_EXCL, so leasing needs no lock and a
 // lease survives the process that took it (sessions outlive the CLI and the agent).

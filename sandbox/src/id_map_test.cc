@@ -21,6 +21,12 @@ TEST(IdMap, HandlesIdOneAndTheLastIdOfTheRange) {
   EXPECT_EQ(FormatIdMap(65535, 100), "0 100 65535\n65535 65535 1\n");
 }
 
+// The user's group and a device's group (kvm) both map to themselves, in any order.
+TEST(IdMap, KeepsSeveralIds) {
+  EXPECT_EQ(FormatIdMap(std::vector<uint32_t>{1000, 104, 1000, 70000}, 100),
+            "0 100 104\n104 104 1\n105 205 895\n1000 1000 1\n1001 1101 64535\n70000 70000 1\n");
+}
+
 TEST(IdMap, SlotsDoNotOverlap) {
   EXPECT_EQ(HostIdBase(1) - HostIdBase(0), kIdRangeSize);
   EXPECT_LE(static_cast<uint64_t>(HostIdBase(kIdSlotCount - 1)) + kIdRangeSize, 0xFFFFFFFEull);

@@ -61,7 +61,9 @@ Result<UniqueFd> ProgramToMemfd(const SeccompProgram& program) {
 Status WriteIdMaps(pid_t pid, const UserIdentity& user, uint32_t base) {
   std::string proc = "/proc/" + std::to_string(pid);
   MOAT_TRY_VOID(WriteCgroupFile(proc + "/uid_map", FormatIdMap(user.uid, base)));
-  MOAT_TRY_VOID(WriteCgroupFile(proc + "/gid_map", FormatIdMap(user.gid, base)));
+  std::vector<uint32_t> kept_groups = {user.gid};
+  kept_groups.insert(kept_groups.end(), user.device_groups.begin(), user.device_groups.end());
+  MOAT_TRY_VOID(WriteCgroupFile(proc + "/gid_map", FormatIdMap(kept_groups, base)));
   return {};
 }
 
@@ -122,6 +124,19 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   if (spec.hostname.empty()) spec.hostname = "moat-" + spec.id;
   MOAT_TRY_VOID(ValidateSessionSpec(spec));
   MOAT_TRY(auto user, LookupUser(spec.user));
+  // A device's access is checked against host ids: its group enters the wall with it, unless
+  // anyone may use the node anyway. Host root's group never does.
+  for (const auto& device : spec.devices) {
+    struct stat node {};
+    if (::stat(device.c_str(), &node) != 0) return FailErrno("stat", device);
+    if (!S_ISCHR(node.st_mode)) return FailErrno("bind device", device, ENODEV);
+    if ((node.st_mode & 0006) == 0006 || node.st_gid == user.gid) continue;
+    if (node.st_gid == 0) {
+      return Fail(InvalidArgument("device '" + device +
+                                  "' is group root's: that group never enters a wall"));
+    }
+    user.device_groups.push_back(node.st_gid);
+  }
   MOAT_TRY(auto program, LoadSeccompProgram(options_.run_dir + "/seccomp", spec.seccomp_profile));
 
   std::string dir = SessionDir(spec.id);
@@ -176,6 +191,7 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   config.cgroup_dirs = cgroups_->Directories(spec.id);
   config.cgroup_session_only_dirs = cgroups_->SessionOnlyDirectories(spec.id);
   config.hidden_paths = {options_.run_dir};
+  config.devices = spec.devices;
   config.env = spec.env;
 
   MOAT_TRY(auto init, StartInitProcess(options_.init_path, seccomp_fd.get()));

@@ -167,7 +167,7 @@ Result<SessionSpec> ParseSessionSpecJson(const std::string& text) {
   if (!json.is_object()) return Fail(InvalidArgument("spec must be a JSON object"));
   MOAT_TRY_VOID(RejectUnknownKeys(json,
                                   {"id", "user", "root", "hostname", "mounts", "upper_size_bytes",
-                                   "seccomp_profile", "env", "limits", "host_dirs"},
+                                   "seccomp_profile", "env", "limits", "host_dirs", "devices"},
                                   "spec"));
   SessionSpec spec;
   MOAT_TRY_VOID(ReadKey(json, "id", spec.id));
@@ -178,6 +178,7 @@ Result<SessionSpec> ParseSessionSpecJson(const std::string& text) {
   MOAT_TRY_VOID(ReadKey(json, "seccomp_profile", spec.seccomp_profile));
   MOAT_TRY_VOID(ReadKey(json, "env", spec.env));
   MOAT_TRY_VOID(ReadKey(json, "host_dirs", spec.host_dirs));
+  MOAT_TRY_VOID(ReadKey(json, "devices", spec.devices));
   if (auto it = json.find("mounts"); it != json.end()) {
     if (!it->is_array()) return Fail(InvalidArgument("spec key 'mounts' must be an array"));
     for (const auto& item : *it) {
@@ -207,6 +208,7 @@ std::string SessionSpecToJson(const SessionSpec& spec) {
   }
   json["limits"] = LimitsToJson(spec.limits);
   json["host_dirs"] = spec.host_dirs;
+  json["devices"] = spec.devices;
   return json.dump();
 }
 
@@ -296,6 +298,18 @@ Status ValidateSessionSpec(const SessionSpec& spec) {
     }
     if (!host_dirs.insert(name).second) {
       return Fail(InvalidArgument("host dir '" + name + "' is given twice"));
+    }
+  }
+  std::set<std::string> devices;
+  for (const auto& device : spec.devices) {
+    // Each device is kernel attack surface handed to the session: only what a known session
+    // kind needs, by name.
+    if (device != "/dev/kvm") {
+      return Fail(
+          InvalidArgument("device '" + device + "' may not enter a wall (allowed: /dev/kvm)"));
+    }
+    if (!devices.insert(device).second) {
+      return Fail(InvalidArgument("device '" + device + "' is given twice"));
     }
   }
   MOAT_TRY_VOID(ValidateLimits(spec.limits));

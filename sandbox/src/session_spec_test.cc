@@ -35,6 +35,23 @@ TEST(SessionSpec, HostDirsMustBePlainDistinctNames) {
   EXPECT_FALSE(ParseSessionSpecJson(R"({"host_dirs":"display"})"));
 }
 
+// Devices are kernel attack surface handed to a session: /dev/kvm (a VM's QEMU) and nothing
+// else, once.
+TEST(SessionSpec, OnlyKvmMayEnterAWallAsADevice) {
+  auto spec = ParseSessionSpecJson(R"({"user":"nobody","devices":["/dev/kvm"]})");
+  ASSERT_TRUE(spec) << spec.error().message();
+  EXPECT_TRUE(ValidateSessionSpec(*spec));
+  auto again = ParseSessionSpecJson(SessionSpecToJson(*spec));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->devices, std::vector<std::string>{"/dev/kvm"});
+  for (const char* bad : {"/dev/mem", "/dev/sda", "/dev/../dev/kvm", "kvm", "/dev/kvm/"}) {
+    spec->devices = {bad};
+    EXPECT_FALSE(ValidateSessionSpec(*spec)) << bad;
+  }
+  spec->devices = {"/dev/kvm", "/dev/kvm"};
+  EXPECT_FALSE(ValidateSessionSpec(*spec));
+}
+
 TEST(SessionSpec, RejectsUnknownKeysWrongTypesAndBadJson) {
   EXPECT_FALSE(ParseSessionSpecJson(R"({"usr":"x"})"));
   EXPECT_FALSE(ParseSessionSpecJson(R"({"user":5})"));

@@ -16,7 +16,8 @@ nlohmann::json SetupConfigToJson(const SetupConfig& config) {
             {"uid", config.user.uid},
             {"gid", config.user.gid},
             {"home", config.user.home},
-            {"shell", config.user.shell}}},
+            {"shell", config.user.shell},
+            {"device_groups", config.user.device_groups}}},
           {"mounts", mounts},
           {"upper_size_bytes", config.upper_size_bytes},
           {"staging_dir", config.staging_dir},
@@ -24,6 +25,7 @@ nlohmann::json SetupConfigToJson(const SetupConfig& config) {
           {"cgroup_dirs", config.cgroup_dirs},
           {"cgroup_session_only_dirs", config.cgroup_session_only_dirs},
           {"hidden_paths", config.hidden_paths},
+          {"devices", config.devices},
           {"env", config.env}};
 }
 
@@ -39,6 +41,7 @@ Result<SetupConfig> SetupConfigFromJson(const nlohmann::json& json) {
     config.user.gid = user.at("gid").get<gid_t>();
     config.user.home = user.at("home").get<std::string>();
     config.user.shell = user.at("shell").get<std::string>();
+    config.user.device_groups = user.at("device_groups").get<std::vector<gid_t>>();
     for (const auto& mount : json.at("mounts")) {
       config.mounts.push_back({mount.at("source").get<std::string>(),
                                mount.at("target").get<std::string>(),
@@ -51,6 +54,7 @@ Result<SetupConfig> SetupConfigFromJson(const nlohmann::json& json) {
     config.cgroup_session_only_dirs =
         json.at("cgroup_session_only_dirs").get<std::vector<std::string>>();
     config.hidden_paths = json.at("hidden_paths").get<std::vector<std::string>>();
+    config.devices = json.at("devices").get<std::vector<std::string>>();
     config.env = json.at("env").get<std::map<std::string, std::string>>();
     return config;
   } catch (const nlohmann::json::exception& e) {

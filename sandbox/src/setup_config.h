@@ -29,6 +29,7 @@ struct SetupConfig {
   // Hierarchies where moat-init and every application stay in the session group itself.
   std::vector<std::string> cgroup_session_only_dirs;
   std::vector<std::string> hidden_paths;  // host dirs masked inside (run dir, state dirs)
+  std::vector<std::string> devices;       // host device nodes bound into /dev (SessionSpec)
   std::map<std::string, std::string> env;
 };
 

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "moat/common/error.h"
 
@@ -15,6 +16,9 @@ struct UserIdentity {
   gid_t gid = 0;
   std::string home;
   std::string shell;
+  // Supplementary groups kept inside the wall: the groups of SessionSpec::devices. Empty for
+  // most sessions, which keep the user's primary group alone.
+  std::vector<gid_t> device_groups;
 };
 
 Result<UserIdentity> LookupUser(const std::string& name);

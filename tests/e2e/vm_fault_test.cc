@@ -145,9 +145,8 @@ TEST_F(VmFaultTest, AgentKilledVmSessionsKeepRunningAndAreReadopted) {
     ASSERT_EQ(ended.status, 200) << ended.raw;
     EXPECT_EQ(ended.body["state"], "ended");
     EXPECT_EQ(QemuPidFor(id), 0) << id;
-    EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/vm/" + id)) << id;
-    EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/vm/" + id + ".json")) << id;
     EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/sessions/" + id)) << id;
+    EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/vm/" + id + ".json")) << id;
     EXPECT_TRUE(SessionCgroupFile(broker.cgroup_parent(), id, {"cgroup.procs"}).empty()) << id;
   }
   EXPECT_TRUE(client->ClosedWithin(std::chrono::seconds(10)));

@@ -100,8 +100,9 @@ TEST_F(VmSessionTest, OwnKernelOwnProcThrottleSuspendResumeEndThroughTheApi) {
   std::string id = created.body["id"];
   EXPECT_EQ(created.body["state"], "active");
   EXPECT_EQ(created.body["backend"], "vm");
-  EXPECT_TRUE(std::filesystem::exists(broker.run_dir() + "/vm/" + id));
-  EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/sessions/" + id));
+  // QEMU runs in a wall of the agent's (its state, its "vm" host dir with QEMU's sockets).
+  EXPECT_TRUE(std::filesystem::exists(broker.run_dir() + "/sessions/" + id + "/state.json"));
+  EXPECT_TRUE(std::filesystem::exists(broker.run_dir() + "/sessions/" + id + "/vm/control.sock"));
   pid_t qemu = QemuPidFor(id);
   EXPECT_GT(qemu, 0);
 
@@ -229,8 +230,8 @@ TEST_F(VmSessionTest, OwnKernelOwnProcThrottleSuspendResumeEndThroughTheApi) {
   EXPECT_EQ(ended.body["state"], "ended");
   EXPECT_EQ(QemuPidFor(id), 0);
   EXPECT_NE(::kill(qemu, 0), 0);
-  // The directory held the control and QMP sockets and the console log.
-  EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/vm/" + id));
+  // The wall went: its state, the "vm" host dir with the sockets and the console log.
+  EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/sessions/" + id));
   EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/vm/" + id + ".json"));
   EXPECT_TRUE(SessionCgroupFile(broker.cgroup_parent(), id, {"cgroup.procs"}).empty());
   for (const char* file : {"vm-kernel", "vm-procs", "vm-done", "vm-progress"}) {
@@ -309,7 +310,7 @@ TEST_F(VmSessionTest, DesktopThroughTheDisplayGateway) {
   ASSERT_EQ(ended.status, 200) << ended.raw;
   EXPECT_EQ(QemuPidFor(id), 0);
   EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/sessions/" + id));
-  EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/vm/" + id));
+  EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/sessions/" + id));
 }
 
 }  // namespace

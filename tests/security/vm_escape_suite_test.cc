@@ -79,11 +79,17 @@ class VmEscapeSuite : public EscapeSuiteBase {
     EscapeSuiteBase::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     cgroup_parent_ = "moat-esc-vm-" + nonce_;
-    sandbox::CgroupOptions options;
-    options.parent = cgroup_parent_;
-    auto cgroups = sandbox::CgroupDriver::Detect(options);
-    ASSERT_TRUE(cgroups) << cgroups.error().message();
-    cgroups_ = std::move(*cgroups);
+  }
+
+  // The SessionManager that makes QEMU's walls, on the test's run directory.
+  std::unique_ptr<sandbox::SessionManager> Manager(const std::string& run_dir) {
+    sandbox::ManagerOptions options;
+    options.run_dir = run_dir;
+    options.cgroups.parent = cgroup_parent_;
+    options.init_path = MOAT_INIT_BIN;
+    auto manager = sandbox::SessionManager::Open(options);
+    EXPECT_TRUE(manager) << manager.error().message();
+    return manager ? std::move(*manager) : nullptr;
   }
 
   void TearDown() override {
@@ -99,7 +105,6 @@ class VmEscapeSuite : public EscapeSuiteBase {
 
   static inline agent::test::TestGuest guest_;
   std::string cgroup_parent_;
-  std::unique_ptr<sandbox::CgroupDriver> cgroups_;
 };
 
 TEST_F(VmEscapeSuite, NoAttackEscapesTheVm) {
@@ -107,8 +112,6 @@ TEST_F(VmEscapeSuite, NoAttackEscapesTheVm) {
   ASSERT_TRUE(guest_.failure.empty()) << "building the guest: " << guest_.failure;
   ScratchDir run_dir("/run/moat-esc-vm-XXXXXX");
   ASSERT_FALSE(run_dir.path().empty()) << "mkdtemp under /run: " << strerror(errno);
-  // QEMU runs as the session's user and binds its sockets under <run>/vm/<id>.
-  ASSERT_EQ(chmod(run_dir.path().c_str(), 0755), 0) << strerror(errno);
   const std::string passwd_before = ReadWholeFile("/etc/passwd").value_or("");
   VmEscapeScene vm_scene(nonce_, *attacker_, *victim_user_);
   std::string failed = vm_scene.Prepare();
@@ -117,7 +120,9 @@ TEST_F(VmEscapeSuite, NoAttackEscapesTheVm) {
   agent::VmBackendOptions options;
   options.run_dir = run_dir.path();
   options.guest_dir = guest_.dir;
-  auto backend = agent::VmBackend::Open(options, *cgroups_);
+  auto manager = Manager(run_dir.path());
+  ASSERT_TRUE(manager);
+  auto backend = agent::VmBackend::Open(options, *manager);
   ASSERT_TRUE(backend) << backend.error().message();
 
   // The victim: another user's VM session with a desktop, so that its RFB socket exists on
@@ -175,12 +180,15 @@ TEST_F(VmEscapeSuite, NoAttackEscapesTheVm) {
                            {"--victim-x11-display", "1"},
                            {"--host-user-dir", vm_scene.user_dir()},
                            {"--host-export-socket", vm_scene.export_socket()}});
-  // The sockets and state of both VMs on the host, wherever the backend keeps them.
-  for (const auto& path : FindRunPaths(run_dir.path() + "/vm/" + victim_id)) {
-    Append(&probe_app.argv, {{"--victim-run-path", path}});
-  }
-  for (const auto& path : FindRunPaths(run_dir.path() + "/vm/" + attacker_id)) {
-    Append(&probe_app.argv, {{"--own-vm-path", path}});
+  // The sockets and state of both VMs on the host: each QEMU's wall (its moat-init's
+  // control socket and state) and the wall's "vm" host dir (QEMU's control and QMP sockets).
+  for (const char* sub : {"", "/vm"}) {
+    for (const auto& path : FindRunPaths(run_dir.path() + "/sessions/" + victim_id + sub)) {
+      Append(&probe_app.argv, {{"--victim-run-path", path}});
+    }
+    for (const auto& path : FindRunPaths(run_dir.path() + "/sessions/" + attacker_id + sub)) {
+      Append(&probe_app.argv, {{"--own-vm-path", path}});
+    }
   }
   auto probe = (*backend)->Launch(attacker_id, probe_app);
   ASSERT_TRUE(probe) << "launching the probe: " << probe.error().message();

@@ -91,6 +91,13 @@ class VmBackendTest : public ::testing::Test {
     ASSERT_TRUE(cgroups) << cgroups.error().message();
     cgroups_ = std::move(*cgroups);
     parent_ = options.parent;
+    sandbox::ManagerOptions manager;
+    manager.run_dir = run_dir_;
+    manager.cgroups.parent = parent_;
+    manager.init_path = MOAT_INIT_BIN;
+    auto opened = sandbox::SessionManager::Open(manager);
+    ASSERT_TRUE(opened) << opened.error().message();
+    manager_ = std::move(*opened);
   }
   void TearDown() override {
     if (!run_dir_.empty()) std::filesystem::remove_all(run_dir_);
@@ -105,20 +112,21 @@ class VmBackendTest : public ::testing::Test {
     VmBackendOptions options;
     options.run_dir = run_dir_;
     options.guest_dir = guest_dir_;
-    return VmBackend::Open(options, *cgroups_);
+    return VmBackend::Open(options, *manager_);
   }
 
   static inline std::string skip_reason_;
   static inline std::string guest_dir_;
   std::string run_dir_, parent_;
   std::unique_ptr<sandbox::CgroupDriver> cgroups_;
+  std::unique_ptr<sandbox::SessionManager> manager_;
 };
 
 TEST_F(VmBackendTest, WithoutAGuestImageVmCreatesFailNamingWhatIsMissing) {
   VmBackendOptions options;
   options.run_dir = run_dir_;
   options.guest_dir = "/nonexistent/moat-vm-guest";
-  auto opened = VmBackend::Open(options, *cgroups_);
+  auto opened = VmBackend::Open(options, *manager_);
   ASSERT_FALSE(opened);
   const std::string reason = opened.error().message();
   // Either QEMU is missing, or the guest image: the message says which.
@@ -177,11 +185,10 @@ TEST_F(VmBackendTest, CreateLaunchProcessesLimitsSuspendReadoptEnd) {
   ASSERT_NE(wall, nullptr);
   const pid_t qemu = wall->qemu_pid();
 
-  // QEMU is in the session's own cgroup from its first instruction.
-  std::string procs = CgroupFile(parent_, id, {"cgroup.procs"});
-  ASSERT_FALSE(procs.empty());
-  EXPECT_NE(ReadFile(procs).find(std::to_string(qemu) + "\n"), std::string::npos)
-      << procs << ": " << ReadFile(procs);
+  // QEMU is in the session's own cgroup (its wall's, in an application group) from its first
+  // instruction.
+  std::string groups = ReadFile("/proc/" + std::to_string(qemu) + "/cgroup");
+  EXPECT_NE(groups.find("/" + parent_ + "/" + id + "/app-"), std::string::npos) << groups;
 
   // An application, as the user, writing into the home; the guest lists it.
   AppLaunch app;
@@ -270,31 +277,38 @@ TEST_F(VmBackendTest, CreateLaunchProcessesLimitsSuspendReadoptEnd) {
   // VM running and drives it.
   backend->reset();
   ASSERT_EQ(::kill(qemu, 0), 0) << "the VM did not outlive its backend";
+  // Through the agent's BackendSet: the VM's wall is one of the SessionManager's walls, yet
+  // it is listed once, as the VM backend's session.
   auto again = Open();
   ASSERT_TRUE(again) << again.error().message();
-  auto listed_again = (*again)->List();
+  auto sandbox = SandboxBackend::Open(manager_->options());
+  ASSERT_TRUE(sandbox) << sandbox.error().message();
+  BackendSet set(std::move(*sandbox), std::move(*again), "");
+  auto listed_again = set.List();
   ASSERT_TRUE(listed_again);
   ASSERT_EQ(listed_again->size(), 1u);
   EXPECT_EQ(listed_again->front().session_id, id);
   EXPECT_TRUE(listed_again->front().running);
   EXPECT_EQ(listed_again->front().user, kUser);
+  EXPECT_EQ(listed_again->front().backend, wire::Backend::kVm);
   AppLaunch second;
   second.argv = {"/bin/sh", "-c", "echo adopted > $HOME/y"};
-  ASSERT_TRUE((*again)->Launch(id, second));
+  ASSERT_TRUE(set.Launch(id, second));
   EXPECT_TRUE(WaitFor([&] { return Trim(ReadFile(home + "/y")) == "adopted"; }, 30));
 
   // End: nothing left, neither QEMU, nor its directory, record or cgroup.
   start = std::chrono::steady_clock::now();
-  ASSERT_TRUE((*again)->End(id, seconds(2)));
+  ASSERT_TRUE(set.End(id, seconds(2)));
   std::printf("[ VM ] VmBackend::End: %lld ms\n",
               static_cast<long long>(
                   std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start)
                       .count()));
   EXPECT_NE(::kill(qemu, 0), 0) << "QEMU " << qemu << " still runs";
-  EXPECT_FALSE(Exists(run_dir_ + "/vm/" + id));
+  EXPECT_FALSE(Exists(run_dir_ + "/sessions/" + id));
   EXPECT_FALSE(Exists(run_dir_ + "/vm/" + id + ".json"));
+  EXPECT_FALSE(manager_->Find(id));
   EXPECT_TRUE(CgroupFile(parent_, id, {"cgroup.procs"}).empty());
-  auto after = (*again)->List();
+  auto after = set.List();
   ASSERT_TRUE(after);
   EXPECT_TRUE(after->empty());
   std::filesystem::remove(home + "/x");
@@ -464,7 +478,7 @@ TEST_F(VmBackendTest, DesktopReachesTheHostSocketWhereTheGatewayLooks) {
   client = Fail(Error({}, "closed"));
   ASSERT_TRUE((*backend)->End(id, milliseconds(500)));
   EXPECT_FALSE(Exists(run_dir_ + "/sessions/" + id));
-  EXPECT_FALSE(Exists(run_dir_ + "/vm/" + id));
+  EXPECT_FALSE(manager_->Find(id));
 }
 
 }  // namespace

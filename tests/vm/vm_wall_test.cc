@@ -1,9 +1,10 @@
-// The VM wall on real QEMU (agent/src/vm/vm_wall.h): boot a session's microVM, run programs
-// through moat-init's control protocol over virtio-serial, check what the guest can and cannot
-// write on the host, and that a shutdown leaves nothing. Needs root (QEMU runs as the test
-// user) and qemu-system-x86; without QEMU the tests are skipped.
+// The VM wall on real QEMU (agent/src/vm/vm_wall.h): boot a session's microVM with QEMU in a
+// real namespace wall, run programs through moat-init's control protocol over virtio-serial,
+// check the jail around QEMU, what the guest can and cannot read or write on the host, and that
+// a shutdown leaves nothing. Needs root and qemu-system-x86; without QEMU the tests are skipped.
 #include "vm_wall.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <signal.h>
@@ -14,8 +15,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <sstream>
 
+#include "moat/sandbox/control_client.h"
+#include "moat/sandbox/session_manager.h"
 #include "test_guest.h"
 #include "test_support.h"
 
@@ -33,6 +38,28 @@ using moat::test::UniqueId;
 using std::chrono::seconds;
 
 constexpr const char* kUser = "moat-vm-test";
+// Another user, whose home the guest must not see.
+constexpr const char* kOtherUser = "moat-vm-other";
+
+// /proc/PID/status as key → value.
+std::map<std::string, std::string> ProcStatus(pid_t pid) {
+  std::map<std::string, std::string> out;
+  std::istringstream lines(ReadFile("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(lines, line);) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    auto value = line.find_first_not_of(" \t", colon + 1);
+    out[line.substr(0, colon)] = value == std::string::npos ? "" : line.substr(value);
+  }
+  return out;
+}
+
+std::string Namespace(pid_t pid, const std::string& kind) {
+  std::error_code error;
+  auto target =
+      std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/" + kind, error);
+  return error ? "" : target.string();
+}
 
 class VmWallTest : public ::testing::Test {
  protected:
@@ -56,7 +83,13 @@ class VmWallTest : public ::testing::Test {
     ASSERT_FALSE(image_.kernel.empty());
     run_dir_ = "/run/moat-vm-test-" + std::to_string(::getpid());
     std::filesystem::create_directories(run_dir_);
-    ::chmod(run_dir_.c_str(), 0755);
+    ::chmod(run_dir_.c_str(), 0700);
+    sandbox::ManagerOptions options;
+    options.run_dir = run_dir_;
+    options.init_path = MOAT_INIT_BIN;
+    auto manager = sandbox::SessionManager::Open(options);
+    ASSERT_TRUE(manager) << manager.error().message();
+    manager_ = std::move(*manager);
   }
   void TearDown() override {
     if (!run_dir_.empty()) std::filesystem::remove_all(run_dir_);
@@ -66,7 +99,6 @@ class VmWallTest : public ::testing::Test {
     VmSpec spec;
     spec.id = UniqueId("vm");
     spec.user = kUser;
-    spec.run_dir = run_dir_;
     spec.vcpus = 1;
     spec.memory_mib = 512;
     spec.image = image_;
@@ -87,13 +119,14 @@ class VmWallTest : public ::testing::Test {
   static inline std::string guest_dir_;
   static inline GuestImage image_;
   std::string run_dir_;
+  std::unique_ptr<sandbox::SessionManager> manager_;
 };
 
 TEST_F(VmWallTest, BootsRunsAsTheUserWritesTheHomeAndLeavesNothing) {
   std::string home = HomeOf(kUser);
   std::filesystem::remove(home + "/from-vm");
   auto spec = Spec();
-  auto wall = VmWall::Start(spec);
+  auto wall = VmWall::Start(spec, *manager_);
   ASSERT_TRUE(wall) << wall.error().message();
   std::printf("[ VM ] boot to moat-init ready: %lld ms (accel %s, kernel %s)\n",
               static_cast<long long>((*wall)->boot_time().count()), image_.accel.c_str(),
@@ -107,10 +140,15 @@ TEST_F(VmWallTest, BootsRunsAsTheUserWritesTheHomeAndLeavesNothing) {
   EXPECT_TRUE(Exists((*wall)->control_socket()));
   EXPECT_TRUE(Exists((*wall)->qmp_socket()));
 
-  // QEMU itself runs as the user, not as root.
+  // QEMU itself runs as the user, not as root, in a wall listed by the session manager.
   struct stat proc {};
   ASSERT_EQ(::stat(("/proc/" + std::to_string(qemu)).c_str(), &proc), 0);
   EXPECT_EQ(proc.st_uid, UidOf(kUser));
+  auto listed = manager_->Find(spec.id);
+  ASSERT_TRUE(listed) << listed.error().message();
+  EXPECT_TRUE(listed->running);
+  EXPECT_TRUE(VmWall::IsVmWall(*manager_, spec.id));
+  EXPECT_EQ(dir, manager_->HostDirPath(spec.id, kVmHostDir));
 
   auto status = Sh(**wall, "id -u > $HOME/from-vm-id; echo hello > $HOME/from-vm");
   EXPECT_EQ(status.code, 0);
@@ -135,18 +173,151 @@ TEST_F(VmWallTest, BootsRunsAsTheUserWritesTheHomeAndLeavesNothing) {
   EXPECT_NE(::kill(qemu, 0), 0) << "QEMU " << qemu << " still runs";
   EXPECT_FALSE(Exists(dir));
   wall->reset();
+  // Nothing of the wall: no directory, no state, no cgroup, no id lease.
   EXPECT_FALSE(Exists(dir));
+  EXPECT_FALSE(Exists(run_dir_ + "/sessions/" + spec.id));
+  EXPECT_FALSE(manager_->Find(spec.id));
+  EXPECT_FALSE(manager_->cgroups().Exists(spec.id));
+  auto walls = manager_->List();
+  ASSERT_TRUE(walls);
+  EXPECT_TRUE(walls->empty());
+}
+
+// QEMU is the application of a Moat wall: its own namespaces, no capabilities, no_new_privs,
+// two seccomp filters (the wall's and QEMU's -sandbox), the user's uid; and what it exports as
+// the guest's root is the wall's /, without other homes, the host's /run or /etc/shadow.
+TEST_F(VmWallTest, QemuRunsJailedInAMoatWall) {
+  EnsureUser(kOtherUser);
+  const std::string other_home = HomeOf(kOtherUser);
+  const std::string secret = other_home + "/moat-vm-secret";
+  // Readable by anyone on the host: only the wall's mask may keep it from the guest.
+  ASSERT_EQ(::chmod(other_home.c_str(), 0755), 0);
+  { std::ofstream(secret) << "secret\n"; }
+  ASSERT_EQ(::chmod(secret.c_str(), 0644), 0);
+  const std::string run_marker = "/run/moat-vm-marker-" + std::to_string(::getpid());
+  { std::ofstream(run_marker) << "host\n"; }
+  std::string home = HomeOf(kUser);
+  auto spec = Spec();
+  const std::string spec_id = spec.id;
+  auto wall = VmWall::Start(spec, *manager_);
+  ASSERT_TRUE(wall) << wall.error().message();
+  const pid_t qemu = (*wall)->qemu_pid();
+
+  for (const char* kind : {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup"}) {
+    std::string ours = Namespace(::getpid(), kind), its = Namespace(qemu, kind);
+    EXPECT_FALSE(its.empty()) << kind;
+    EXPECT_NE(its, ours) << "QEMU shares the agent's " << kind << " namespace";
+  }
+  auto status = ProcStatus(qemu);
+  for (const char* caps : {"CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"}) {
+    EXPECT_EQ(status[caps], "0000000000000000") << caps;
+  }
+  EXPECT_EQ(status["NoNewPrivs"], "1");
+  EXPECT_EQ(status["Seccomp"], "2");
+  EXPECT_GE(std::atoi(status["Seccomp_filters"].c_str()), 2) << "the wall's and QEMU's own";
+  EXPECT_EQ(status["Uid"].substr(0, status["Uid"].find('\t')), std::to_string(UidOf(kUser)));
+  std::printf("[ VM ] QEMU in its wall: %s, seccomp filters %s\n", status["VmRSS"].c_str(),
+              status["Seccomp_filters"].c_str());
+  // What the wall adds: its moat-init (PSS: shared pages split with every other wall).
+  auto init = manager_->Find(spec_id);
+  ASSERT_TRUE(init) << init.error().message();
+  std::string rollup = ReadFile("/proc/" + std::to_string(init->pid) + "/smaps_rollup");
+  auto pss = rollup.find("Pss:");
+  std::printf("[ VM ] the wall's moat-init: RSS %s, %s\n", ProcStatus(init->pid)["VmRSS"].c_str(),
+              pss == std::string::npos
+                  ? "?"
+                  : Trim(rollup.substr(pss, rollup.find('\n', pss) - pss)).c_str());
+
+  // QEMU's / is what it exports to the guest (the 9p moat-root).
+  const std::string root = "/proc/" + std::to_string(qemu) + "/root";
+  EXPECT_FALSE(Exists(root + secret)) << "another user's home is in QEMU's root";
+  EXPECT_FALSE(Exists(root + run_marker)) << "the host's /run is in QEMU's root";
+  EXPECT_FALSE(Exists(root + run_dir_)) << "the agent's run directory is in QEMU's root";
+  struct stat shadow {};
+  ASSERT_EQ(::stat((root + "/etc/shadow").c_str(), &shadow), 0);
+  EXPECT_FALSE(S_ISREG(shadow.st_mode)) << "/etc/shadow is not masked in QEMU's root";
+
+  // And from the guest, as the user: the results go to the shared home.
+  auto done = Sh(**wall, "r=''; cat " + secret +
+                             " >/dev/null 2>&1 && r=\"$r other-home\"; "
+                             "ls /home | grep -qx " +
+                             std::string(kOtherUser) +
+                             " && r=\"$r other-listed\"; "
+                             "test -f /etc/shadow && r=\"$r shadow\"; "
+                             "test -e " +
+                             run_marker +
+                             " && r=\"$r host-run\"; "
+                             "echo \"${r:-jailed}\" > $HOME/jail-check");
+  EXPECT_EQ(done.code, 0);
+  EXPECT_EQ(Trim(ReadFile(home + "/jail-check")), "jailed");
+
+  std::filesystem::remove(home + "/jail-check");
+  std::filesystem::remove(secret);
+  std::filesystem::remove(run_marker);
+  EXPECT_TRUE((*wall)->Shutdown(std::chrono::seconds(5)));
+}
+
+// Under KVM, QEMU's wall gets /dev/kvm and its group (VmWall asks for it when guest.env says
+// kvm). No guest boots with KVM here, so this checks the wall alone: a program of a wall that
+// asks for /dev/kvm opens it read-write as the user, who is not in the device's group on the
+// host; a wall that does not ask has no /dev/kvm.
+TEST_F(VmWallTest, KvmIsReachableInAWallThatAsksForIt) {
+  struct stat kvm {};
+  if (::stat("/dev/kvm", &kvm) != 0) GTEST_SKIP() << "no /dev/kvm on this host";
+  std::string home = HomeOf(kUser);
+  auto open_kvm = [&](bool with_device) {
+    sandbox::SessionSpec spec;
+    spec.id = UniqueId("kvm");
+    spec.user = kUser;
+    if (with_device) spec.devices = {"/dev/kvm"};
+    auto start = std::chrono::steady_clock::now();
+    auto info = manager_->Create(spec);
+    EXPECT_TRUE(info) << info.error().message();
+    std::printf("[ VM ] a wall like QEMU's, created in %lld ms\n",
+                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::steady_clock::now() - start)
+                                           .count()));
+    if (!info) return -1;
+    auto client = sandbox::ControlClient::Connect(info->control_socket);
+    EXPECT_TRUE(client) << client.error().message();
+    int code = -1;
+    if (client) {
+      sandbox::LaunchRequest request;
+      request.argv = {"/bin/sh", "-c", "exec 3<>/dev/kvm && id -G > $HOME/kvm-check"};
+      UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+      auto launched = client->Launch(request, null.get(), null.get(), null.get());
+      EXPECT_TRUE(launched) << launched.error().message();
+      if (launched) {
+        auto exit = client->WaitExit();
+        EXPECT_TRUE(exit) << exit.error().message();
+        if (exit) code = exit->ShellCode();
+      }
+    }
+    EXPECT_TRUE(manager_->Stop(spec.id, std::chrono::seconds(1)));
+    return code;
+  };
+  EXPECT_NE(open_kvm(false), 0) << "a wall that did not ask for it has /dev/kvm";
+  std::filesystem::remove(home + "/kvm-check");
+  EXPECT_EQ(open_kvm(true), 0) << "/dev/kvm cannot be opened in a wall that asked for it";
+  std::string groups = ReadFile(home + "/kvm-check");
+  if (kvm.st_gid != 0 && (kvm.st_mode & 0006) != 0006) {
+    EXPECT_NE((" " + Trim(groups) + " ").find(" " + std::to_string(kvm.st_gid) + " "),
+              std::string::npos)
+        << "the device's group is not among the user's groups in the wall: " << groups;
+  }
+  std::filesystem::remove(home + "/kvm-check");
 }
 
 TEST_F(VmWallTest, TheHostRootIsReadOnlyWritesLandInTheOverlay) {
   // A host directory the user may write: the guest's writes there must still stay in the
-  // guest's overlay, because the host's / is exported read-only.
-  std::string probe_dir = "/var/tmp/moat-vm-probe-" + std::to_string(::getpid());
+  // guest's overlay, because the wall's / is exported read-only. (Not under /tmp or /var/tmp:
+  // the wall has its own.)
+  std::string probe_dir = "/var/cache/moat-vm-probe-" + std::to_string(::getpid());
   std::filesystem::create_directories(probe_dir);
   ASSERT_EQ(::chown(probe_dir.c_str(), UidOf(kUser), ::getpwnam(kUser)->pw_gid), 0);
   std::filesystem::remove("/etc/moat-vm-probe");
   std::string home = HomeOf(kUser);
-  auto wall = VmWall::Start(Spec());
+  auto wall = VmWall::Start(Spec(), *manager_);
   ASSERT_TRUE(wall) << wall.error().message();
 
   auto status = Sh(**wall, "echo guest > " + probe_dir +

@@ -5,16 +5,18 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
+#include <sys/un.h>
 #include <unistd.h>
 
-#include <filesystem>
+#include <cstring>
 #include <fstream>
 #include <sstream>
-#include <thread>
 #include <vector>
+
+#include "moat/sandbox/control_client.h"
 
 namespace moat::agent::vm {
 namespace {
@@ -61,18 +63,16 @@ Status CheckWord(const std::string& what, const std::string& value) {
   return {};
 }
 
-bool ValidId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
-  }
-  return true;
-}
-
+// The end of a log in the wall's "vm" dir, which the user (and so an escaped QEMU) may write:
+// never through a symlink, since the text goes into error messages.
 std::string Tail(const std::string& path, size_t bytes) {
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (text.size() > bytes) text.erase(0, text.size() - bytes);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat info {};
+  if (!fd || ::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) return "";
+  off_t from = info.st_size > static_cast<off_t>(bytes) ? info.st_size - bytes : 0;
+  std::string text(static_cast<size_t>(info.st_size - from), '\0');
+  ssize_t n = ::pread(fd.get(), text.data(), text.size(), from);
+  text.resize(n > 0 ? static_cast<size_t>(n) : 0);
   return text;
 }
 
@@ -81,6 +81,12 @@ std::string Tail(const std::string& path, size_t bytes) {
 // 192 MiB beyond the guest. A boot fills about 46 MiB; a smaller cap makes the boot flush and
 // translate again (16 MiB: -31 MiB of RSS but +250 ms to ready under TCG; docs/vm.md).
 constexpr unsigned kTcgCacheMiB = 128;
+
+// Where the wall shows QEMU what it needs (SessionSpec mounts and host dirs, all under the
+// wall's own /run/moat).
+constexpr char kWallVmDir[] = "/run/moat/vm";
+constexpr char kWallKernel[] = "/run/moat/guest/vmlinux";
+constexpr char kWallInitramfs[] = "/run/moat/guest/initramfs";
 
 std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
                                   const std::string& dir) {
@@ -101,9 +107,9 @@ std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
        "-chardev", "socket,id=control,path=" + dir + "/control.sock,server=on,wait=off", "-device",
        "virtio-serial-device", "-device", "virtserialport,chardev=control,name=moat.control",
        "-qmp", "unix:" + dir + "/qmp.sock,server=on,wait=off",
-       // The host's / read-only (twice: QEMU refuses writes, and it runs as the user),
-       // the home read-write. security_model=none: files are created as QEMU's user,
-       // the session's.
+       // The wall's / read-only (twice: QEMU refuses writes, and the wall's root is
+       // read-only below its overlay), the home read-write. security_model=none: files are
+       // created as QEMU's user, the session's.
        "-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap", "-device",
        "virtio-9p-device,fsdev=root,mount_tag=moat-root", "-fsdev",
        "local,id=home,path=" + user.home + ",security_model=none,multidevs=remap", "-device",
@@ -114,15 +120,63 @@ std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
   return argv;
 }
 
-// The desktop's port: QEMU accepts on the agent's listening socket, passed as fd 3. A
-// virtio-serial port carries one stream, so QEMU serves one viewer at a time; the next waits
-// in the listen backlog until the first leaves.
-constexpr int kDisplayListenerFd = 3;
+// The desktop's port: QEMU accepts on the agent's listening socket, its stdin (moat-init's
+// launch passes exactly stdin, stdout and stderr into the wall). A virtio-serial port carries
+// one stream, so QEMU serves one viewer at a time; the next waits in the listen backlog.
+constexpr int kDisplayListenerFd = 0;
 void AddDisplayPort(std::vector<std::string>& argv) {
   argv.insert(argv.end(),
               {"-chardev",
                "socket,id=display,fd=" + std::to_string(kDisplayListenerFd) + ",server=on,wait=off",
                "-device", "virtserialport,chardev=display,name=moat.display"});
+}
+
+// The RFB socket where the display gateway looks for a local desktop, bound by the agent as
+// root in a root-only directory: no user, inside the wall or out, can put anything else at
+// that path for the gateway (root) to connect to. `display` is a host-dir name, so stopping
+// the wall removes it.
+Result<UniqueFd> BindDisplaySocket(const std::string& dir) {
+  const std::string path = dir + "/rfb.sock";
+  if (::mkdir(dir.c_str(), 0700) != 0) return FailErrno("mkdir", dir);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return FailErrno("socket", path);
+  struct sockaddr_un address {};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(address.sun_path)) {
+    return Fail(InvalidArgument("display socket path too long: " + path));
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size());
+  if (::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&address), sizeof(address)) != 0) {
+    return FailErrno("bind", path);
+  }
+  if (::chmod(path.c_str(), 0600) != 0) return FailErrno("chmod", path);
+  // The backlog is where a second viewer waits: QEMU accepts one connection at a time.
+  if (::listen(fd.get(), 4) != 0) return FailErrno("listen", path);
+  return fd;
+}
+
+// The wall QEMU runs in: the user's own session wall with the guest image bound in read-only
+// (it may live anywhere, /tmp included, which the wall masks) and the "vm" host dir.
+sandbox::SessionSpec WallSpec(const VmSpec& spec) {
+  sandbox::SessionSpec wall;
+  wall.id = spec.id;
+  wall.user = spec.user;
+  wall.hostname = "moat-vm-" + spec.id;
+  wall.mounts = {{spec.image.kernel, kWallKernel, true},
+                 {spec.image.initramfs, kWallInitramfs, true}};
+  for (auto mount : spec.mounts) {
+    mount.read_only = true;
+    wall.mounts.push_back(std::move(mount));
+  }
+  // QEMU's own writes (sockets, logs) go to the host dir; the tmpfs is for moat-init's /run
+  // and /tmp, so it stays small and is charged to the session's memory group.
+  wall.upper_size_bytes = 16ull << 20;
+  wall.seccomp_profile = "default";
+  wall.limits = spec.limits;
+  wall.host_dirs = {kVmHostDir};
+  // KVM: QEMU opens /dev/kvm (its group, kvm on Debian, comes into the wall with it).
+  if (spec.image.accel == "kvm") wall.devices = {"/dev/kvm"};
+  return wall;
 }
 
 }  // namespace
@@ -182,86 +236,31 @@ Result<GuestImage> GuestImage::Load(const std::string& guest_env) {
   return image;
 }
 
-Result<std::unique_ptr<VmWall>> VmWall::Start(const VmSpec& spec) {
-  if (!ValidId(spec.id)) return Fail(InvalidArgument("bad session id '" + spec.id + "'"));
+Result<std::unique_ptr<VmWall>> VmWall::Start(const VmSpec& spec,
+                                              sandbox::SessionManager& manager) {
+  if (!sandbox::IsValidSessionId(spec.id)) {
+    return Fail(InvalidArgument("bad session id '" + spec.id + "'"));
+  }
   if (spec.vcpus < 1 || spec.vcpus > 64) return Fail(InvalidArgument("vcpus out of range"));
   if (spec.memory_mib < 128) return Fail(InvalidArgument("a VM needs at least 128 MiB"));
   MOAT_TRY(auto user, LookUpUser(spec.user));
   MOAT_TRY_VOID(CheckWord("home", user.home));
   MOAT_TRY_VOID(CheckWord("shell", user.shell));
-  MOAT_TRY_VOID(CheckWord("run directory", spec.run_dir));
-  MOAT_TRY_VOID(CheckWord("kernel", spec.image.kernel));
-  MOAT_TRY_VOID(CheckWord("initramfs", spec.image.initramfs));
-
-  std::string parent = spec.run_dir + "/vm";
-  if (::mkdir(parent.c_str(), 0711) != 0 && errno != EEXIST) return FailErrno("mkdir", parent);
-  std::unique_ptr<VmWall> wall(new VmWall());
-  std::string dir = parent + "/" + spec.id;
-  if (::mkdir(dir.c_str(), 0700) != 0) return FailErrno("mkdir", dir);
-  wall->dir_ = dir;  // from here on the destructor removes it
-  if (::chown(dir.c_str(), user.uid, user.gid) != 0) return FailErrno("chown", dir);
-
-  UniqueFd log(::open((dir + "/qemu.log").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!log) return FailErrno("open", dir + "/qemu.log");
-  UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!null) return FailErrno("open", "/dev/null");
-  auto argv = QemuArgv(spec, user, dir);
-  if (spec.display_listener >= 0) AddDisplayPort(argv);
-  std::vector<char*> args;
-  for (auto& arg : argv) args.push_back(arg.data());
-  args.push_back(nullptr);
-  // QEMU only needs /dev/kvm beyond the user's rights; under TCG not even that.
-  std::vector<gid_t> groups = {user.gid};
-  if (spec.image.accel == "kvm") {
-    struct stat kvm {};
-    if (::stat("/dev/kvm", &kvm) == 0) groups.push_back(kvm.st_gid);
-  }
-
-  // The child waits on this pipe until the parent has placed it (spec.place).
-  int gate[2];
-  if (::pipe2(gate, O_CLOEXEC) != 0) return FailErrno("pipe2", "QEMU start gate");
-  UniqueFd gate_read(gate[0]), gate_write(gate[1]);
 
   auto start = Clock::now();
-  pid_t pid = ::fork();
-  if (pid < 0) return FailErrno("fork", spec.qemu);
-  if (pid == 0) {
-    gate_write.Reset();
-    char go = 0;
-    if (::read(gate_read.get(), &go, 1) != 1 || go != 'g') ::_exit(125);
-    // Its own session: it outlives the agent (re-adoption), and never gets our terminal.
-    ::setsid();
-    ::dup2(null.get(), 0);
-    ::dup2(log.get(), 1);
-    ::dup2(log.get(), 2);
-    int keep = 3;
-    if (spec.display_listener >= 0) {
-      // dup2 clears close-on-exec on the copy; the original goes with close_range.
-      if (spec.display_listener == kDisplayListenerFd) {
-        if (::fcntl(kDisplayListenerFd, F_SETFD, 0) != 0) ::_exit(124);
-      } else if (::dup2(spec.display_listener, kDisplayListenerFd) < 0) {
-        ::_exit(124);
-      }
-      keep = kDisplayListenerFd + 1;
-    }
-    ::close_range(keep, ~0U, 0);
-    ::umask(077);
-    if (::setgroups(groups.size(), groups.data()) != 0 ||
-        ::setresgid(user.gid, user.gid, user.gid) != 0 ||
-        ::setresuid(user.uid, user.uid, user.uid) != 0) {
-      ::_exit(126);
-    }
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  wall->pid_ = pid;
-  wall->reaped_ = false;
-  wall->pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!wall->pidfd_) return FailErrno("pidfd_open", std::to_string(pid));
-  gate_read.Reset();
-  if (spec.place) MOAT_TRY_VOID_CTX(spec.place(pid), "place QEMU " + std::to_string(pid));
-  if (::write(gate_write.get(), "g", 1) != 1) return FailErrno("write", "QEMU start gate");
-  gate_write.Reset();
+  std::unique_ptr<VmWall> wall(new VmWall(manager));
+  MOAT_TRY(auto info, manager.Create(WallSpec(spec)));
+  wall->id_ = spec.id;
+  wall->wall_ = true;  // from here on the destructor stops it
+  wall->dir_ = manager.HostDirPath(spec.id, kVmHostDir);
+
+  // QEMU sees the guest image and its own directory where the wall shows them.
+  VmSpec inside = spec;
+  inside.image.kernel = kWallKernel;
+  inside.image.initramfs = kWallInitramfs;
+  auto argv = QemuArgv(inside, user, kWallVmDir);
+  if (spec.display) AddDisplayPort(argv);
+  MOAT_TRY_VOID(wall->LaunchQemu(spec, info, argv));
 
   // QEMU binds the control socket before the guest runs; then moat-init's first answer means
   // the guest is up. A request written early waits in the socket until the guest opens the
@@ -284,22 +283,70 @@ Result<std::unique_ptr<VmWall>> VmWall::Start(const VmSpec& spec) {
     }
   }
   auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-  auto info = wall->control_->Call({{"op", "info"}}, left, wall->pidfd_.get());
-  if (!info) {
-    return Fail(std::move(info).error().Wrap("waiting for moat-init in the guest (" +
-                                             wall->Diagnostics() + ")"));
+  auto info_reply = wall->control_->Call({{"op", "info"}}, left, wall->pidfd_.get());
+  if (!info_reply) {
+    return Fail(std::move(info_reply)
+                    .error()
+                    .Wrap("waiting for moat-init in the guest (" + wall->Diagnostics() + ")"));
   }
-  if (info->value("id", std::string()) != spec.id) {
+  if (info_reply->value("id", std::string()) != spec.id) {
     return Fail(InvalidArgument("moat-init answered for session '" +
-                                info->value("id", std::string()) + "'"));
+                                info_reply->value("id", std::string()) + "'"));
   }
   wall->boot_time_ = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
   return wall;
 }
 
+Status VmWall::LaunchQemu(const VmSpec& spec, const sandbox::SessionInfo& info,
+                          const std::vector<std::string>& argv) {
+  // Created by root before anything but the wall's moat-init runs: nothing can be planted in
+  // the fresh host dir yet, and O_EXCL|O_NOFOLLOW would refuse it anyway.
+  const std::string log_path = dir_ + "/qemu.log";
+  UniqueFd log(
+      ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!log) return FailErrno("open", log_path);
+  UniqueFd input;
+  if (spec.display) {
+    std::string socket = display_socket();
+    MOAT_TRY(input, BindDisplaySocket(socket.substr(0, socket.rfind('/'))));
+  } else {
+    input = UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!input) return FailErrno("open", "/dev/null");
+  }
+  MOAT_TRY(auto client, sandbox::ControlClient::Connect(info.control_socket));
+  MOAT_TRY_VOID(client.SetTimeout(std::chrono::seconds(10)));
+  sandbox::LaunchRequest request;
+  request.argv = argv;
+  MOAT_TRY(auto launched, client.Launch(request, input.get(), log.get(), log.get()));
+  // moat-init answers once QEMU has exec'd in its own application group, so the group's one
+  // process is QEMU: that is its pid on the host. QEMU spawns nothing (-sandbox spawn=deny).
+  const std::string group = info.cgroup + "/" + launched.group;
+  MOAT_TRY(auto pids, manager_->cgroups().Processes(group));
+  if (pids.size() != 1) {
+    return Fail(Error(std::make_error_code(std::errc::no_such_process),
+                      "QEMU's group '" + group + "' holds " + std::to_string(pids.size()) +
+                          " processes, not one: " + Diagnostics()));
+  }
+  pid_ = pids.front();
+  pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+  if (!pidfd_) return FailErrno("pidfd_open", "QEMU " + std::to_string(pid_));
+  exited_ = false;
+  return {};
+}
+
+std::string VmWall::display_socket() const {
+  return manager_->options().run_dir + "/sessions/" + id_ + "/display/rfb.sock";
+}
+
+bool VmWall::IsVmWall(const sandbox::SessionManager& manager, const std::string& id) {
+  struct stat info {};
+  std::string dir = manager.HostDirPath(id, kVmHostDir);
+  return ::lstat(dir.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
 VmWall::~VmWall() {
   KillQemu();
-  (void)RemoveDir();
+  (void)StopWall();
 }
 
 std::string VmWall::Diagnostics() const {
@@ -309,41 +356,38 @@ std::string VmWall::Diagnostics() const {
   return text;
 }
 
+// QEMU is the wall's moat-init's child, not ours: its exit is seen, never reaped, here.
 bool VmWall::WaitQemu(milliseconds timeout) {
-  if (reaped_) return true;
+  if (exited_) return true;
   struct pollfd exited = {pidfd_.get(), POLLIN, 0};
   if (::poll(&exited, 1, static_cast<int>(timeout.count())) <= 0) return false;
-  ::waitpid(pid_, nullptr, 0);
-  reaped_ = true;
+  exited_ = true;
   return true;
 }
 
 void VmWall::KillQemu() {
-  if (reaped_) return;
+  if (exited_) return;
   ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-  // An adopted QEMU is not our child, so waitpid cannot wait for it: the pidfd can.
-  struct pollfd exited = {pidfd_.get(), POLLIN, 0};
-  (void)::poll(&exited, 1, 10000);
-  ::waitpid(pid_, nullptr, WNOHANG);
-  reaped_ = true;
+  (void)WaitQemu(std::chrono::seconds(10));
+  exited_ = true;
 }
 
 bool VmWall::Running() const {
-  if (reaped_) return false;
+  if (exited_) return false;
   struct pollfd exited = {pidfd_.get(), POLLIN, 0};
   return ::poll(&exited, 1, 0) == 0;
 }
 
 void VmWall::Release() {
-  reaped_ = true;
-  dir_.clear();
+  exited_ = true;
+  wall_ = false;
   control_.reset();
 }
 
 Status VmWall::Kill() {
   control_.reset();
   KillQemu();
-  return RemoveDir();
+  return StopWall();
 }
 
 Result<uint64_t> ProcessStartTime(pid_t pid) {
@@ -362,45 +406,49 @@ Result<uint64_t> ProcessStartTime(pid_t pid) {
   return FailErrno("parse", path, EINVAL);
 }
 
-Result<std::unique_ptr<VmWall>> VmWall::Adopt(const std::string& dir, const std::string& id,
-                                              QemuProcess qemu) {
-  if (qemu.pid <= 1) return Fail(InvalidArgument("bad QEMU pid in '" + dir + "'"));
+Result<std::unique_ptr<VmWall>> VmWall::Adopt(sandbox::SessionManager& manager,
+                                              const std::string& id, QemuProcess qemu) {
+  MOAT_TRY(auto info, manager.Find(id));
+  if (!info.running) return Fail(InvalidArgument("the wall of VM session '" + id + "' has ended"));
+  if (qemu.pid <= 1) return Fail(InvalidArgument("bad QEMU pid for VM session '" + id + "'"));
   MOAT_TRY(auto started, ProcessStartTime(qemu.pid));
   if (started != qemu.start_time) {
     return Fail(Error(std::make_error_code(std::errc::no_such_process),
-                      "QEMU " + std::to_string(qemu.pid) + " of '" + dir + "' is gone"));
+                      "QEMU " + std::to_string(qemu.pid) + " of '" + id + "' is gone"));
   }
-  std::unique_ptr<VmWall> wall(new VmWall());
+  std::unique_ptr<VmWall> wall(new VmWall(manager));
   wall->pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, qemu.pid, 0)));
   if (!wall->pidfd_) return FailErrno("pidfd_open", std::to_string(qemu.pid));
   // Checked again now that the pidfd holds it: the pid cannot be reused any more.
   MOAT_TRY(auto again, ProcessStartTime(qemu.pid));
-  if (again != qemu.start_time) return FailErrno("adopt", dir, ESRCH);
+  if (again != qemu.start_time) return FailErrno("adopt", id, ESRCH);
+  wall->id_ = id;
+  wall->dir_ = manager.HostDirPath(id, kVmHostDir);
   wall->pid_ = qemu.pid;
-  wall->reaped_ = false;
-  wall->dir_ = dir;
+  wall->exited_ = false;
+  // Not ours to end on a failed adoption (wall_ stays false): End() decides.
   MOAT_TRY(auto control, VmControl::Connect(wall->control_socket()));
   wall->control_.emplace(std::move(control));
-  auto info = wall->control_->Call({{"op", "info"}}, std::chrono::seconds(5), wall->pidfd_.get());
-  if (!info) {
-    wall->Release();  // not ours to end on a failed adoption: End() decides
-    return Fail(std::move(info).error().Wrap("moat-init in '" + dir + "'"));
-  }
-  if (info->value("id", std::string()) != id) {
+  auto reply = wall->control_->Call({{"op", "info"}}, std::chrono::seconds(5), wall->pidfd_.get());
+  if (!reply) {
     wall->Release();
-    return Fail(InvalidArgument("moat-init in '" + dir + "' answers for '" +
-                                info->value("id", std::string()) + "'"));
+    return Fail(std::move(reply).error().Wrap("moat-init of VM session '" + id + "'"));
   }
+  if (reply->value("id", std::string()) != id) {
+    wall->Release();
+    return Fail(InvalidArgument("moat-init of VM session '" + id + "' answers for '" +
+                                reply->value("id", std::string()) + "'"));
+  }
+  wall->wall_ = true;
   return wall;
 }
 
-Status VmWall::RemoveDir() {
-  if (dir_.empty()) return {};
-  std::error_code error;
-  std::filesystem::remove_all(dir_, error);
-  if (error) return Fail(Error(error, "remove '" + dir_ + "': " + error.message()));
-  dir_.clear();
-  return {};
+Status VmWall::StopWall() {
+  if (!wall_) return {};
+  wall_ = false;
+  control_.reset();
+  // QEMU is gone or killed: the wall's moat-init has nothing left to wait for.
+  return manager_->Stop(id_, std::chrono::milliseconds(500));
 }
 
 Result<nlohmann::json> VmWall::Qmp(const std::string& command, milliseconds timeout) {
@@ -410,21 +458,22 @@ Result<nlohmann::json> VmWall::Qmp(const std::string& command, milliseconds time
 
 Status VmWall::Shutdown(milliseconds grace) {
   Status outcome;
-  if (!reaped_ && control_) {
+  if (!exited_ && control_) {
     auto asked = control_->Call({{"op", "shutdown"}, {"grace_ms", grace.count()}},
                                 std::chrono::seconds(10), pidfd_.get());
     // moat-init powers the guest off once every process is gone.
-    if (asked && WaitQemu(grace + std::chrono::seconds(30))) return RemoveDir();
+    if (asked && WaitQemu(grace + std::chrono::seconds(30))) return StopWall();
     if (!asked) outcome = Fail(std::move(asked).error().Wrap("shutdown"));
   }
   control_.reset();
-  if (!reaped_ && Qmp("quit") && WaitQemu(std::chrono::seconds(5))) {
-    MOAT_TRY_VOID(RemoveDir());
+  if (!exited_ && Qmp("quit") && WaitQemu(std::chrono::seconds(5))) {
+    MOAT_TRY_VOID(StopWall());
     return outcome;
   }
+  bool killed = !exited_;
   KillQemu();
-  MOAT_TRY_VOID(RemoveDir());
-  if (outcome) {
+  MOAT_TRY_VOID(StopWall());
+  if (killed && outcome) {
     return Fail(Error(std::make_error_code(std::errc::timed_out),
                       "the guest did not power off: QEMU was killed"));
   }

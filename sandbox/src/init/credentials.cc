@@ -8,6 +8,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <vector>
+
 namespace moat::sandbox::init {
 
 Status EnterUserNamespace(const std::function<Status()>& await_maps) {
@@ -16,8 +18,9 @@ Status EnterUserNamespace(const std::function<Status()>& await_maps) {
 }
 
 Status BecomeUser(const UserIdentity& user) {
-  gid_t groups[] = {user.gid};
-  if (::setgroups(1, groups) != 0) return FailErrno("setgroups", user.name);
+  std::vector<gid_t> groups = {user.gid};
+  groups.insert(groups.end(), user.device_groups.begin(), user.device_groups.end());
+  if (::setgroups(groups.size(), groups.data()) != 0) return FailErrno("setgroups", user.name);
   if (::setresgid(user.gid, user.gid, user.gid) != 0) return FailErrno("setresgid", user.name);
   // Our old uid (host root) is unmapped here, so the kernel's "root gives up root" rule does
   // not clear capabilities on this call: DropAllCapabilities does that explicitly.

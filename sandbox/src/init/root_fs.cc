@@ -97,6 +97,13 @@ Status MountDev(const SetupConfig& c) {
     MOAT_TRY_VOID(EnsureMountPoint(target, false));
     MOAT_TRY_VOID(Bind(std::string("/dev/") + node, target, false, MS_NOSUID | MS_NOEXEC));
   }
+  // Devices the spec asks for (SessionSpec::devices: /dev/kvm for a VM's QEMU), checked by
+  // the launcher to be character devices.
+  for (const auto& device : c.devices) {
+    std::string target = dev + device.substr(std::string("/dev").size());
+    MOAT_TRY_VOID(EnsureMountPoint(target, false));
+    MOAT_TRY_VOID(Bind(device, target, false, MS_NOSUID | MS_NOEXEC));
+  }
   MOAT_TRY_VOID(EnsureMountPoint(dev + "/pts", true));
   MOAT_TRY_VOID(Mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                       "newinstance,ptmxmode=0666,mode=0620,gid=" + std::to_string(c.user.gid)));

@@ -64,6 +64,11 @@ struct SessionSpec {
   // <session dir>/NAME on the host (the user's, mode 0700, under root's 0700 session dir) and
   // /run/moat/NAME inside the wall. A desktop's RFB socket lives in one ("display").
   std::vector<std::string> host_dirs;
+  // Host device nodes bound into the wall's /dev at the same path. Only "/dev/kvm" is allowed:
+  // a VM session's QEMU under KVM. Unless the node is open to everyone, its group is kept in the
+  // wall (mapped to itself) and becomes a supplementary group of the session's processes, as
+  // the device's access is checked against the host's ids.
+  std::vector<std::string> devices;
 };
 
 // Parses the JSON form documented in docs/sandbox.md. Unknown keys are errors.
