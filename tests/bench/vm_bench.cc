@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "moat/common/unique_fd.h"
+#include "moat/sandbox/session_manager.h"
 #include "own_flags.h"
 #include "test_guest.h"
 #include "test_support.h"
@@ -73,7 +74,8 @@ int g_idle_repeats = 3;
 GuestImage g_image;
 std::string g_guest_dir, g_floor_initrd, g_floor_dir, g_run_dir, g_cgroup_parent;
 bool g_failed = false;  // a benchmark stopped with an error: the smoke test must fail
-std::unique_ptr<moat::sandbox::CgroupDriver> g_cgroups;
+// The walls QEMU runs in (a VM session is a Moat wall whose application is QEMU).
+std::unique_ptr<moat::sandbox::SessionManager> g_manager;
 // Every sample in ms (or MiB), by benchmark, for the summary and the floor comparisons.
 std::map<std::string, std::vector<double>> g_samples;
 
@@ -90,7 +92,6 @@ VmSpec Spec(const std::string& id) {
   VmSpec spec;
   spec.id = id;
   spec.user = kUser;
-  spec.run_dir = g_run_dir;
   spec.image = g_image;
   return spec;
 }
@@ -175,7 +176,7 @@ void BM_VmWallReady(benchmark::State& state) {
   int n = 0;
   for (auto _ : state) {
     auto start = Clock::now();
-    auto wall = VmWall::Start(Spec("bench-ready-" + std::to_string(++n)));
+    auto wall = VmWall::Start(Spec("bench-ready-" + std::to_string(++n)), *g_manager);
     double ms = Ms(Clock::now() - start);
     if (!wall) {
       Failed(state, wall.error().message());
@@ -194,7 +195,7 @@ moat::Result<std::unique_ptr<VmBackend>> OpenBackend() {
   VmBackendOptions options;
   options.run_dir = g_run_dir;
   options.guest_dir = g_guest_dir;
-  return VmBackend::Open(options, *g_cgroups);
+  return VmBackend::Open(options, *g_manager);
 }
 
 moat::wire::SessionCreate CreateSpec(const std::string& id) {
@@ -387,17 +388,19 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(g_run_dir);
   ::chmod(g_run_dir.c_str(), 0755);
   g_cgroup_parent = "moat-bench-vm-" + std::to_string(::getpid());
-  moat::sandbox::CgroupOptions cgroup_options;
-  cgroup_options.parent = g_cgroup_parent;
-  auto cgroups = moat::sandbox::CgroupDriver::Detect(cgroup_options);
+  moat::sandbox::ManagerOptions manager_options;
+  manager_options.run_dir = g_run_dir;
+  manager_options.cgroups.parent = g_cgroup_parent;
+  manager_options.init_path = MOAT_INIT_BIN;
+  auto manager = moat::sandbox::SessionManager::Open(manager_options);
   int status = 0;
-  if (!cgroups) {
-    std::fprintf(stderr, "moat-bench-vm: cgroups: %s\n", cgroups.error().message().c_str());
+  if (!manager) {
+    std::fprintf(stderr, "moat-bench-vm: session manager: %s\n", manager.error().message().c_str());
     status = 1;
   } else if (!BuildFloorInitrd(g_run_dir)) {
     status = 1;
   } else {
-    g_cgroups = std::move(*cgroups);
+    g_manager = std::move(*manager);
     for (auto* bench : {benchmark::RegisterBenchmark("BM_VmFloorBoot", BM_VmFloorBoot),
                         benchmark::RegisterBenchmark("BM_VmWallReady", BM_VmWallReady),
                         benchmark::RegisterBenchmark("BM_VmBackendCreate", BM_VmBackendCreate)}) {
@@ -415,7 +418,7 @@ int main(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     PrintSummary();
-    g_cgroups.reset();
+    g_manager.reset();
     RemoveCgroupParent();
   }
   std::filesystem::remove_all(g_run_dir);
