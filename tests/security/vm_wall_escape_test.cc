@@ -12,12 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "escape_suite_driver.h"
 #include "escape_suite_host.h"
@@ -159,7 +161,12 @@ TEST_F(VmWallEscape, NoAttackEscapesTheWallAroundQemu) {
   EXPECT_EQ(probe.exit_code, 0) << "moat-sandbox exec exited " << probe.exit_code;
 
   // The probe's kill(-1) reached QEMU: proof that it ran in QEMU's pid namespace as QEMU's
-  // user. The end is then the wall's stop alone.
+  // user. The end is then the wall's stop alone. A killed QEMU takes a moment to exit (its
+  // threads, its guest's memory), so the check waits for it.
+  auto exit_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((*wall)->Running() && std::chrono::steady_clock::now() < exit_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   EXPECT_FALSE((*wall)->Running()) << "QEMU survived the probe's kill-all: not its wall?";
   (void)(*wall)->Shutdown(std::chrono::seconds(2));
   wall->reset();
