@@ -149,4 +149,83 @@ void EscapeSuiteBase::JudgeHost(const std::string& passwd_before, ProbeReport* r
               report);
 }
 
+void EscapeSuiteBase::JudgeTty(ProbeReport* report) const {
+  bool injected = scene_->DrainTty().find('#') != std::string::npos;
+  HostVerdict("host-tty-untouched", !injected,
+              injected ? "an injected '#' reached the terminal outside the wall"
+                       : "nothing was injected into the terminal outside the wall",
+              report);
+}
+
+namespace {
+constexpr const char* kVictimInWall = "/opt/moat-test/escape-victim";
+}  // namespace
+
+VictimSandbox::VictimSandbox(std::string run_dir, const std::string& nonce, int host_shm_key)
+    // Ids carry the nonce: cgroup names are host-wide, whatever the run directory.
+    : run_dir_(std::move(run_dir)),
+      id_("esc-victim-" + nonce),
+      marker_("moat-esc-victim-" + nonce),
+      unix_socket_("/tmp/" + marker_ + ".sock"),
+      shm_key_(std::to_string(host_shm_key ^ 0x00010000)),
+      // Where a desktop session's RFB socket is on the host (agent/src/desktop_launcher.h).
+      rfb_socket_(run_dir_ + "/sessions/" + id_ + "/display/rfb.sock") {}
+
+void VictimSandbox::Start(const HostUser& user, const std::string& secret) {
+  std::vector<std::string> argv = {MOAT_SANDBOX_BIN, "--run-dir", run_dir_, "run"};
+  Append(&argv, {{"--detach", ""},
+                 {"--id", id_},
+                 {"--user", user.name},
+                 {"--env", "MOAT_ESC_SECRET=" + secret},
+                 {"--ro-bind", std::string(MOAT_ESCAPE_VICTIM_BIN) + ":" + kVictimInWall},
+                 {"--host-dir", "display"},
+                 {"--", kVictimInWall},
+                 {"--marker", marker_},
+                 {"--abstract", marker_},
+                 {"--unix-socket", unix_socket_},
+                 {"--shm-key", shm_key_},
+                 {"--rfb-socket", "/run/moat/display/rfb.sock"},
+                 {"--x11-display", "1"}});
+  ProcessResult started = RunCommand(argv, 120);
+  ASSERT_EQ(started.exit_code, 0) << "starting the victim session: " << started.output;
+  running_ = true;
+  pid_ = FindProcess(kVictimInWall, marker_, 30);
+  ASSERT_GT(pid_, 0) << "the victim application never appeared on the host";
+  ASSERT_TRUE(WaitForPath("/proc/" + std::to_string(pid_) + "/root/tmp/" + marker_, 30))
+      << "the victim never became ready";
+  ASSERT_EQ(access(rfb_socket_.c_str(), F_OK), 0)
+      << "the victim's desktop socket is not in its display host dir: " << strerror(errno);
+}
+
+void VictimSandbox::Stop() {
+  if (!running_) return;
+  running_ = false;
+  ProcessResult r =
+      RunCommand({MOAT_SANDBOX_BIN, "--run-dir", run_dir_, "stop", id_, "--grace", "2"}, 60);
+  EXPECT_EQ(r.exit_code, 0) << "moat-sandbox stop " << id_ << ": " << r.output;
+}
+
+Flags VictimSandbox::ProbeFacts() const {
+  Flags facts = {{"--host-run-dir", run_dir_},
+                 {"--victim-host-pid", std::to_string(pid_)},
+                 {"--victim-id", id_},
+                 {"--victim-abstract", marker_},
+                 {"--victim-unix-socket", unix_socket_},
+                 {"--victim-tmp-marker", marker_},
+                 {"--victim-shm-key", shm_key_},
+                 {"--victim-rfb-socket", rfb_socket_},
+                 {"--victim-x11-display", "1"},
+                 {"--allow-kill-all", ""}};
+  for (const auto& path : FindRunPaths(run_dir_ + "/sessions/" + id_)) {
+    facts.push_back({"--victim-run-path", path});
+  }
+  return facts;
+}
+
+void VictimSandbox::Judge(ProbeReport* report) const {
+  bool alive = kill(pid_, 0) == 0 && ProcCmdline(pid_).find(marker_) != std::string::npos;
+  HostVerdict("victim-survives", alive,
+              "victim pid " + std::to_string(pid_) + (alive ? " still runs" : " is gone"), report);
+}
+
 }  // namespace moat::escape_test

@@ -59,9 +59,33 @@ class EscapeSuiteBase : public ::testing::Test {
   // The host verdicts of both drivers: sentinel alive, /etc/passwd unchanged, nothing planted.
   void JudgeHost(const std::string& passwd_before, ProbeReport* report) const;
 
+  // The probe's own terminal: a TIOCSTI from inside echoes its '#' on the pty's output side.
+  void JudgeTty(ProbeReport* report) const;
+
   std::string nonce_, secret_, secret_file_;
   std::optional<HostUser> attacker_, victim_user_;
   std::unique_ptr<HostScene> scene_;
+};
+
+// The victim of the sandbox-wall drivers: another user's sandbox session running
+// moat-escape-victim (markers in /tmp and /dev/shm, sockets, SysV memory, the secret in its
+// environment, a desktop's RFB socket in its display host dir), stopped with the object.
+class VictimSandbox {
+ public:
+  VictimSandbox(std::string run_dir, const std::string& nonce, int host_shm_key);
+  ~VictimSandbox() { Stop(); }
+  // Starts it as `user` and waits until it is ready; failures are fatal test failures.
+  void Start(const HostUser& user, const std::string& secret);
+  void Stop();
+  // The probe's facts about the victim and the run directory, kill-all allowed.
+  Flags ProbeFacts() const;
+  // Adds "victim-survives".
+  void Judge(ProbeReport* report) const;
+
+ private:
+  std::string run_dir_, id_, marker_, unix_socket_, shm_key_, rfb_socket_;
+  pid_t pid_ = -1;
+  bool running_ = false;
 };
 
 }  // namespace moat::escape_test

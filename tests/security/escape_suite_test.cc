@@ -20,7 +20,6 @@ namespace {
 
 constexpr int kProbeTimeoutSeconds = 600;
 constexpr const char* kProbeInWall = "/opt/moat-test/escape-probe";
-constexpr const char* kVictimInWall = "/opt/moat-test/escape-victim";
 constexpr const char* kSuidInWall = "/opt/moat-test/escape-suid";
 
 // Stops a session when the test ends, even when an assertion failed half-way.
@@ -42,41 +41,12 @@ TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
   ScratchDir run_dir("/run/moat-esc-XXXXXX");
   ASSERT_FALSE(run_dir.path().empty()) << "mkdtemp under /run: " << strerror(errno);
   const std::string passwd_before = ReadWholeFile("/etc/passwd").value_or("");
-  // Ids carry the nonce: cgroup names are host-wide, whatever the run directory.
-  const std::string victim_id = "esc-victim-" + nonce_;
   const std::string attacker_id = "esc-attacker-" + nonce_;
-  const std::string victim_marker = "moat-esc-victim-" + nonce_;
-  const std::string victim_socket = "/tmp/" + victim_marker + ".sock";
-  const std::string victim_shm_key = std::to_string(scene_->shm_key() ^ 0x00010000);
-  // Where a desktop session's RFB socket is on the host (agent/src/desktop_launcher.h).
-  const std::string victim_rfb_socket =
-      run_dir.path() + "/sessions/" + victim_id + "/display/rfb.sock";
 
   // The victim: another user's session, running for the whole attack.
-  SessionGuard victim{run_dir.path(), ""};
-  std::vector<std::string> victim_argv = {MOAT_SANDBOX_BIN, "--run-dir", run_dir.path(), "run"};
-  Append(&victim_argv, {{"--detach", ""},
-                        {"--id", victim_id},
-                        {"--user", victim_user_->name},
-                        {"--env", "MOAT_ESC_SECRET=" + secret_},
-                        {"--ro-bind", std::string(MOAT_ESCAPE_VICTIM_BIN) + ":" + kVictimInWall},
-                        {"--host-dir", "display"},
-                        {"--", kVictimInWall},
-                        {"--marker", victim_marker},
-                        {"--abstract", victim_marker},
-                        {"--unix-socket", victim_socket},
-                        {"--shm-key", victim_shm_key},
-                        {"--rfb-socket", "/run/moat/display/rfb.sock"},
-                        {"--x11-display", "1"}});
-  ProcessResult started = RunCommand(victim_argv, 120);
-  ASSERT_EQ(started.exit_code, 0) << "starting the victim session: " << started.output;
-  victim.id = victim_id;
-  pid_t victim_pid = FindProcess(kVictimInWall, victim_marker, 30);
-  ASSERT_GT(victim_pid, 0) << "the victim application never appeared on the host";
-  ASSERT_TRUE(WaitForPath("/proc/" + std::to_string(victim_pid) + "/root/tmp/" + victim_marker, 30))
-      << "the victim never became ready";
-  ASSERT_EQ(access(victim_rfb_socket.c_str(), F_OK), 0)
-      << "the victim's desktop socket is not in its display host dir: " << strerror(errno);
+  VictimSandbox victim(run_dir.path(), nonce_, scene_->shm_key());
+  victim.Start(*victim_user_, secret_);
+  if (HasFatalFailure()) return;
 
   // The attacker: the probe in its own wall, on a terminal of ours (for TIOCSTI).
   std::vector<std::string> argv = {MOAT_SANDBOX_BIN, "--run-dir", run_dir.path(), "run"};
@@ -86,19 +56,7 @@ TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
                  {"--ro-bind", std::string(MOAT_ESCAPE_SUID_BIN) + ":" + kSuidInWall},
                  {"--", kProbeInWall}});
   Append(&argv, HostFacts(kSuidInWall));
-  Append(&argv, {{"--host-run-dir", run_dir.path()},
-                 {"--victim-host-pid", std::to_string(victim_pid)},
-                 {"--victim-id", victim_id},
-                 {"--victim-abstract", victim_marker},
-                 {"--victim-unix-socket", victim_socket},
-                 {"--victim-tmp-marker", victim_marker},
-                 {"--victim-shm-key", victim_shm_key},
-                 {"--victim-rfb-socket", victim_rfb_socket},
-                 {"--victim-x11-display", "1"},
-                 {"--allow-kill-all", ""}});
-  for (const auto& path : FindRunPaths(run_dir.path() + "/sessions/" + victim_id)) {
-    Append(&argv, {{"--victim-run-path", path}});
-  }
+  Append(&argv, victim.ProbeFacts());
   SpawnOptions options;
   options.argv = argv;
   options.tty_path = scene_->tty_slave();
@@ -107,19 +65,8 @@ TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
 
   // What only the host can see.
   JudgeHost(passwd_before, &report);
-  bool victim_alive =
-      kill(victim_pid, 0) == 0 && ProcCmdline(victim_pid).find(victim_marker) != std::string::npos;
-  HostVerdict(
-      "victim-survives", victim_alive,
-      "victim pid " + std::to_string(victim_pid) + (victim_alive ? " still runs" : " is gone"),
-      &report);
-  // Whatever the pty's output side holds; a TIOCSTI from the wall echoes its '#' there.
-  std::string tty = scene_->DrainTty();
-  bool injected = tty.find('#') != std::string::npos;
-  HostVerdict("host-tty-untouched", !injected,
-              injected ? "an injected '#' reached the terminal outside the wall"
-                       : "nothing was injected into the terminal outside the wall",
-              &report);
+  victim.Judge(&report);
+  JudgeTty(&report);
 
   EXPECT_FALSE(probe.timed_out) << "the probe did not finish within " << kProbeTimeoutSeconds
                                 << " s";

@@ -32,7 +32,6 @@ namespace {
 
 constexpr int kProbeTimeoutSeconds = 600;
 constexpr const char* kProbeInWall = "/opt/moat-test/escape-probe";
-constexpr const char* kVictimInWall = "/opt/moat-test/escape-victim";
 constexpr const char* kSuidInWall = "/opt/moat-test/escape-suid";
 
 class VmWallEscape : public EscapeSuiteBase {
@@ -66,41 +65,12 @@ TEST_F(VmWallEscape, NoAttackEscapesTheWallAroundQemu) {
   ScratchDir run_dir("/run/moat-esc-XXXXXX");
   ASSERT_FALSE(run_dir.path().empty()) << "mkdtemp under /run: " << strerror(errno);
   const std::string passwd_before = ReadWholeFile("/etc/passwd").value_or("");
-  const std::string victim_id = "esc-victim-" + nonce_;
   const std::string vm_id = "esc-vm-" + nonce_;
-  const std::string victim_marker = "moat-esc-victim-" + nonce_;
-  const std::string victim_socket = "/tmp/" + victim_marker + ".sock";
-  const std::string victim_shm_key = std::to_string(scene_->shm_key() ^ 0x00010000);
-  const std::string victim_rfb_socket =
-      run_dir.path() + "/sessions/" + victim_id + "/display/rfb.sock";
 
   // The victim: another user's sandbox session in the same run directory.
-  std::vector<std::string> victim_argv = {MOAT_SANDBOX_BIN, "--run-dir", run_dir.path(), "run"};
-  Append(&victim_argv, {{"--detach", ""},
-                        {"--id", victim_id},
-                        {"--user", victim_user_->name},
-                        {"--env", "MOAT_ESC_SECRET=" + secret_},
-                        {"--ro-bind", std::string(MOAT_ESCAPE_VICTIM_BIN) + ":" + kVictimInWall},
-                        {"--host-dir", "display"},
-                        {"--", kVictimInWall},
-                        {"--marker", victim_marker},
-                        {"--abstract", victim_marker},
-                        {"--unix-socket", victim_socket},
-                        {"--shm-key", victim_shm_key},
-                        {"--rfb-socket", "/run/moat/display/rfb.sock"},
-                        {"--x11-display", "1"}});
-  ProcessResult started = RunCommand(victim_argv, 120);
-  ASSERT_EQ(started.exit_code, 0) << "starting the victim session: " << started.output;
-  struct StopVictim {
-    std::string run_dir, id;
-    ~StopVictim() {
-      RunCommand({MOAT_SANDBOX_BIN, "--run-dir", run_dir, "stop", id, "--grace", "2"}, 60);
-    }
-  } stop_victim{run_dir.path(), victim_id};
-  pid_t victim_pid = FindProcess(kVictimInWall, victim_marker, 30);
-  ASSERT_GT(victim_pid, 0) << "the victim application never appeared on the host";
-  ASSERT_TRUE(WaitForPath("/proc/" + std::to_string(victim_pid) + "/root/tmp/" + victim_marker, 30))
-      << "the victim never became ready";
+  VictimSandbox victim(run_dir.path(), nonce_, scene_->shm_key());
+  victim.Start(*victim_user_, secret_);
+  if (HasFatalFailure()) return;
 
   // The attacker's VM session: QEMU in its wall, booted.
   sandbox::ManagerOptions options;
@@ -122,19 +92,7 @@ TEST_F(VmWallEscape, NoAttackEscapesTheWallAroundQemu) {
   std::vector<std::string> argv = {
       MOAT_SANDBOX_BIN, "--run-dir", run_dir.path(), "exec", vm_id, "--", kProbeInWall};
   Append(&argv, HostFacts(kSuidInWall));
-  Append(&argv, {{"--host-run-dir", run_dir.path()},
-                 {"--victim-host-pid", std::to_string(victim_pid)},
-                 {"--victim-id", victim_id},
-                 {"--victim-abstract", victim_marker},
-                 {"--victim-unix-socket", victim_socket},
-                 {"--victim-tmp-marker", victim_marker},
-                 {"--victim-shm-key", victim_shm_key},
-                 {"--victim-rfb-socket", victim_rfb_socket},
-                 {"--victim-x11-display", "1"},
-                 {"--allow-kill-all", ""}});
-  for (const auto& path : FindRunPaths(run_dir.path() + "/sessions/" + victim_id)) {
-    Append(&argv, {{"--victim-run-path", path}});
-  }
+  Append(&argv, victim.ProbeFacts());
   ASSERT_TRUE((*wall)->Running()) << "QEMU must run beside the probe";
   SpawnOptions probe_options;
   probe_options.argv = argv;
@@ -143,17 +101,8 @@ TEST_F(VmWallEscape, NoAttackEscapesTheWallAroundQemu) {
   ProbeReport report = ParseProbeOutput(probe.output);
 
   JudgeHost(passwd_before, &report);
-  bool victim_alive =
-      kill(victim_pid, 0) == 0 && ProcCmdline(victim_pid).find(victim_marker) != std::string::npos;
-  HostVerdict(
-      "victim-survives", victim_alive,
-      "victim pid " + std::to_string(victim_pid) + (victim_alive ? " still runs" : " is gone"),
-      &report);
-  bool injected = scene_->DrainTty().find('#') != std::string::npos;
-  HostVerdict("host-tty-untouched", !injected,
-              injected ? "an injected '#' reached the terminal outside the wall"
-                       : "nothing was injected into the terminal outside the wall",
-              &report);
+  victim.Judge(&report);
+  JudgeTty(&report);
 
   EXPECT_FALSE(probe.timed_out) << "the probe did not finish within " << kProbeTimeoutSeconds
                                 << " s";
