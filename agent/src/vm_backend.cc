@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -15,11 +16,14 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "limits_conversion.h"
 #include "moat/common/log.h"
+#include "moat/sandbox/guest_limits.h"
 #include "resolve_limits.h"
 #include "vm_desktop.h"
+#include "vm_limits.h"
 
 namespace moat::agent {
 namespace {
@@ -28,10 +32,10 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr uint64_t kMiB = 1ull << 20;
-// What QEMU itself needs on top of the guest's RAM (TCG's translation cache, 9p buffers,
-// device state): a memory max below guest RAM plus this would make the cgroup reclaim or
-// OOM-kill the VM under load rather than the guest's own kernel.
-constexpr uint64_t kQemuOverheadMiB = 192;
+// How long a lowered memory max waits for the guest to fill its balloon before the cgroup's
+// max drops anyway: a guest that cannot give memory back (no balloon driver, or all of it in
+// use) is then reclaimed or OOM-killed by the host, as without a balloon.
+constexpr auto kBalloonWait = seconds(10);
 
 Error NotSupported(std::string message) {
   return Error(std::make_error_code(std::errc::not_supported), std::move(message));
@@ -46,16 +50,12 @@ Error NoSession(const std::string& session) {
                "no VM session '" + session + "' on this host");
 }
 
-// The limits that apply to the QEMU process as a whole. pids_max would cap QEMU's threads,
-// not the guest's processes, so it is left out (not enforced in a VM yet; docs/vm.md).
-Result<sandbox::Limits> VmLimits(const wire::SessionLimits& limits) {
-  MOAT_TRY(sandbox::Limits out, ResolveLimits(limits));
-  if (out.pids_max) {
-    log::Warning("pids_max is not enforced in a VM session yet; ignored",
-                 {{"pids_max", std::to_string(*out.pids_max)}});
-    out.pids_max.reset();
-  }
-  return out;
+unsigned HostCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof(set), &set) == 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? static_cast<unsigned>(online) : 1;
 }
 
 Result<std::string> FindExecutable(const std::string& name) {
@@ -155,10 +155,19 @@ void VmBackend::AdoptAll() {
       entry.created_unix = record.value("created_unix", int64_t{0});
       entry.qemu.pid = record.value("pid", 0);
       entry.qemu.start_time = record.value("start_time", uint64_t{0});
+      entry.memory_mib = record.value("memory_mib", 0u);
     }
+    const bool suspended = ResumeForAdoption(id);
     auto wall = vm::VmWall::Adopt(manager_, id, entry.qemu);
     if (wall) {
       entry.wall = std::move(*wall);
+      if (suspended) {
+        auto again = Suspend(id, entry);
+        if (!again) {
+          log::Warning("VM session re-adopted, but not suspended again",
+                       {{"session", id}, {"error", again.error().message()}});
+        }
+      }
       log::Info("re-adopted VM session",
                 {{"session", id}, {"pid", std::to_string(entry.qemu.pid)}});
     } else {
@@ -183,9 +192,70 @@ Result<VmBackend::Entry*> VmBackend::FindRunning(const std::string& session) con
   return &it->second;
 }
 
-Result<bool> VmBackend::Paused(Entry& entry) const {
+bool VmBackend::Frozen(const std::string& session) const {
+  for (const auto& file : cgroups_.CounterFiles(session)) {
+    if (file.kind != sandbox::CounterKind::kV1FreezerState &&
+        file.kind != sandbox::CounterKind::kV2CgroupEvents) {
+      continue;
+    }
+    std::ifstream in(file.path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // v1's FREEZING counts: some of QEMU's threads may already be stopped.
+    if (file.kind == sandbox::CounterKind::kV1FreezerState) return !text.starts_with("THAWED");
+    sandbox::CgroupUsage usage;
+    sandbox::ApplyCounter(file.kind, text, usage);
+    return usage.frozen;
+  }
+  return false;
+}
+
+Result<bool> VmBackend::Paused(const std::string& session, Entry& entry) const {
+  if (Frozen(session)) return true;
   MOAT_TRY(auto status, entry.wall->Qmp("query-status"));
   return status.value("status", std::string()) == "paused";
+}
+
+Result<sandbox::Limits> VmBackend::GuestLimits(vm::VmWall& wall, const std::string& app,
+                                               const std::optional<sandbox::Limits>& set) const {
+  nlohmann::json request = {{"op", "limits"}, {"app", app}};
+  if (set) request["set"] = sandbox::GuestLimitsToJson(*set);
+  MOAT_TRY(auto reply, wall.control().Call(request, seconds(10)));
+  return sandbox::GuestLimitsFromJson(reply.value("limits", nlohmann::json::object()));
+}
+
+Status VmBackend::ApplyHostLimits(const std::string& session, Entry& entry,
+                                  const sandbox::Limits& limits) {
+  if (!limits.memory_max || entry.memory_mib == 0) return cgroups_.Apply(session, limits);
+  MOAT_TRY(auto current, cgroups_.ReadLimits(session));
+  const uint64_t ram = uint64_t{entry.memory_mib} * kMiB;
+  const uint64_t target = BalloonTargetBytes(ram, *limits.memory_max);
+  auto balloon = [&]() -> Status {
+    MOAT_TRY_VOID_CTX(entry.wall->Qmp("balloon", seconds(5), {{"value", target}}),
+                      "balloon of VM session '" + session + "'");
+    return {};
+  };
+  if (current.memory_max && *limits.memory_max >= *current.memory_max) {
+    // Raised: the cgroup first, so that the guest's pages fit as it takes them back.
+    MOAT_TRY_VOID(cgroups_.Apply(session, limits));
+    return balloon();
+  }
+  // Lowered: the guest gives memory back first, so that the cgroup's max does not reclaim or
+  // OOM-kill QEMU for pages the guest still holds.
+  MOAT_TRY_VOID(balloon());
+  auto deadline = std::chrono::steady_clock::now() + kBalloonWait;
+  uint64_t actual = ram;
+  for (;;) {
+    if (auto info = entry.wall->Qmp("query-balloon")) actual = info->value("actual", ram);
+    if (actual <= target || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  if (actual > target) {
+    log::Warning("the VM's guest did not reach its balloon target in time",
+                 {{"session", session},
+                  {"target_mib", std::to_string(target / kMiB)},
+                  {"actual_mib", std::to_string(actual / kMiB)}});
+  }
+  return cgroups_.Apply(session, limits);
 }
 
 Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
@@ -200,12 +270,14 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
     return Fail(Error(std::make_error_code(std::errc::file_exists),
                       "VM session '" + spec.session_id + "' exists"));
   }
-  MOAT_TRY(auto limits, VmLimits(spec.limits));
+  MOAT_TRY(auto limits, ResolveLimits(spec.limits));
+  const auto split = SplitSessionLimits(limits);
   const std::string& id = spec.session_id;
   vm::VmSpec vm;
   vm.id = id;
   vm.user = spec.user;
-  vm.vcpus = options_.vcpus;
+  // vCPUs are fixed at creation (microvm has no CPU hotplug): a later cap only throttles them.
+  vm.vcpus = VcpusForCap(limits, HostCores(), options_.vcpus);
   vm.memory_mib = options_.memory_mib;
   if (limits.memory_max) {
     uint64_t max_mib = *limits.memory_max / kMiB;
@@ -220,11 +292,18 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
   vm.qemu = options_.qemu;
   vm.boot_timeout = seconds(60);
   // The wall's session group, named like a sandbox's, holds QEMU from its first instruction.
-  vm.limits = limits;
+  vm.limits = split.host;
   vm.display = spec.desktop;
   auto wall = vm::VmWall::Start(vm, manager_);
   if (!wall) return Fail(std::move(wall).error().Wrap("start VM session '" + id + "'"));
   BackendSession out{id, spec.user, true, 0, id, "", wire::Backend::kVm};
+  // pids_max before any application runs, so that none escapes it.
+  if (split.guest.pids_max) {
+    if (auto applied = GuestLimits(**wall, "", split.guest); !applied) {
+      (void)(*wall)->Kill();
+      return Fail(std::move(applied).error().Wrap("set pids_max in VM session '" + id + "'"));
+    }
+  }
   if (spec.desktop) {
     DesktopRequest request{spec.geometry.value_or(options_.desktop.geometry),
                            spec.depth.value_or(options_.desktop.depth)};
@@ -242,6 +321,7 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
   Entry entry;
   entry.user = spec.user;
   entry.created_unix = static_cast<int64_t>(std::time(nullptr));
+  entry.memory_mib = vm.memory_mib;
   entry.qemu.pid = (*wall)->qemu_pid();
   auto started = vm::ProcessStartTime(entry.qemu.pid);
   Status recorded = started ? Status{} : Status(Fail(started.error()));
@@ -261,7 +341,8 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
   log::Info("VM session ready", {{"session", id},
                                  {"boot_ms", std::to_string((*wall)->boot_time().count())},
                                  {"accel", image_.accel},
-                                 {"memory_mib", std::to_string(vm.memory_mib)}});
+                                 {"memory_mib", std::to_string(vm.memory_mib)},
+                                 {"vcpus", std::to_string(vm.vcpus)}});
   entry.wall = std::move(*wall);
   sessions_[id] = std::move(entry);
   out.created_unix = sessions_[id].created_unix;
@@ -270,21 +351,27 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
 
 Result<LaunchedApp> VmBackend::Launch(const std::string& session, const AppLaunch& app) {
   MOAT_TRY(auto* entry, FindRunning(session));
-  // The guest mounts no cgroups yet, so an application's own group is a label only.
-  if (!(app.limits == wire::SessionLimits{})) {
-    return Fail(NotSupported("per-application limits are not enforced in a VM session yet"));
-  }
+  const bool has_limits = !(app.limits == wire::SessionLimits{});
+  MOAT_TRY(auto resolved, ResolveLimits(app.limits));
+  MOAT_TRY(auto limits, ApplicationLimits(resolved));
   if (app.argv.empty()) return Fail(InvalidArgument("launch needs a command"));
-  MOAT_TRY(bool paused, Paused(*entry));
+  MOAT_TRY(bool paused, Paused(session, *entry));
   if (paused) return Fail(Busy("session '" + session + "' is suspended: resume it first"));
   MOAT_TRY(auto launched, entry->wall->control().Launch(app.argv, app.env, app.cwd, seconds(10)));
+  // As in a sandbox: the application's group gets its limits right after the start.
+  if (has_limits) {
+    if (auto applied = GuestLimits(*entry->wall, launched.group, limits); !applied) {
+      (void)Signal(session, launched.pid, SIGKILL);
+      return Fail(std::move(applied).error().Wrap("limit application '" + launched.group + "'"));
+    }
+  }
   return LaunchedApp{launched.pid, launched.group};
 }
 
 Result<std::vector<wire::ProcessInfo>> VmBackend::Processes(const std::string& session) const {
   MOAT_TRY(auto* entry, FindRunning(session));
   // Only moat-init can see the guest's processes, and a stopped guest cannot answer.
-  MOAT_TRY(bool paused, Paused(*entry));
+  MOAT_TRY(bool paused, Paused(session, *entry));
   if (paused) {
     return Fail(Busy("session '" + session +
                      "' is suspended: a VM's processes are listed by its guest, resume it first"));
@@ -317,7 +404,7 @@ Status VmBackend::Signal(const std::string& session, pid_t pid, int signal) {
         InvalidArgument("bad pid " + std::to_string(pid) + " or signal " + std::to_string(signal)));
   }
   MOAT_TRY(auto* entry, FindRunning(session));
-  MOAT_TRY(bool paused, Paused(*entry));
+  MOAT_TRY(bool paused, Paused(session, *entry));
   if (paused) return Fail(Busy("session '" + session + "' is suspended: resume it first"));
   MOAT_TRY_VOID(entry->wall->control().Call({{"op", "signal"}, {"pid", pid}, {"signal", signal}},
                                             seconds(5)));
@@ -326,22 +413,46 @@ Status VmBackend::Signal(const std::string& session, pid_t pid, int signal) {
 
 Status VmBackend::SetLimits(const std::string& session, const std::string& app,
                             const wire::SessionLimits& limits) {
-  if (!app.empty()) {
-    return Fail(NotSupported("per-application limits are not enforced in a VM session yet"));
+  MOAT_TRY(auto resolved, ResolveLimits(limits));
+  MOAT_TRY(auto* entry, FindRunning(session));
+  const auto split = SplitSessionLimits(resolved);
+  const bool guest = !app.empty() || split.guest.pids_max;
+  // A suspended guest answers nothing, and neither would its balloon.
+  if ((guest || resolved.memory_max) && Frozen(session)) {
+    return Fail(Busy("session '" + session + "' is suspended: resume it to change " +
+                     (guest ? "the guest's limits" : "its memory max")));
   }
-  MOAT_TRY(auto resolved, VmLimits(limits));
-  MOAT_TRY_VOID(FindRunning(session));
-  return cgroups_.Apply(session, resolved);
+  if (!app.empty()) {
+    MOAT_TRY(auto one, ApplicationLimits(resolved));
+    MOAT_TRY_VOID(GuestLimits(*entry->wall, app, one));
+    return {};
+  }
+  // The guest's first: its op checks everything before it writes, the host's writes cannot be
+  // undone.
+  if (split.guest.pids_max) {
+    MOAT_TRY_VOID(GuestLimits(*entry->wall, "", split.guest));
+  }
+  return ApplyHostLimits(session, *entry, split.host);
 }
 
 Result<wire::SessionLimits> VmBackend::ReadLimits(const std::string& session,
                                                   const std::string& app) const {
+  MOAT_TRY(auto* entry, FindRunning(session));
   if (!app.empty()) {
-    return Fail(NotSupported("VM sessions have no per-application limits yet"));
+    if (Frozen(session)) {
+      return Fail(
+          Busy("session '" + session + "' is suspended: resume it to read the guest's limits"));
+    }
+    MOAT_TRY(auto limits, GuestLimits(*entry->wall, app, std::nullopt));
+    return ToWireLimits(limits);
   }
-  MOAT_TRY_VOID(FindRunning(session));
   MOAT_TRY(auto limits, cgroups_.ReadLimits(session));
-  limits.pids_max.reset();  // the QEMU group's, not the guest's: see VmLimits
+  // The host group's pids.max caps QEMU's threads: the session's pids_max is the guest's.
+  limits.pids_max.reset();
+  if (!Frozen(session)) {
+    MOAT_TRY(auto guest, GuestLimits(*entry->wall, "", std::nullopt));
+    limits.pids_max = guest.pids_max;
+  }
   return ToWireLimits(limits);
 }
 
@@ -350,8 +461,11 @@ Result<sandbox::CgroupUsage> VmBackend::Usage(const std::string& session,
   if (!app.empty()) return Fail(NotSupported("VM sessions have no per-application usage yet"));
   MOAT_TRY(auto* entry, FindRunning(session));
   MOAT_TRY(auto usage, cgroups_.Usage(session));
-  // Suspended is QMP's stop, not the freezer: the QEMU group is never frozen.
-  MOAT_TRY(usage.frozen, Paused(*entry));
+  // Frozen is the freezer's word (and then QEMU must not be asked); a guest stopped by QMP
+  // alone (a suspend whose freeze failed) counts too.
+  if (!usage.frozen) {
+    MOAT_TRY(usage.frozen, Paused(session, *entry));
+  }
   return usage;
 }
 
@@ -364,17 +478,43 @@ Result<std::vector<std::string>> VmBackend::ListApps(const std::string& session)
   return std::vector<std::string>(apps.begin(), apps.end());
 }
 
+Status VmBackend::Suspend(const std::string& session, Entry& entry) {
+  if (Frozen(session)) return {};
+  // The vCPUs stop first, so that the guest is at rest when QEMU's threads are frozen.
+  MOAT_TRY_VOID_CTX(entry.wall->Qmp("stop"), "suspend VM session '" + session + "'");
+  if (auto frozen = cgroups_.Freeze(session); !frozen) {
+    (void)cgroups_.Thaw(session);
+    (void)entry.wall->Qmp("cont");
+    return Fail(std::move(frozen).error().Wrap("freeze VM session '" + session + "'"));
+  }
+  return {};
+}
+
 Status VmBackend::Freeze(const std::string& session) {
   MOAT_TRY(auto* entry, FindRunning(session));
-  // The vCPUs stop; QEMU's threads stay able to answer QMP (and the resume).
-  MOAT_TRY_VOID_CTX(entry->wall->Qmp("stop"), "suspend VM session '" + session + "'");
-  return {};
+  return Suspend(session, *entry);
 }
 
 Status VmBackend::Thaw(const std::string& session) {
   MOAT_TRY(auto* entry, FindRunning(session));
+  MOAT_TRY_VOID_CTX(cgroups_.Thaw(session), "thaw VM session '" + session + "'");
   MOAT_TRY_VOID_CTX(entry->wall->Qmp("cont"), "resume VM session '" + session + "'");
   return {};
+}
+
+bool VmBackend::ResumeForAdoption(const std::string& id) {
+  if (!cgroups_.Exists(id)) return false;
+  bool frozen = Frozen(id);
+  if (frozen && !cgroups_.Thaw(id)) return false;
+  bool paused = false;
+  auto qmp =
+      vm::QmpClient::Connect(manager_.HostDirPath(id, vm::kVmHostDir) + "/qmp.sock", seconds(2));
+  if (qmp) {
+    auto status = qmp->Execute("query-status", seconds(2));
+    paused = status && status->value("status", std::string()) == "paused";
+    if (paused) (void)qmp->Execute("cont", seconds(2));
+  }
+  return frozen || paused;
 }
 
 Status VmBackend::End(const std::string& session, milliseconds grace) {
@@ -383,14 +523,16 @@ Status VmBackend::End(const std::string& session, milliseconds grace) {
   Entry& entry = it->second;
   Status ended;
   if (entry.wall && entry.wall->Running()) {
-    // A stopped guest cannot shut itself down.
-    if (auto paused = Paused(entry); paused && *paused) (void)entry.wall->Qmp("cont");
+    // A stopped guest cannot shut itself down (and a frozen QEMU not even quit).
+    if (Frozen(session)) (void)cgroups_.Thaw(session);
+    if (auto paused = Paused(session, entry); paused && *paused) (void)entry.wall->Qmp("cont");
     ended = entry.wall->Shutdown(grace);
     if (!ended)
       log::Warning("VM shutdown", {{"session", session}, {"error", ended.error().message()}});
   } else if (entry.wall) {
     ended = entry.wall->Kill();  // QEMU exited by itself: the wall goes
   } else if (manager_.Find(session)) {
+    if (Frozen(session)) (void)cgroups_.Thaw(session);  // v1: SIGKILL waits for a thaw
     // Not adopted: the wall goes with everything in it, QEMU included.
     ended = manager_.Stop(session, milliseconds(0));
   }

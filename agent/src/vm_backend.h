@@ -2,9 +2,11 @@
 // PID 1, and QEMU itself runs in a namespace wall made by the sandbox's SessionManager (the
 // agent's one, shared with the sandbox backend: same cgroup driver, naming and id leases, so
 // usage sampling does not care which backend a session has). CPU cap and weight, memory and
-// io limits on the wall's session group apply to the whole VM. Applications,
-// processes and signals go through moat-init's control protocol on the virtio-serial port;
-// suspend and resume are QMP stop and cont. See docs/vm.md for what is enforced.
+// io limits on the wall's session group apply to the whole VM; pids_max and one application's
+// limits are moat-init's cgroups in the guest ("limits" op), memory max lowered live also
+// inflates the guest's balloon. Applications, processes and signals go through moat-init's
+// control protocol on the virtio-serial port; suspend is QMP stop and the wall's freezer,
+// resume the reverse. See docs/vm.md for what is enforced.
 //
 // State lives in the run directory: the wall (<run>/sessions/<id>/, with QEMU's sockets and logs
 // in its "vm" host dir) and <run>/vm/<id>.json (root's: user, creation time, QEMU's host pid and
@@ -15,6 +17,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "backend.h"
@@ -28,6 +31,7 @@ struct VmBackendOptions {
   // What agent/vm/build-guest.sh wrote: guest.env, the kernel, the initramfs.
   std::string guest_dir;
   std::string qemu = "qemu-system-x86_64";
+  // vCPUs without a CPU cap; with one, one per started 100 % of it, up to the host's cores.
   unsigned vcpus = 1;
   unsigned memory_mib = 512;  // the guest's RAM unless the session's memory max is smaller
   // Desktops in the guest (vm_desktop.h). Under TCG Xvnc, openbox and their 9p reads take
@@ -75,7 +79,8 @@ class VmBackend final : public Backend {
     std::unique_ptr<vm::VmWall> wall;  // null: found on disk but not adopted (ended)
     std::string user;
     int64_t created_unix = 0;
-    vm::QemuProcess qemu;  // from the record, for End of a VM that was not adopted
+    unsigned memory_mib = 0;  // the guest's RAM: the balloon's ceiling
+    vm::QemuProcess qemu;     // from the record, for End of a VM that was not adopted
   };
 
   VmBackend(VmBackendOptions options, vm::GuestImage image, sandbox::SessionManager& manager)
@@ -89,8 +94,22 @@ class VmBackend final : public Backend {
   void AdoptAll();
   // The entry of a session whose QEMU runs.
   Result<Entry*> FindRunning(const std::string& session) const;
-  // QMP query-status: true when the guest is stopped (suspended).
-  Result<bool> Paused(Entry& entry) const;
+  // Whether the session is suspended: its freezer first (QEMU frozen answers no QMP), then
+  // QMP's query-status.
+  Result<bool> Paused(const std::string& session, Entry& entry) const;
+  // The freezer state of the wall's group: true once it is freezing or frozen.
+  bool Frozen(const std::string& session) const;
+  // moat-init's "limits" op: `set` applied (when given) to the guest's group `app` ("" the
+  // applications' group), and the group's limits after it.
+  Result<sandbox::Limits> GuestLimits(vm::VmWall& wall, const std::string& app,
+                                      const std::optional<sandbox::Limits>& set) const;
+  // The host's memory max of a running VM moved to `memory_max`: the balloon and the cgroup
+  // in the order that never lets the guest hold more than the cgroup allows.
+  Status ApplyHostLimits(const std::string& session, Entry& entry, const sandbox::Limits& limits);
+  // QMP stop, then the freezer: the guest stops, then QEMU itself uses no CPU at all.
+  Status Suspend(const std::string& session, Entry& entry);
+  // Resumes a suspended VM for re-adoption (a stopped guest cannot answer); true if it was.
+  bool ResumeForAdoption(const std::string& id);
 
   VmBackendOptions options_;
   vm::GuestImage image_;

@@ -57,7 +57,7 @@ for dir in sbin usr/bin usr/sbin; do mkdir -p "$stage/$dir"; done
 mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
 # The kernel cache also serves tests/vm's guest (a virtio-blk /home with ext4): only what a
 # VM session needs goes in, in fetch-kernel.sh's load order.
-vm_modules=" virtio virtio_ring virtio_mmio virtio_console 9pnet 9pnet_virtio netfs fscache 9p overlay "
+vm_modules=" virtio virtio_ring virtio_mmio virtio_console 9pnet 9pnet_virtio netfs fscache 9p overlay virtio_balloon "
 while read -r module; do
   [[ -n "$module" && "$vm_modules" == *" $module "* ]] || continue
   cp "$kernel_dir/modules/$module.ko" "$stage/lib/modules/moat-vm/"

@@ -33,6 +33,7 @@ modules=(
   "CONFIG_VIRTIO_CONSOLE virtio_console"  # virtio-serial: moat-init's control port
   "CONFIG_NET_9P_VIRTIO 9pnet_virtio"  # 9p's virtio transport
   "CONFIG_9P_FS 9p"                    # the guest's root (read-only lower) and the user's home
+  "CONFIG_VIRTIO_BALLOON virtio_balloon"  # memory max lowered live: the guest gives memory back
 )
 # Written into .complete: a cache made for another module list or vmlinux layout is fetched
 # again.

@@ -202,6 +202,14 @@ TEST_F(VmSessionTest, OwnKernelOwnProcThrottleSuspendResumeEndThroughTheApi) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a write already under way
   double frozen = ProgressPerSecond(progress, std::chrono::seconds(3));
   EXPECT_EQ(user.Call("GET", "/api/v1/sessions/" + id).body["state"], "suspended");
+  // Suspended is also the wall's freezer, which the agent's usage stream reads.
+  std::string freezer =
+      SessionCgroupFile(broker.cgroup_parent(), id, {"freezer.state", "cgroup.events"});
+  ASSERT_FALSE(freezer.empty());
+  std::string freezer_state = test::ReadFile(freezer);
+  EXPECT_TRUE(freezer_state.starts_with("FROZEN") ||
+              freezer_state.find("frozen 1") != std::string::npos)
+      << freezer << ": " << freezer_state;
 
   auto resumed = ctl({"sessions", "resume", id});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
@@ -213,6 +221,13 @@ TEST_F(VmSessionTest, OwnKernelOwnProcThrottleSuspendResumeEndThroughTheApi) {
   ASSERT_EQ(lifted.status, 200) << lifted.raw;
   std::this_thread::sleep_for(std::chrono::seconds(1));
   double uncapped_again = ProgressPerSecond(progress, std::chrono::seconds(3));
+
+  // pids_max is the guest's (moat-init's cgroups), through moatctl and read back by the API.
+  auto pids = ctl({"sessions", "limit", id, "pids_max=50"});
+  ASSERT_EQ(pids.exit_code, 0) << pids.out << pids.err;
+  Reply read_back = user.Call("GET", "/api/v1/sessions/" + id + "/limits");
+  ASSERT_EQ(read_back.status, 200) << read_back.raw;
+  EXPECT_EQ(read_back.body["effective_limits"]["pids_max"], 50) << read_back.raw;
 
   std::printf(
       "[ VM ] guest progress per second: uncapped %.0f, cpu_percent=20 %.0f (%.0f %%), "

@@ -22,6 +22,7 @@
 #include "moat/common/testing/rfb_test_client.h"
 #include "test_guest.h"
 #include "test_support.h"
+#include "vm_backend_fixture.h"
 
 namespace moat::agent {
 namespace {
@@ -38,89 +39,6 @@ using moat::test::UidOf;
 using moat::test::UniqueId;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-constexpr const char* kUser = "moat-vm-test";
-
-bool WaitFor(const std::function<bool()>& predicate, int timeout_s = 20) {
-  auto deadline = std::chrono::steady_clock::now() + seconds(timeout_s);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return predicate();
-}
-
-// The first of `names` in the group `group` under `parent`, in any hierarchy (v2 or a v1
-// controller); "" if none.
-std::string CgroupFile(const std::string& parent, const std::string& group,
-                       const std::vector<std::string>& names) {
-  std::vector<std::string> roots = {"/sys/fs/cgroup"};
-  for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
-    roots.push_back(entry.path().string());
-  }
-  for (const auto& name : names) {
-    for (const auto& root : roots) {
-      std::string path = root + "/" + parent + "/" + group + "/" + name;
-      if (Exists(path)) return path;
-    }
-  }
-  return "";
-}
-
-class VmBackendTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    test::TestGuest guest = test::TestGuest::Build("moat-vm-backend-guest");
-    guest_dir_ = guest.dir;
-    skip_reason_ = guest.skip_reason;
-    if (!skip_reason_.empty()) return;
-    ASSERT_TRUE(guest.failure.empty()) << guest.failure;
-    EnsureUser(kUser);
-  }
-  static void TearDownTestSuite() {
-    if (!guest_dir_.empty()) std::filesystem::remove_all(guest_dir_);
-  }
-
-  void SetUp() override {
-    run_dir_ = "/run/moat-vm-backend-test-" + std::to_string(::getpid());
-    std::filesystem::create_directories(run_dir_);
-    ::chmod(run_dir_.c_str(), 0755);
-    sandbox::CgroupOptions options;
-    options.parent = "moat-vm-backend-test-" + std::to_string(::getpid());
-    auto cgroups = sandbox::CgroupDriver::Detect(options);
-    ASSERT_TRUE(cgroups) << cgroups.error().message();
-    cgroups_ = std::move(*cgroups);
-    parent_ = options.parent;
-    sandbox::ManagerOptions manager;
-    manager.run_dir = run_dir_;
-    manager.cgroups.parent = parent_;
-    manager.init_path = MOAT_INIT_BIN;
-    auto opened = sandbox::SessionManager::Open(manager);
-    ASSERT_TRUE(opened) << opened.error().message();
-    manager_ = std::move(*opened);
-  }
-  void TearDown() override {
-    if (!run_dir_.empty()) std::filesystem::remove_all(run_dir_);
-    // The parent group itself, in every hierarchy (rmdir: empty by now if the test passed).
-    for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
-      ::rmdir((entry.path().string() + "/" + parent_).c_str());
-    }
-    ::rmdir(("/sys/fs/cgroup/" + parent_).c_str());
-  }
-
-  Result<std::unique_ptr<VmBackend>> Open() {
-    VmBackendOptions options;
-    options.run_dir = run_dir_;
-    options.guest_dir = guest_dir_;
-    return VmBackend::Open(options, *manager_);
-  }
-
-  static inline std::string skip_reason_;
-  static inline std::string guest_dir_;
-  std::string run_dir_, parent_;
-  std::unique_ptr<sandbox::CgroupDriver> cgroups_;
-  std::unique_ptr<sandbox::SessionManager> manager_;
-};
 
 TEST_F(VmBackendTest, WithoutAGuestImageVmCreatesFailNamingWhatIsMissing) {
   VmBackendOptions options;
@@ -257,24 +175,24 @@ TEST_F(VmBackendTest, CreateLaunchProcessesLimitsSuspendReadoptEnd) {
   EXPECT_GT(usage->memory_current, 64ull << 20);  // the whole VM's memory, QEMU's own included
   EXPECT_FALSE(usage->frozen);
 
-  // Suspend and resume: QMP stop and cont.
+  // Suspend: QMP stop, then the wall's freezer, so that the usage stream's `frozen` (the
+  // freezer's word) is right and QEMU uses no CPU at all.
   ASSERT_TRUE((*backend)->Freeze(id));
-  auto status = wall->Qmp("query-status");
-  ASSERT_TRUE(status) << status.error().message();
-  EXPECT_EQ(status->value("status", std::string()), "paused");
+  std::string freezer = CgroupFile(parent_, id, {"freezer.state", "cgroup.events"});
+  ASSERT_FALSE(freezer.empty());
+  std::string state = ReadFile(freezer);
+  EXPECT_TRUE(state.starts_with("FROZEN") || state.find("frozen 1") != std::string::npos)
+      << freezer << ": " << state;
   usage = (*backend)->Usage(id, "");
-  ASSERT_TRUE(usage);
+  ASSERT_TRUE(usage) << usage.error().message();
   EXPECT_TRUE(usage->frozen);
   auto frozen_launch = (*backend)->Launch(id, app);
   ASSERT_FALSE(frozen_launch);
   EXPECT_EQ(frozen_launch.error().code(), std::errc::device_or_resource_busy);
-  ASSERT_TRUE((*backend)->Thaw(id));
-  status = wall->Qmp("query-status");
-  ASSERT_TRUE(status) << status.error().message();
-  EXPECT_EQ(status->value("status", std::string()), "running");
+  EXPECT_TRUE((*backend)->Freeze(id));  // again: nothing to do, and no QMP to a frozen QEMU
 
-  // Re-adoption: a new backend on the same run directory (the agent after a restart) finds the
-  // VM running and drives it.
+  // Re-adoption of the suspended VM: a new backend on the same run directory (the agent after a
+  // restart) finds it running, still suspended, and drives it.
   backend->reset();
   ASSERT_EQ(::kill(qemu, 0), 0) << "the VM did not outlive its backend";
   // Through the agent's BackendSet: the VM's wall is one of the SessionManager's walls, yet
@@ -291,6 +209,22 @@ TEST_F(VmBackendTest, CreateLaunchProcessesLimitsSuspendReadoptEnd) {
   EXPECT_TRUE(listed_again->front().running);
   EXPECT_EQ(listed_again->front().user, kUser);
   EXPECT_EQ(listed_again->front().backend, wire::Backend::kVm);
+  usage = set.Usage(id, "");
+  ASSERT_TRUE(usage) << usage.error().message();
+  EXPECT_TRUE(usage->frozen);
+
+  // Resume: the freezer thawed, then QMP cont.
+  ASSERT_TRUE(set.Thaw(id));
+  EXPECT_TRUE(ReadFile(freezer).starts_with("THAWED") ||
+              ReadFile(freezer).find("frozen 0") != std::string::npos);
+  auto* adopted = set.vm() ? set.vm()->Wall(id) : nullptr;
+  ASSERT_NE(adopted, nullptr);
+  auto status = adopted->Qmp("query-status");
+  ASSERT_TRUE(status) << status.error().message();
+  EXPECT_EQ(status->value("status", std::string()), "running");
+  usage = set.Usage(id, "");
+  ASSERT_TRUE(usage) << usage.error().message();
+  EXPECT_FALSE(usage->frozen);
   AppLaunch second;
   second.argv = {"/bin/sh", "-c", "echo adopted > $HOME/y"};
   ASSERT_TRUE(set.Launch(id, second));

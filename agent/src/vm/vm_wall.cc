@@ -114,6 +114,10 @@ std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
        "virtio-9p-device,fsdev=root,mount_tag=moat-root", "-fsdev",
        "local,id=home,path=" + user.home + ",security_model=none,multidevs=remap", "-device",
        "virtio-9p-device,fsdev=home,mount_tag=moat-home",
+       // Memory max lowered live: the agent inflates the balloon first (vm_backend.cc). No
+       // deflate-on-oom: the guest's own OOM killer must act, not take back what the host's
+       // cgroup no longer allows. Freed pages go back to the host as the guest frees them.
+       "-device", "virtio-balloon-device,free-page-reporting=on",
        // QEMU's own seccomp filter: no setuid, no exec, no obsolete calls, no sched
        // tuning.
        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"});
@@ -451,9 +455,10 @@ Status VmWall::StopWall() {
   return manager_->Stop(id_, std::chrono::milliseconds(500));
 }
 
-Result<nlohmann::json> VmWall::Qmp(const std::string& command, milliseconds timeout) {
+Result<nlohmann::json> VmWall::Qmp(const std::string& command, milliseconds timeout,
+                                   const nlohmann::json& arguments) {
   MOAT_TRY(auto qmp, QmpClient::Connect(qmp_socket(), timeout));
-  return qmp.Execute(command, timeout);
+  return qmp.Execute(command, timeout, arguments);
 }
 
 Status VmWall::Shutdown(milliseconds grace) {

@@ -120,9 +120,11 @@ class VmWall {
   // The connection Start used; the caller's from then on.
   VmControl& control() { return *control_; }
 
-  // One QMP command on a fresh connection.
+  // One QMP command on a fresh connection. Never while the wall's group is frozen: QEMU would
+  // not answer until the timeout.
   Result<nlohmann::json> Qmp(const std::string& command,
-                             std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                             std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                             const nlohmann::json& arguments = nullptr);
   // Asks moat-init to end the session (SIGTERM to every process, SIGKILL after `grace`, then
   // power off), falls back to QMP quit and SIGKILL, then stops the wall.
   Status Shutdown(std::chrono::milliseconds grace);

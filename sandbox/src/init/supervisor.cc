@@ -23,6 +23,21 @@
 #include "moat/sandbox/control_protocol.h"
 
 namespace moat::sandbox::init {
+namespace {
+
+// "app-N" from a guest process's "0::/apps/app-N" (guest_cgroups.h); "" outside them.
+std::string GuestAppGroupOf(long pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/cgroup");
+  constexpr std::string_view kPrefix = "0::/apps/";
+  for (std::string line; std::getline(file, line);) {
+    if (!line.starts_with(kPrefix)) continue;
+    std::string group = line.substr(kPrefix.size());
+    return group.substr(0, group.find('/'));
+  }
+  return "";
+}
+
+}  // namespace
 
 Supervisor::Supervisor(SetupConfig config, UniqueFd listener, std::vector<UniqueFd> cgroup_dirs)
     : config_(std::move(config)),
@@ -30,8 +45,11 @@ Supervisor::Supervisor(SetupConfig config, UniqueFd listener, std::vector<Unique
       cgroup_dirs_(std::move(cgroup_dirs)) {}
 
 Supervisor Supervisor::ForVmPort(SetupConfig config, UniqueFd port, AppConfinement confinement,
-                                 std::string log_dir) {
-  Supervisor supervisor(std::move(config), UniqueFd(), {});
+                                 std::string log_dir, GuestCgroups cgroups, UniqueFd apps_dir) {
+  std::vector<UniqueFd> cgroup_dirs;
+  cgroup_dirs.push_back(std::move(apps_dir));
+  Supervisor supervisor(std::move(config), UniqueFd(), std::move(cgroup_dirs));
+  supervisor.guest_cgroups_.emplace(std::move(cgroups));
   supervisor.stream_fd_ = port.get();
   supervisor.clients_[port.get()].socket = std::move(port);
   supervisor.app_confinement_ = std::move(confinement);
@@ -267,6 +285,11 @@ void Supervisor::Dispatch(int fd, const nlohmann::json& body, std::vector<Unique
     reply = HandleSignal(body);
   } else if (op == "ps") {
     reply = ListProcesses();
+  } else if (op == "limits") {
+    // A sandbox's limits are set on the host's cgroups; only a VM guest's moat-init has its own.
+    reply = guest_cgroups_ ? guest_cgroups_->HandleLimitsOp(body)
+                           : nlohmann::json{{"error", "limits are set on the host's cgroups"},
+                                            {"errno", ENOTSUP}};
   } else if (op == "info") {
     reply = {{"id", config_.id},
              {"user", config_.user.name},
@@ -422,9 +445,10 @@ nlohmann::json Supervisor::ListProcesses() {
   ::closedir(proc);
   nlohmann::json processes = nlohmann::json::array();
   for (auto& entry : entries) {
-    // The application group is that of the nearest ancestor moat-init started.
-    std::string group;
-    for (long at = entry.pid, hops = 0; at > 1 && hops < 4096; ++hops) {
+    // The application group: in a VM guest the cgroup it is in (orphans of an application
+    // that has ended included), else that of the nearest ancestor moat-init started.
+    std::string group = guest_cgroups_ ? GuestAppGroupOf(entry.pid) : "";
+    for (long at = entry.pid, hops = 0; group.empty() && at > 1 && hops < 4096; ++hops) {
       if (auto it = app_group_.find(static_cast<pid_t>(at)); it != app_group_.end()) {
         group = it->second;
         break;

@@ -7,12 +7,14 @@
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "../setup_config.h"
 #include "app_confinement.h"
+#include "guest_cgroups.h"
 #include "moat/common/unique_fd.h"
 #include "moat/sandbox/control_protocol.h"
 
@@ -24,9 +26,10 @@ class Supervisor {
   // A VM guest's moat-init: no listener, one host connection over the virtio-serial `port`
   // (non-blocking), one JSON object per line and no fds. Applications run as the session's
   // user, confined as `confinement` says (moat-init itself stays the guest's root), and their
-  // stdout and stderr go to a log in `log_dir`.
+  // stdout and stderr go to a log in `log_dir`. Each application gets its own group below the
+  // guest's applications' group (`cgroups`), whose limits the "limits" op changes.
   static Supervisor ForVmPort(SetupConfig config, UniqueFd port, AppConfinement confinement,
-                              std::string log_dir);
+                              std::string log_dir, GuestCgroups cgroups, UniqueFd apps_dir);
   // Returns moat-init's exit code once every process of the session is gone after a shutdown.
   int Run();
 
@@ -80,6 +83,7 @@ class Supervisor {
   // a 0 after a connected port is the end of a connection (see OnPortData).
   bool port_connected_ = false;
   std::string log_dir_;
+  std::optional<GuestCgroups> guest_cgroups_;
   bool shutting_down_ = false;
   bool killed_ = false;
 };

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "embedded_seccomp.h"
+#include "guest_cgroups.h"
 #include "supervisor.h"
 #include "vm_guest_root.h"
 
@@ -94,6 +95,14 @@ int RunVmGuest(const std::string& port) {
     std::fprintf(stderr, "moat-init: %s\n", narrowed.error().message().c_str());
     return 3;
   }
+  // The guest's own cgroups (pids_max, per-application limits): refused like the seccomp
+  // filter, since the host relies on them for limits it does not enforce itself.
+  auto cgroups = GuestCgroups::Mount();
+  auto apps_dir = cgroups ? cgroups->OpenAppsDir() : Result<UniqueFd>(Fail(cgroups.error()));
+  if (!apps_dir) {
+    std::fprintf(stderr, "moat-init: guest cgroups: %s\n", apps_dir.error().message().c_str());
+    return 3;
+  }
   UniqueFd fd(::open(port.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
   if (!fd) {
     std::perror(("moat-init: open " + port).c_str());
@@ -105,8 +114,9 @@ int RunVmGuest(const std::string& port) {
   (void)!::sethostname(guest->config.hostname.data(), guest->config.hostname.size());
   std::fprintf(stderr, "moat-init: serving session '%s' on %s\n", guest->config.id.c_str(),
                port.c_str());
-  auto supervisor = Supervisor::ForVmPort(std::move(guest->config), std::move(fd),
-                                          std::move(confinement), log_dir);
+  auto supervisor =
+      Supervisor::ForVmPort(std::move(guest->config), std::move(fd), std::move(confinement),
+                            log_dir, std::move(*cgroups), std::move(*apps_dir));
   int code = supervisor.Run();
   // PID 1 must not exit (the kernel would panic): the session is over, so is the VM.
   ::sync();
