@@ -403,6 +403,15 @@ TEST_F(VmSessionTest, DesktopThroughTheDisplayGateway) {
   ASSERT_TRUE(AwaitXterm(*back)) << "the owner's reconnect beside two watchers shows no xterm";
   EXPECT_TRUE(WaitFor([&] { return StateOf(user, id) == "active"; }, 10)) << StateOf(user, id);
   EXPECT_TRUE(watcher->FullFrame()) << "a watcher lost the desktop when the owner came back";
+  // The owner's keys do reach the desktop beside the watchers (what makes the check above
+  // mean something).
+  auto shown_back = AwaitXterm(*back);
+  ASSERT_TRUE(shown_back);
+  const std::string owner_marker = "/home/" + name + "/vm-owner-marker";
+  std::filesystem::remove(owner_marker);
+  TypeIntoXterm(*back, *shown_back, "echo typed-by-the-owner > ~/vm-owner-marker\n");
+  EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(owner_marker); }, 20))
+      << "the owner's keys did not reach the desktop";
 
   // The watchers leaving leaves the owner connected and the session active.
   watcher.reset();
