@@ -421,6 +421,7 @@ TEST_F(VmSessionTest, DesktopThroughTheDisplayGateway) {
   TypeAt(*back, xterm, "echo typed-by-the-owner > ~/vm-owner-marker\n");
   EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(owner_marker); }, 20))
       << "the owner's keys did not reach the desktop";
+  std::filesystem::remove(owner_marker);
 
   // The watchers leaving leaves the owner connected and the session active.
   watcher.reset();
