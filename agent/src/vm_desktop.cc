@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "moat/common/vm_display.h"
 #include "rfb_probe.h"
 
 namespace moat::agent {
@@ -23,7 +24,6 @@ constexpr char kDisplay[] = ":1";
 constexpr char kGuestSocket[] = "/run/moat/display/rfb.sock";
 // The static moat-init the guest's /init copied there; `--vm-relay` is the port's relay.
 constexpr char kGuestRelay[] = "/run/moat-vm/moat-init";
-constexpr char kDisplayPort[] = "moat.display";
 constexpr char kPath[] = "PATH=/usr/local/bin:/usr/bin:/bin";
 
 milliseconds Left(Clock::time_point deadline) {
@@ -88,10 +88,15 @@ Result<DesktopReady> StartVmDesktop(vm::VmControl& control, const std::string& i
                          "while kill -0 " + std::to_string(server.pid) + " 2>/dev/null; do " +
                              "[ -S " + kGuestSocket + " ] && exit 0; sleep 0.02; done; exit 1",
                          "Xvnc's socket in the guest", deadline));
-  MOAT_TRY_CTX(auto relay,
-               control.Launch({kGuestRelay, "--vm-relay", kDisplayPort, kGuestSocket}, env, "",
-                              Left(deadline)),
-               "launch the display relay");
+  // One relay per port (vm_wall.cc): the owner's and each watcher's stream is its own Xvnc
+  // client. All before the probe, which may land on any free port.
+  for (int i = 0; i <= kVmDisplayWatchers; ++i) {
+    const std::string port = VmDisplayPortName(i);
+    MOAT_TRY_CTX(
+        auto relay,
+        control.Launch({kGuestRelay, "--vm-relay", port, kGuestSocket}, env, "", Left(deadline)),
+        "launch the display relay for port " + port);
+  }
   // Ready as for a sandbox: the greeting reaches the host end, through QEMU and the relay.
   Status last = FailErrno("connect", host_socket, ENOENT);
   while (Clock::now() < deadline) {

@@ -77,13 +77,16 @@ for try in 1 2 3 4 5 6 7 8 9 10; do
 done
 [ -n "$port" ] || fail "no virtio-serial port named moat.control"
 
-# A desktop VM has a second port, moat.display, whose host end is the session's RFB socket.
-# The relay (moat-init --vm-relay) runs as the user, so the user gets the port and the
-# directory Xvnc puts its socket in; no one else in the guest does.
+# A desktop VM has more ports, moat.display and a watcher's moat.viewN each, whose host end is
+# the session's RFB socket (one viewer per port). Their relays (moat-init --vm-relay) run as
+# the user, so the user gets the ports and the directory Xvnc puts its socket in; no one else
+# in the guest does.
 for name in /sys/class/virtio-ports/*/name; do
-  if [ ! -f "$name" ] || ! read -r port_name <"$name" || [ "$port_name" != moat.display ]; then
-    continue
-  fi
+  [ -f "$name" ] && read -r port_name <"$name" || continue
+  case "$port_name" in
+    moat.display | moat.view[0-9]) ;;
+    *) continue ;;
+  esac
   dir=${name%/name}
   display_port=/newroot/dev/${dir##*/}
   if ! chown "$uid" "$display_port" || ! chmod 0600 "$display_port"; then

@@ -39,12 +39,14 @@ TEST_F(VmBrowserTest, NewVmDesktopIsUsedAndReconnectedInTheBrowser) {
   std::filesystem::remove(marker);
   std::filesystem::remove(marker + "-clipboard");
 
-  // Not `shadow`: a VM desktop cannot be watched yet (the gateway refuses it, see
-  // docs/vm.md). A VM boots in "new-desktop", and under TCG keys reach the xterm more slowly.
-  PageRun run = RunLoginPage(broker, name, "pw-" + name + "-secret",
-                             "page,login,sessions,new-desktop,connected,clipboard,type,reopen,"
-                             "disconnect,takeover,logoff",
-                             {"MOAT_MARKER=" + marker, "MOAT_CONNECT_TIMEOUT_MS=60000"});
+  // The sandbox's steps, `shadow` (an admin's browser on a watcher's port) included. A VM
+  // boots in "new-desktop", and under TCG keys reach the xterm more slowly.
+  PageRun run =
+      RunLoginPage(broker, name, "pw-" + name + "-secret",
+                   "page,login,sessions,new-desktop,connected,clipboard,type,reopen,"
+                   "shadow,disconnect,takeover,logoff",
+                   {"MOAT_ADMIN_USER=admin", "MOAT_ADMIN_PASSWORD=" + broker.admin_password(),
+                    "MOAT_MARKER=" + marker, "MOAT_CONNECT_TIMEOUT_MS=60000"});
   EXPECT_EQ(run.exit_code, 0) << run.output << broker.log();
   std::printf("%s", run.output.c_str());  // one line per step, with its time
   ASSERT_TRUE(run.result.is_object()) << run.shots;
@@ -52,7 +54,7 @@ TEST_F(VmBrowserTest, NewVmDesktopIsUsedAndReconnectedInTheBrowser) {
   std::string id = run.result["session"];
   for (const char* shot :
        {"04-new-desktop", "05-desktop", "05b-typed", "05c-reopened-list", "05d-same-desktop",
-        "07-disconnected", "08-taken-over", "09-logged-off"}) {
+        "06-shadow", "07-disconnected", "08-taken-over", "09-logged-off"}) {
     EXPECT_TRUE(run.Shot(shot)) << shot << " in " << run.shots;
   }
 
@@ -74,7 +76,8 @@ TEST_F(VmBrowserTest, NewVmDesktopIsUsedAndReconnectedInTheBrowser) {
   EXPECT_FALSE(std::filesystem::exists(broker.run_dir() + "/sessions/" + id));
   Reply audit = admin.Call("GET", "/api/v1/audit?session=" + id + "&limit=100");
   ASSERT_EQ(audit.status, 200) << audit.raw;
-  for (const char* kind : {"display.connected", "display.disconnected", "display.takeover"}) {
+  for (const char* kind : {"display.connected", "display.disconnected", "display.takeover",
+                           "display.shadow_started", "display.shadow_ended"}) {
     EXPECT_NE(audit.raw.find(kind), std::string::npos) << kind << " not in " << audit.raw;
   }
   std::filesystem::remove(marker);

@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "broker_harness.h"
 #include "moat/common/testing/rfb_test_client.h"
@@ -256,6 +257,71 @@ TEST_F(VmSessionTest, OwnKernelOwnProcThrottleSuspendResumeEndThroughTheApi) {
 
 // A VM desktop through the broker: the API creates it, a native VNC login to USER/SESSION on
 // the gateway's port reaches the xterm in the guest; a second login takes it over.
+// The xterm's frame: more than 50000 white pixels (openbox's background is not white).
+std::optional<test::Framebuffer> AwaitXterm(test::RfbTestClient& client) {
+  for (int i = 0; i < 150; ++i) {
+    auto frame = client.FullFrame();
+    if (!frame) return std::nullopt;
+    if (WhitePixels(*frame) > 50000) return *frame;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return std::nullopt;
+}
+
+// A point in the xterm (the white area of a frame taken before any xmessage, also white, is on
+// the screen) where a click gives it the focus: near its top, as openbox centres both the
+// xterm and the shadow note's xmessage, which covers the xterm's middle.
+std::pair<uint16_t, uint16_t> XtermPoint(const test::Framebuffer& frame) {
+  uint16_t min_x = UINT16_MAX, min_y = UINT16_MAX, max_x = 0, max_y = 0;
+  for (uint16_t y = 0; y < frame.height; ++y) {
+    for (uint16_t x = 0; x < frame.width; ++x) {
+      if (frame.pixels[static_cast<size_t>(y) * frame.width + x] != 0xFFFFFF) continue;
+      min_x = std::min(min_x, x);
+      max_x = std::max(max_x, x);
+      min_y = std::min(min_y, y);
+      max_y = std::max(max_y, y);
+    }
+  }
+  if (min_x > max_x) return {0, 0};
+  return {static_cast<uint16_t>((min_x + max_x) / 2),
+          static_cast<uint16_t>(min_y + (max_y - min_y) / 8)};
+}
+
+// Clicks `point` (the xterm, for the focus), then types `text`.
+void TypeAt(test::RfbTestClient& client, std::pair<uint16_t, uint16_t> point,
+            const std::string& text) {
+  auto [x, y] = point;
+  ASSERT_TRUE(client.Pointer(x, y, 0));
+  ASSERT_TRUE(client.Pointer(x, y, 1));
+  ASSERT_TRUE(client.Pointer(x, y, 0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(client.Type(text));
+}
+
+// A login that must succeed; empty (and the test failed) if it did not.
+std::optional<test::RfbTestClient> Login(const test::VencryptLogin& login,
+                                         const BrokerProcess& broker) {
+  auto client = test::RfbTestClient::ConnectVencrypt(login, std::chrono::seconds(30));
+  if (!client) {
+    ADD_FAILURE() << "login as " << login.user << ": " << client.error().message() << "\n"
+                  << broker.log();
+    return std::nullopt;
+  }
+  return std::move(*client);
+}
+
+std::string StateOf(Api& api, const std::string& id) {
+  Reply got = api.Call("GET", "/api/v1/sessions/" + id);
+  return got.status == 200 ? got.body.value("state", "") : "status " + std::to_string(got.status);
+}
+
+size_t AuditCount(Api& admin, const std::string& kind, const std::string& id) {
+  Reply audit = admin.Call("GET", "/api/v1/audit?kind=" + kind + "&session=" + id);
+  if (audit.status != 200) return 0;
+  const auto& events = audit.body.contains("events") ? audit.body["events"] : audit.body;
+  return events.is_array() ? events.size() : 0;
+}
+
 TEST_F(VmSessionTest, DesktopThroughTheDisplayGateway) {
   SKIP_WITHOUT_VM_GUEST();
   BrokerProcess broker;
@@ -293,6 +359,7 @@ TEST_F(VmSessionTest, DesktopThroughTheDisplayGateway) {
     white = WhitePixels(*frame);
   }
   EXPECT_GT(white, 50000u);
+  const auto xterm = XtermPoint(*frame);
 
   // Takeover: the gateway connects the new relay before it drops the old client.
   start = Clock::now();
@@ -312,14 +379,74 @@ TEST_F(VmSessionTest, DesktopThroughTheDisplayGateway) {
   auto still = second->FullFrame();
   ASSERT_TRUE(still) << still.error().message();
 
-  // Watching is refused with the reason, rather than waiting behind the owner.
+  // Watchers: an admin watches beside the owner through a port of its own (docs/vm.md), sees
+  // the xterm, and what they type goes nowhere; the owner stays connected and is told.
+  Api admin = AdminApi(broker);
   test::VencryptLogin watch = login;
   watch.user = "admin/shadow/" + id;
   watch.password = broker.admin_password();
-  auto watcher = test::RfbTestClient::ConnectVencrypt(watch, std::chrono::seconds(30));
-  ASSERT_FALSE(watcher);
-  EXPECT_NE(watcher.error().message().find("cannot be watched"), std::string::npos)
-      << watcher.error().message();
+  auto watcher = Login(watch, broker);
+  ASSERT_TRUE(watcher);
+  auto watched = AwaitXterm(*watcher);
+  ASSERT_TRUE(watched) << "the watcher never saw the xterm";
+  EXPECT_FALSE(second->ClosedWithin(std::chrono::milliseconds(1000)))
+      << "a watcher must not take over";
+  EXPECT_TRUE(WaitFor([&] { return AuditCount(admin, "display.shadow_started", id) == 1; }, 10));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return user.Call("GET", "/api/v1/sessions/" + id + "/processes")
+                   .raw.find("is viewing this desktop") != std::string::npos;
+      },
+      20))
+      << "the owner was not told of the watcher: "
+      << user.Call("GET", "/api/v1/sessions/" + id + "/processes").raw;
+  const std::string marker = "/home/" + name + "/vm-shadow-marker";
+  std::filesystem::remove(marker);
+  TypeAt(*watcher, xterm, "echo typed-by-a-watcher > ~/vm-shadow-marker\n");
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "a read-only watcher's keys reached the desktop";
+
+  // As many watchers as the desktop has ports for; the next is refused with the reason rather
+  // than left waiting for a free port.
+  auto watcher2 = Login(watch, broker);
+  ASSERT_TRUE(watcher2);
+  ASSERT_TRUE(AwaitXterm(*watcher2)) << "the second watcher never saw the xterm";
+  auto refused = test::RfbTestClient::ConnectVencrypt(watch, std::chrono::seconds(30));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("2 viewers already watch"), std::string::npos)
+      << refused.error().message();
+
+  // With every watcher port taken, the owner still takes over and reconnects.
+  auto third = Login(login, broker);
+  ASSERT_TRUE(third);
+  ASSERT_TRUE(AwaitXterm(*third)) << "the owner's takeover beside two watchers shows no xterm";
+  EXPECT_TRUE(second->ClosedWithin(std::chrono::seconds(10)));
+  third.reset();
+  EXPECT_TRUE(WaitFor([&] { return StateOf(user, id) == "disconnected"; }, 10))
+      << StateOf(user, id);
+  auto back = test::RfbTestClient::ConnectVencrypt(login, std::chrono::seconds(30));
+  ASSERT_TRUE(back) << back.error().message() << broker.log();
+  ASSERT_TRUE(AwaitXterm(*back)) << "the owner's reconnect beside two watchers shows no xterm";
+  EXPECT_TRUE(WaitFor([&] { return StateOf(user, id) == "active"; }, 10)) << StateOf(user, id);
+  EXPECT_TRUE(watcher->FullFrame()) << "a watcher lost the desktop when the owner came back";
+  // The owner's keys do reach the desktop beside the watchers (what makes the check above
+  // mean something).
+  const std::string owner_marker = "/home/" + name + "/vm-owner-marker";
+  std::filesystem::remove(owner_marker);
+  TypeAt(*back, xterm, "echo typed-by-the-owner > ~/vm-owner-marker\n");
+  EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(owner_marker); }, 20))
+      << "the owner's keys did not reach the desktop";
+  std::filesystem::remove(owner_marker);
+
+  // The watchers leaving leaves the owner connected and the session active.
+  watcher.reset();
+  watcher2.reset();
+  EXPECT_TRUE(WaitFor([&] { return AuditCount(admin, "display.shadow_ended", id) == 2; }, 10));
+  EXPECT_FALSE(back->ClosedWithin(std::chrono::milliseconds(500)));
+  EXPECT_EQ(StateOf(user, id), "active") << "a watcher leaving must not disconnect the owner";
+  auto after = back->FullFrame();
+  ASSERT_TRUE(after) << after.error().message();
+  EXPECT_GT(WhitePixels(*after), 50000u);
 
   Reply ended = user.Call("POST", "/api/v1/sessions/" + id + "/end");
   ASSERT_EQ(ended.status, 200) << ended.raw;

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <vector>
 
+#include "moat/common/vm_display.h"
 #include "moat/sandbox/control_client.h"
 
 namespace moat::agent::vm {
@@ -124,15 +125,22 @@ std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
   return argv;
 }
 
-// The desktop's port: QEMU accepts on the agent's listening socket, its stdin (moat-init's
+// The desktop's ports: QEMU accepts on the agent's listening socket, its stdin (moat-init's
 // launch passes exactly stdin, stdout and stderr into the wall). A virtio-serial port carries
-// one stream, so QEMU serves one viewer at a time; the next waits in the listen backlog.
+// one stream and a socket chardev serves one connection, so each viewer (the owner and up to
+// kVmDisplayWatchers watchers) needs a port of its own: every port's chardev listens on the
+// same fd, and whichever is free accepts the next connection (the gateway admits no more
+// viewers than ports; one more waits in the backlog until a port is free).
 constexpr int kDisplayListenerFd = 0;
-void AddDisplayPort(std::vector<std::string>& argv) {
-  argv.insert(argv.end(),
-              {"-chardev",
-               "socket,id=display,fd=" + std::to_string(kDisplayListenerFd) + ",server=on,wait=off",
-               "-device", "virtserialport,chardev=display,name=moat.display"});
+void AddDisplayPorts(std::vector<std::string>& argv) {
+  for (int i = 0; i <= kVmDisplayWatchers; ++i) {
+    const std::string chardev = "display" + std::to_string(i);
+    argv.insert(argv.end(),
+                {"-chardev",
+                 "socket,id=" + chardev + ",fd=" + std::to_string(kDisplayListenerFd) +
+                     ",server=on,wait=off",
+                 "-device", "virtserialport,chardev=" + chardev + ",name=" + VmDisplayPortName(i)});
+  }
 }
 
 // The RFB socket where the display gateway looks for a local desktop, bound by the agent as
@@ -142,7 +150,9 @@ void AddDisplayPort(std::vector<std::string>& argv) {
 Result<UniqueFd> BindDisplaySocket(const std::string& dir) {
   const std::string path = dir + "/rfb.sock";
   if (::mkdir(dir.c_str(), 0700) != 0) return FailErrno("mkdir", dir);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // Non-blocking: the ports' chardevs all poll this fd, and those that lose the race to a
+  // connection must get EAGAIN from accept, not block QEMU's main loop.
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return FailErrno("socket", path);
   struct sockaddr_un address {};
   address.sun_family = AF_UNIX;
@@ -154,7 +164,7 @@ Result<UniqueFd> BindDisplaySocket(const std::string& dir) {
     return FailErrno("bind", path);
   }
   if (::chmod(path.c_str(), 0600) != 0) return FailErrno("chmod", path);
-  // The backlog is where a second viewer waits: QEMU accepts one connection at a time.
+  // The backlog is where a viewer waits while every port is taken.
   if (::listen(fd.get(), 4) != 0) return FailErrno("listen", path);
   return fd;
 }
@@ -263,7 +273,7 @@ Result<std::unique_ptr<VmWall>> VmWall::Start(const VmSpec& spec,
   inside.image.kernel = kWallKernel;
   inside.image.initramfs = kWallInitramfs;
   auto argv = QemuArgv(inside, user, kWallVmDir);
-  if (spec.display) AddDisplayPort(argv);
+  if (spec.display) AddDisplayPorts(argv);
   MOAT_TRY_VOID(wall->LaunchQemu(spec, info, argv));
 
   // QEMU binds the control socket before the guest runs; then moat-init's first answer means

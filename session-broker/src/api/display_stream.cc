@@ -27,7 +27,7 @@ http::StreamEndpoint::Decision AcceptDisplayStream(ApiContext& context, DisplayS
   auto target =
       service.Open({.user = caller->user.name, .session_id = *session, .shadow = mode == "shadow"});
   if (!target) return refuse(target.error());
-  if (auto free = gateway.CheckTakeover(*target); !free) return refuse(free.error());
+  if (auto free = gateway.CheckAdmission(*target); !free) return refuse(free.error());
   display::ConnectionInfo client{display::Via::kWeb,
                                  request.peer_address + ":" + std::to_string(request.peer_port)};
   return {std::nullopt, [&gateway, target = std::move(*target),

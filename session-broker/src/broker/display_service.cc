@@ -11,6 +11,7 @@
 #include "db/user_store.h"
 #include "display/stream_bridge.h"
 #include "moat/common/log.h"
+#include "moat/common/vm_display.h"
 
 namespace moat::broker {
 namespace {
@@ -51,11 +52,6 @@ Result<display::DisplayTarget> DisplayService::Target(const SessionView& session
     return Fail(db::Conflict("session '" + session.id + "' is " + session.state +
                              "; only an active or disconnected desktop can be shown"));
   }
-  // A VM desktop's port carries one viewer: a watcher would wait behind the owner forever.
-  if (shadow && session.backend == "vm") {
-    return Fail(Denied("session '" + session.id +
-                       "' is a VM desktop, which cannot be watched yet (one viewer at a time)"));
-  }
   std::filesystem::path socket;
   std::shared_ptr<UniqueFd> tunnel;
   if (session.host.value_or("") == options_.local_host_name) {
@@ -81,7 +77,10 @@ Result<display::DisplayTarget> DisplayService::Target(const SessionView& session
                                 .tunnel = std::move(tunnel),
                                 .shadow = shadow,
                                 .started = started,
-                                .takeover = policy.display_takeover};
+                                .takeover = policy.display_takeover,
+                                // One port per viewer in a VM (docs/vm.md): the gateway
+                                // refuses a watcher that would wait for a free one.
+                                .max_watchers = session.backend == "vm" ? kVmDisplayWatchers : 0};
 }
 
 Result<display::DisplayTarget> DisplayService::Open(const display::DisplayRequest& request) {

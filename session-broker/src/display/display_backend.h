@@ -37,6 +37,9 @@ struct DisplayTarget {
   bool shadow = false;
   bool started = false;  // Open started the session for this login
   bool takeover = true;  // the owner's policy: a second login takes over (else it is refused)
+  // Watchers the desktop takes at once beside its owner; 0: no limit (a sandbox's Xvnc). A VM
+  // desktop has one port per viewer (docs/vm.md), so one more would wait for a free port.
+  int max_watchers = 0;
 };
 
 struct ConnectionInfo {

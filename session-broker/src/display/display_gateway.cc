@@ -148,9 +148,9 @@ class DisplayGateway::Impl : public RelayRegistry {
     workers_.join();  // the records of the connections that ended
   }
 
-  Status CheckTakeover(const DisplayTarget& target) const {
+  Status CheckAdmission(const DisplayTarget& target) const {
     std::lock_guard lock(mutex_);
-    return CheckTakeoverLocked(target);
+    return CheckAdmissionLocked(target);
   }
 
   // RelayRegistry, called on relays' executors.
@@ -160,11 +160,11 @@ class DisplayGateway::Impl : public RelayRegistry {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return Fail(Error({}, "the broker is stopping"));
+      MOAT_TRY_VOID(CheckAdmissionLocked(target));
       Session& session = sessions_[target.session_id];
       if (target.shadow) {
         session.viewers[relay.get()] = relay;
       } else {
-        MOAT_TRY_VOID(CheckTakeoverLocked(target));
         previous = session.owner.lock();
         session.owner = relay;
       }
@@ -214,10 +214,20 @@ class DisplayGateway::Impl : public RelayRegistry {
     std::map<const DisplayRelay*, std::weak_ptr<DisplayRelay>> viewers;
   };
 
-  Status CheckTakeoverLocked(const DisplayTarget& target) const {
-    if (target.shadow || (options_.takeover && target.takeover)) return {};
+  Status CheckAdmissionLocked(const DisplayTarget& target) const {
     auto found = sessions_.find(target.session_id);
     if (found == sessions_.end()) return {};
+    if (target.shadow) {
+      // A watcher leaves a port to the owner: the owner's next login must never wait.
+      size_t watching = found->second.viewers.size();
+      if (target.max_watchers <= 0 || watching < static_cast<size_t>(target.max_watchers)) {
+        return {};
+      }
+      return Fail(Error(std::make_error_code(std::errc::operation_not_permitted),
+                        "session '" + target.session_id + "': " + std::to_string(watching) +
+                            " viewers already watch, as many as its desktop takes"));
+    }
+    if (options_.takeover && target.takeover) return {};
     auto owner = found->second.owner.lock();
     if (!owner) return {};
     return Fail(Error(std::make_error_code(std::errc::operation_not_permitted),
@@ -315,7 +325,7 @@ class DisplayGateway::Impl : public RelayRegistry {
     MOAT_TRY(DisplayRequest request, ParseVncUser(credentials.user));
     MOAT_TRY(request.user, backend_.CheckPassword(request.user, credentials.password, address));
     MOAT_TRY(DisplayTarget target, backend_.Open(request));
-    MOAT_TRY_VOID(CheckTakeover(target));
+    MOAT_TRY_VOID(CheckAdmission(target));
     return target;
   }
 
@@ -357,8 +367,8 @@ void DisplayGateway::EndClients(const std::string& session_id, bool owners_only,
                                 const std::string& reason) {
   impl_->EndClients(session_id, owners_only, code, reason);
 }
-Status DisplayGateway::CheckTakeover(const DisplayTarget& target) const {
-  return impl_->CheckTakeover(target);
+Status DisplayGateway::CheckAdmission(const DisplayTarget& target) const {
+  return impl_->CheckAdmission(target);
 }
 size_t DisplayGateway::connection_count() const { return impl_->connection_count(); }
 void DisplayGateway::Stop() { impl_->Stop(); }

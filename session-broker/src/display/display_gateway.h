@@ -55,9 +55,9 @@ class DisplayGateway {
                   const std::string& reason);
 
   // Refused (EPERM: the API's 409, with the reason) when `target` would take over a connected
-  // owner's client and its policy forbids that; checked before a login is accepted, and again on
-  // admission.
-  Status CheckTakeover(const DisplayTarget& target) const;
+  // owner's client and its policy forbids that, or would be a watcher beyond the desktop's
+  // `max_watchers`; checked before a login is accepted, and again on admission.
+  Status CheckAdmission(const DisplayTarget& target) const;
 
   // Clients relayed now (owners and viewers).
   size_t connection_count() const;

@@ -166,15 +166,16 @@ Outcome VsockToHost(const Facts&) {
 }
 
 // The control port is moat-init's link to the agent; anyone else on it could forge replies
-// and exit events or read the agent's requests. A desktop's moat.display port is the user's
-// by design (the relay runs as the user), so it is the one port left out.
+// and exit events or read the agent's requests. A desktop's display ports (moat.display, and
+// moat.viewN for watchers) are the user's by design (their relays run as the user), so they
+// are the ports left out.
 Outcome VirtioPorts(const Facts&) {
   int err = 0;
   std::vector<std::string> refused;
   for (const auto& entry : ListDir("/sys/class/virtio-ports", &err)) {
     std::string name = ReadFile("/sys/class/virtio-ports/" + entry + "/name", 256).data;
     while (!name.empty() && name.back() == '\n') name.pop_back();
-    if (name == "moat.display") continue;
+    if (name == "moat.display" || name.rfind("moat.view", 0) == 0) continue;
     std::string dev = "/dev/" + entry;
     int fd = open(dev.c_str(), O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd >= 0) {
