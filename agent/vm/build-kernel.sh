@@ -8,9 +8,9 @@
 # The kernel is `make tinyconfig` plus agent/vm/guest-kernel.config, every driver built in: a
 # VM's /init loads no modules (Debian's virtio, 9p and overlay modules cost 160-180 ms of each
 # boot under TCG) and the guest's image and slab are a fraction of Debian's (docs/vm.md, "The
-# kernel, and boot times"). The cache key is the source package's version, a hash of the
-# fragment, of this script and of the compiler: any change builds a new kernel beside the old
-# ones (a guest that is booting keeps its file). Idempotent: a cached kernel is printed at once.
+# kernel, and boot times"). The cache key is the source package's version and a hash of the
+# fragment's settings, the recipe and the compiler: any change builds a new kernel beside the
+# old ones (a guest that is booting keeps its file). Idempotent: a cached kernel is printed at once.
 #
 # The compile runs at nice 19 on every CPU and takes a few minutes (docs/vm.md). It takes no
 # project lock; one build at a time per cache (ctest may start several VM tests at once).
@@ -48,11 +48,12 @@ done
 # objtool (built with the kernel) needs libelf's header.
 [[ -e /usr/include/gelf.h ]] || missing "no libelf headers: install libelf-dev"
 
-# The key: what decides the kernel's bytes. The script counts too (how it builds), the compiler
-# because a different one makes a different kernel.
+# The key: what decides the kernel's bytes: the source, the fragment's settings (not its
+# comments), how this script builds (recipe: bump it when the steps change) and the compiler.
+readonly recipe=1
 key=$( {
-  echo "$version"
-  cat "$fragment" "${BASH_SOURCE[0]}"
+  echo "$version recipe $recipe"
+  grep -E '^(CONFIG_|# CONFIG_.* is not set)' "$fragment"
   gcc --version | head -n 1
 } | sha256sum | cut -c1-12)
 cache=$(moat_vm_cache_dir)
