@@ -110,7 +110,10 @@ moat_vm_choose_accel() {
   (
     flock 8
     if [[ ! -s "$decision" ]]; then
-      rm -f "$cache"/accel-*
+      # Decisions of earlier host boots go; other kernels' of this boot stay (the project's
+      # kernel and Debian's, for tests/vm, are both in use: each would re-probe otherwise).
+      find "$cache" -maxdepth 1 -name 'accel-*' ! -name "accel-$(cat /proc/sys/kernel/random/boot_id)-*" \
+        -delete
       moat_vm_build_probe_initrd "$work"
       # A real KVM boots the probe in well under a second; TCG needs a few.
       if [[ -r /dev/kvm && -w /dev/kvm ]] && moat_vm_probe kvm 8 "$kernel_dir" "$work"; then
