@@ -18,6 +18,10 @@ packages=(
   # QEMU guests: the cgroup v2 guest of tests/vm and VM sessions (agent/vm, docs/vm.md); the
   # kernel comes from apt-get download, unpacked by agent/vm/fetch-kernel.sh
   qemu-system-x86 busybox-static cpio xz-utils
+  # the VM guests' own small kernel (agent/vm/build-kernel.sh): Debian's kernel source and
+  # what building it needs (gcc, make, bc and libssl-dev are above or in build-essential;
+  # libelf-dev is for objtool, flex and bison for Kconfig)
+  linux-source-6.1 flex bison libelf-dev
   # the session database and the broker's crypto (issue "Control plane")
   libsqlite3-dev sqlite3 libssl-dev
   # PAM logins of the broker (users whose source is 'pam'); the .deb is made by CPack

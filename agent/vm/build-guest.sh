@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Prepares what every VM session boots (agent/src/vm): Debian's kernel (fetch-kernel.sh), an
-# initramfs of busybox-static, the virtio/9p/overlay modules, moat-init and /init
-# (guest-init.sh), and the accelerator chosen by a probe boot (vm-lib.sh). Writes
+# Prepares what every VM session boots (agent/src/vm): the guest kernel, an initramfs of
+# busybox-static, moat-init and /init (guest-init.sh), and the accelerator chosen by a probe
+# boot (vm-lib.sh). The kernel is the project's own (build-kernel.sh: Debian's linux-source
+# with every driver a session needs built in) unless --kernel debian asks for Debian's
+# linux-image (fetch-kernel.sh), whose virtio, 9p and overlay modules then go into the
+# initramfs. Where the source or the toolchain is missing, Debian's kernel is used, with a
+# warning. Writes
 #   DIR/initramfs.cpio   uncompressed: under TCG the kernel inflates at emulation speed
 #   DIR/guest.env        kernel=, initramfs=, accel=, tsc_khz=, kernel_package= (GuestImage)
 # Both, and the kernel, must be readable by the session users: QEMU runs as the session's user.
 #
-#   build-guest.sh --moat-init PATH --output DIR
+#   build-guest.sh --moat-init PATH --output DIR [--kernel moat|debian]
+#
+# MOAT_VM_KERNEL=moat|debian is the default for --kernel (tests and benchmarks pass it on).
 #
 # Exit status 77 with "SKIP: reason" when no guest can be booted here at all (no QEMU, no
 # busybox-static, no kernel, no accelerator that boots it).
@@ -20,6 +26,7 @@ readonly skip_code=77
 
 moat_init=""
 output=""
+kernel="${MOAT_VM_KERNEL:-moat}"
 
 die() { echo "build-guest: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit "$skip_code"; }
@@ -28,6 +35,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --moat-init) moat_init="$2"; shift 2 ;;
     --output) output="$2"; shift 2 ;;
+    --kernel) kernel="$2"; shift 2 ;;
     *) die "unknown argument '$1'" ;;
   esac
 done
@@ -40,12 +48,30 @@ command -v "$qemu" >/dev/null ||
 busybox=$(command -v busybox) ||
   skip "busybox is not installed (scripts/install-deps.sh installs busybox-static)"
 ldd "$busybox" >/dev/null 2>&1 && skip "'$busybox' is dynamic: install busybox-static"
-kernel_dir=$("$here/fetch-kernel.sh") || skip "no Debian kernel to boot (fetch-kernel.sh failed)"
+case "$kernel" in
+  moat)
+    # Status 3: no source package or toolchain here (its reason is on stderr).
+    kernel_status=0
+    kernel_dir=$("$here/build-kernel.sh") || kernel_status=$?
+    if ((kernel_status == 3)); then
+      echo "build-guest: warning: cannot build the guest kernel here; using Debian's" \
+        "(slower to boot, bigger: docs/vm.md)" >&2
+      kernel=debian
+    elif ((kernel_status != 0)); then
+      die "building the guest kernel failed (agent/vm/build-kernel.sh, above)"
+    fi
+    ;;
+  debian) ;;
+  *) die "--kernel must be moat or debian, not '$kernel'" ;;
+esac
+if [[ "$kernel" == debian ]]; then
+  kernel_dir=$("$here/fetch-kernel.sh") || skip "no Debian kernel to boot (fetch-kernel.sh failed)"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/moat-vm-guest.XXXXXX")
 trap 'rm -rf "${work:?}"' EXIT
 accel=$(moat_vm_choose_accel "$kernel_dir" "$work") ||
-  skip "QEMU cannot boot Debian's kernel here under kvm or tcg (see the log above)"
+  skip "QEMU cannot boot the kernel in $kernel_dir here under kvm or tcg (see the log above)"
 
 stage="$work/stage"
 mkdir -p "$stage"/{bin,dev,proc,sys,lib/modules/moat-vm}
@@ -55,14 +81,18 @@ for applet in $("$busybox" --list); do
 done
 for dir in sbin usr/bin usr/sbin; do mkdir -p "$stage/$dir"; done
 mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
-# The kernel cache also serves tests/vm's guest (a virtio-blk /home with ext4): only what a
-# VM session needs goes in, in fetch-kernel.sh's load order.
-vm_modules=" virtio virtio_ring virtio_mmio virtio_console 9pnet 9pnet_virtio netfs fscache 9p overlay virtio_balloon "
-while read -r module; do
-  [[ -n "$module" && "$vm_modules" == *" $module "* ]] || continue
-  cp "$kernel_dir/modules/$module.ko" "$stage/lib/modules/moat-vm/"
-  echo "$module" >>"$stage/lib/modules/moat-vm/order"
-done <"$kernel_dir/modules/order"
+# Debian's kernel builds the session's drivers as modules; the project's has them built in and
+# no modules/ at all, so its initramfs has no order file and /init loads nothing.
+# The Debian kernel cache also serves tests/vm's guest (a virtio-blk /home with ext4): only what
+# a VM session needs goes in, in fetch-kernel.sh's load order.
+if [[ -f "$kernel_dir/modules/order" ]]; then
+  vm_modules=" virtio virtio_ring virtio_mmio virtio_console 9pnet 9pnet_virtio netfs fscache 9p overlay virtio_balloon "
+  while read -r module; do
+    [[ -n "$module" && "$vm_modules" == *" $module "* ]] || continue
+    cp "$kernel_dir/modules/$module.ko" "$stage/lib/modules/moat-vm/"
+    echo "$module" >>"$stage/lib/modules/moat-vm/order"
+  done <"$kernel_dir/modules/order"
+fi
 cp "$moat_init" "$stage/moat-init"
 strip --strip-debug "$stage/moat-init" 2>/dev/null || true
 install -m 0755 "$here/guest-init.sh" "$stage/init"
@@ -81,4 +111,4 @@ chmod 0644 "$output/initramfs.cpio"
 } >"$output/guest.env.tmp"
 mv "$output/guest.env.tmp" "$output/guest.env"
 chmod 0644 "$output/guest.env"
-echo "build-guest: $output (accel $accel, $(du -h "$output/initramfs.cpio" | cut -f1) initramfs)" >&2
+echo "build-guest: $output ($kernel kernel, accel $accel, $(du -h "$output/initramfs.cpio" | cut -f1) initramfs)" >&2

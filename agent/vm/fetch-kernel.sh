@@ -13,10 +13,11 @@
 #                           the linux-image-amd64 metapackage depends on)
 set -euo pipefail
 
-# root shares one cache; anyone else keeps their own.
-default_cache=/var/cache/moat-vm
-((EUID == 0)) || default_cache="${XDG_CACHE_HOME:-$HOME/.cache}/moat-vm"
-cache="${MOAT_VM_CACHE:-$default_cache}"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=vm-lib.sh
+. "$here/vm-lib.sh"
+
+cache=$(moat_vm_cache_dir)
 kernels="$cache/kernels"
 
 # Features the guest needs that Debian may build as modules: CONFIG symbol and module name, in
@@ -113,43 +114,12 @@ extract_vmlinux() {
   tail -c +$(((setup_sects + 1) * 512 + offset + 1)) "$bzimage" | head -c "$length" |
     "${inflate[@]}" >"$out.tmp" 2>/dev/null || true
   if [[ "$(head -c 4 "$out.tmp" | od -An -tx1 | tr -d ' ')" == 7f454c46 ]]; then
-    trim_bss "$out.tmp"
+    moat_vm_trim_bss "$out.tmp"
     mv "$out.tmp" "$out"
   else
     rm -f "$out.tmp"
     log "could not unpack the kernel's ELF image: booting the bzImage"
   fi
-}
-
-# x86's vmlinux puts .init.scratch (PROGBITS) after .bss in the last PT_LOAD segment, so the
-# file carries .bss and the scratch area as about 21 MiB of zeros, and QEMU's ELF loader maps and
-# reads all of them: resident in every VM's QEMU. Ending that segment's file part where .bss
-# begins makes QEMU zero-fill the rest instead (ELF: p_memsz beyond p_filesz is zero), which is
-# the same memory for the guest. Left as it is when the layout is not the expected one.
-trim_bss() {
-  local elf="$1" bss_off phoff phentsize phnum i base type offset filesz memsz
-  bss_off=$(readelf -SW "$elf" 2>/dev/null | sed -n 's/^ *\[ *[0-9]*\] \.bss  *NOBITS  *[0-9a-f]*  *\([0-9a-f]*\) .*/\1/p')
-  [[ -n "$bss_off" ]] || return 0
-  bss_off=$((16#$bss_off))
-  phoff=$(od -An -tu8 -j 32 -N8 "$elf" | tr -d ' ')
-  phentsize=$(od -An -tu2 -j 54 -N2 "$elf" | tr -d ' ')
-  phnum=$(od -An -tu2 -j 56 -N2 "$elf" | tr -d ' ')
-  for ((i = 0; i < phnum; i++)); do
-    base=$((phoff + i * phentsize))
-    type=$(od -An -tu4 -j "$base" -N4 "$elf" | tr -d ' ')
-    offset=$(od -An -tu8 -j $((base + 8)) -N8 "$elf" | tr -d ' ')
-    filesz=$(od -An -tu8 -j $((base + 32)) -N8 "$elf" | tr -d ' ')
-    memsz=$(od -An -tu8 -j $((base + 40)) -N8 "$elf" | tr -d ' ')
-    ((type == 1 && offset < bss_off && bss_off < offset + filesz && filesz == memsz)) || continue
-    local new=$((bss_off - offset)) bytes="" b
-    # Only zeros may be dropped from the file part.
-    cmp -s -n $((filesz - new)) <(tail -c +$((offset + new + 1)) "$elf") /dev/zero || return 0
-    # p_filesz, little-endian, in place.
-    for ((b = 0; b < 8; b++)); do bytes+=$(printf '\\x%02x' $(((new >> (8 * b)) & 255))); done
-    printf '%b' "$bytes" | dd of="$elf" bs=1 seek=$((base + 32)) conv=notrunc status=none
-    log "vmlinux: $(((filesz - new) >> 20)) MiB of .bss and scratch zero-filled by QEMU, not read"
-    return 0
-  done
 }
 
 main() {

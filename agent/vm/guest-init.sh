@@ -1,7 +1,7 @@
 #!/bin/sh
 # shellcheck shell=sh
 # /init of a VM session's guest (busybox sh, in the initramfs build-guest.sh makes). It loads
-# the virtio modules, builds the session's root and execs moat-init as PID 1:
+# the virtio modules (Debian's kernel only), builds the session's root and execs moat-init as PID 1:
 #   /          overlay: the host's / over virtio-9p (tag moat-root, read-only) as the lower,
 #              a tmpfs as the upper: writes land in guest memory, never on the host
 #   $HOME      the user's home over virtio-9p (tag moat-home), read-write
@@ -35,10 +35,14 @@ for word in $cmdline; do
 done
 case "$home" in /?*) ;; *) fail "no moat.home= on the kernel command line" ;; esac
 
-while read -r module; do
-  [ -n "$module" ] || continue
-  insmod "/lib/modules/moat-vm/$module.ko" || fail "insmod '$module'"
-done </lib/modules/moat-vm/order
+# Debian's kernel needs its virtio, 9p and overlay modules; the project's own kernel
+# (build-kernel.sh) has them built in, and its initramfs carries no order file.
+if [ -f /lib/modules/moat-vm/order ]; then
+  while read -r module; do
+    [ -n "$module" ] || continue
+    insmod "/lib/modules/moat-vm/$module.ko" || fail "insmod '$module'"
+  done </lib/modules/moat-vm/order
+fi
 
 # The host's / is read-only on the host's side too (QEMU's readonly=on); the page cache may
 # keep what it read, since it never changes under the guest's feet in a way that matters.

@@ -31,6 +31,38 @@ moat_vm_kernel_file() {
   if [[ -f "$kernel_dir/vmlinux" ]]; then echo "$kernel_dir/vmlinux"; else echo "$kernel_dir/vmlinuz"; fi
 }
 
+# x86's vmlinux puts .init.scratch (PROGBITS) after .bss in the last PT_LOAD segment, so the
+# file carries .bss and the scratch area as about 21 MiB of zeros, and QEMU's ELF loader maps and
+# reads all of them: resident in every VM's QEMU. Ending that segment's file part where .bss
+# begins makes QEMU zero-fill the rest instead (ELF: p_memsz beyond p_filesz is zero), which is
+# the same memory for the guest. Left as it is when the layout is not the expected one.
+# Used for Debian's kernel (fetch-kernel.sh) and the project's own (build-kernel.sh).
+moat_vm_trim_bss() {
+  local elf="$1" bss_off phoff phentsize phnum i base type offset filesz memsz
+  bss_off=$(readelf -SW "$elf" 2>/dev/null | sed -n 's/^ *\[ *[0-9]*\] \.bss  *NOBITS  *[0-9a-f]*  *\([0-9a-f]*\) .*/\1/p')
+  [[ -n "$bss_off" ]] || return 0
+  bss_off=$((16#$bss_off))
+  phoff=$(od -An -tu8 -j 32 -N8 "$elf" | tr -d ' ')
+  phentsize=$(od -An -tu2 -j 54 -N2 "$elf" | tr -d ' ')
+  phnum=$(od -An -tu2 -j 56 -N2 "$elf" | tr -d ' ')
+  for ((i = 0; i < phnum; i++)); do
+    base=$((phoff + i * phentsize))
+    type=$(od -An -tu4 -j "$base" -N4 "$elf" | tr -d ' ')
+    offset=$(od -An -tu8 -j $((base + 8)) -N8 "$elf" | tr -d ' ')
+    filesz=$(od -An -tu8 -j $((base + 32)) -N8 "$elf" | tr -d ' ')
+    memsz=$(od -An -tu8 -j $((base + 40)) -N8 "$elf" | tr -d ' ')
+    ((type == 1 && offset < bss_off && bss_off < offset + filesz && filesz == memsz)) || continue
+    local new=$((bss_off - offset)) bytes="" b
+    # Only zeros may be dropped from the file part.
+    cmp -s -n $((filesz - new)) <(tail -c +$((offset + new + 1)) "$elf") /dev/zero || return 0
+    # p_filesz, little-endian, in place.
+    for ((b = 0; b < 8; b++)); do bytes+=$(printf '\\x%02x' $(((new >> (8 * b)) & 255))); done
+    printf '%b' "$bytes" | dd of="$elf" bs=1 seek=$((base + 32)) conv=notrunc status=none
+    echo "moat-vm: vmlinux: $(((filesz - new) >> 20)) MiB of .bss and scratch zero-filled by QEMU, not read" >&2
+    return 0
+  done
+}
+
 # A guest that only reaches its /init and powers off: busybox and a four-line script.
 moat_vm_build_probe_initrd() {
   local work="$1" stage="$1/probe"
@@ -78,7 +110,10 @@ moat_vm_choose_accel() {
   (
     flock 8
     if [[ ! -s "$decision" ]]; then
-      rm -f "$cache"/accel-*
+      # Decisions of earlier host boots go; other kernels' of this boot stay (the project's
+      # kernel and Debian's, for tests/vm, are both in use: each would re-probe otherwise).
+      find "$cache" -maxdepth 1 -name 'accel-*' ! -name "accel-$(cat /proc/sys/kernel/random/boot_id)-*" \
+        -delete
       moat_vm_build_probe_initrd "$work"
       # A real KVM boots the probe in well under a second; TCG needs a few.
       if [[ -r /dev/kvm && -w /dev/kvm ]] && moat_vm_probe kvm 8 "$kernel_dir" "$work"; then
