@@ -45,9 +45,10 @@ Result<nlohmann::json> ControlClient::Call(const nlohmann::json& request) {
 
 Result<Launched> ControlClient::Launch(const LaunchRequest& request, int stdin_fd, int stdout_fd,
                                        int stderr_fd) {
-  nlohmann::json body = {{"op", "launch"},       {"argv", request.argv}, {"env", request.env},
-                         {"cwd", request.cwd},   {"tty", request.tty},   {"term", request.term},
-                         {"rows", request.rows}, {"cols", request.cols}};
+  nlohmann::json body = {
+      {"op", "launch"},       {"argv", request.argv}, {"env", request.env},
+      {"cwd", request.cwd},   {"tty", request.tty},   {"term", request.term},
+      {"rows", request.rows}, {"cols", request.cols}, {"no_huge_pages", request.no_huge_pages}};
   std::vector<int> fds;
   if (!request.tty) fds = {stdin_fd, stdout_fd, stderr_fd};
   MOAT_TRY_VOID(SendControlMessage(socket_.get(), body, fds));

@@ -214,6 +214,8 @@ TEST_F(VmWallTest, QemuRunsJailedInAMoatWall) {
   }
   EXPECT_EQ(status["NoNewPrivs"], "1");
   EXPECT_EQ(status["Seccomp"], "2");
+  // No transparent huge pages on the guest's RAM (the launch's PR_SET_THP_DISABLE).
+  EXPECT_EQ(status["THP_enabled"], "0");
   EXPECT_GE(std::atoi(status["Seccomp_filters"].c_str()), 2) << "the wall's and QEMU's own";
   EXPECT_EQ(status["Uid"].substr(0, status["Uid"].find('\t')), std::to_string(UidOf(kUser)));
   std::printf("[ VM ] QEMU in its wall: %s, seccomp filters %s\n", status["VmRSS"].c_str(),

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -63,6 +64,7 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   if (spawn.confine != nullptr) {
     if (int err = ConfineApplication(*spawn.confine); err != 0) die(err);
   }
+  if (spawn.no_huge_pages && ::prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) die(errno);
   if (!spawn.cwd.empty() && ::chdir(spawn.cwd.c_str()) != 0 && ::chdir("/") != 0) die(errno);
   ::execvpe(argv[0], argv, envp);
   die(errno);

@@ -19,6 +19,7 @@ struct AppSpawn {
   std::string cwd;
   bool tty = false;
   unsigned short rows = 0, cols = 0;
+  bool no_huge_pages = false;  // PR_SET_THP_DISABLE before exec (see LaunchRequest)
   int stdio[3] = {-1, -1, -1};
   // Directory fds of the session group (one per hierarchy) and the sub-group to join there.
   const std::vector<UniqueFd>* cgroup_dirs = nullptr;

@@ -342,6 +342,7 @@ nlohmann::json Supervisor::HandleLaunch(int fd, const nlohmann::json& body,
     spawn.tty = body.value("tty", false);
     spawn.rows = body.value("rows", 0);
     spawn.cols = body.value("cols", 0);
+    spawn.no_huge_pages = body.value("no_huge_pages", false);
   } catch (const nlohmann::json::exception& e) {
     return {{"error", std::string("bad launch request: ") + e.what()}};
   }

@@ -22,6 +22,9 @@ struct LaunchRequest {
   bool tty = false;
   std::string term;  // TERM for a tty, e.g. "xterm-256color"
   uint16_t rows = 0, cols = 0;
+  // No transparent huge pages (PR_SET_THP_DISABLE, kept across exec): for QEMU, which asks for
+  // them on all guest RAM, so that a small guest's scattered pages do not each pin 2 MiB.
+  bool no_huge_pages = false;
 };
 
 struct Launched {
