@@ -11,6 +11,7 @@ build=${MOAT_BUILD_DIR:-$repo/build}
 # PAM logins for system users need the service file; an operator's own is kept.
 [ -e /etc/pam.d/moat ] || install -m 0644 "$repo/packaging/pam/moat" /etc/pam.d/moat
 # VM sessions (backend "vm") boot this guest image; where QEMU cannot boot one they stay off.
+echo "Preparing the VM guest image (the first time compiles the small guest kernel: a few minutes)"
 if ! "$repo/agent/vm/build-guest.sh" --moat-init "$build/sandbox/moat-init" \
     --output /var/cache/moat-vm/guest > /dev/null; then
   echo "VM sessions stay off here (agent/vm/build-guest.sh could not prepare a guest)"
