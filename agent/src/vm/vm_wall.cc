@@ -78,10 +78,13 @@ std::string Tail(const std::string& path, size_t bytes) {
 }
 
 // TCG's translation cache. QEMU's default reserves up to 1 GiB and keeps what it has filled
-// resident, outside the guest's RAM but in the session's cgroup, where vm_backend.cc allows QEMU
-// 192 MiB beyond the guest. A boot fills about 46 MiB; a smaller cap makes the boot flush and
-// translate again (16 MiB: -31 MiB of RSS but +250 ms to ready under TCG; docs/vm.md).
-constexpr unsigned kTcgCacheMiB = 128;
+// resident, outside the guest's RAM but in the session's cgroup. A session without a desktop
+// gets 16 MiB: with the project's kernel its boot fits (same ready time as with 128 MiB; 8 MiB
+// made the boot flush and translate again, +400 ms) and an idle VM's Pss drops by 16 MiB
+// (docs/vm.md, Memory). A desktop runs Xvnc, openbox and the user's programs, far more code
+// to keep translated: 128 MiB. KVM has no such cache.
+constexpr unsigned kTcgCacheMiB = 16;
+constexpr unsigned kTcgCacheDesktopMiB = 128;
 
 // Where the wall shows QEMU what it needs (SessionSpec mounts and host dirs, all under the
 // wall's own /run/moat).
@@ -203,9 +206,10 @@ std::string GuestKernelOptions(const GuestImage& image) {
 
 std::vector<std::string> QemuMachineArgv(const VmSpec& spec) {
   const auto& image = spec.image;
-  // Under TCG the translation cache is capped (kTcgCacheMiB); KVM has none.
   std::string accel = image.accel;
-  if (accel == "tcg") accel += ",tb-size=" + std::to_string(kTcgCacheMiB);
+  if (accel == "tcg") {
+    accel += ",tb-size=" + std::to_string(spec.display ? kTcgCacheDesktopMiB : kTcgCacheMiB);
+  }
   // microvm: virtio-mmio, no PCI, no firmware; direct kernel boot.
   return {spec.qemu,
           "-M",
