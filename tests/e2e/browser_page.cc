@@ -1,6 +1,9 @@
 #include "browser_page.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
 
 #include "test_support.h"
 
@@ -47,6 +50,36 @@ PageRun RunLoginPage(const BrokerProcess& broker, const std::string& user,
   run.output = result.out + result.err;
   run.result = Json::parse(test::ReadFile(run.shots + "/result.json"), nullptr, false);
   return run;
+}
+
+namespace {
+
+void ExpectShotsAndMarker(const PageRun& run, const std::string& marker, const std::string& user,
+                          std::string* id) {
+  ASSERT_TRUE(run.result.is_object()) << run.shots;
+  ASSERT_TRUE(run.result["session"].is_string()) << run.result.dump();
+  *id = run.result["session"];
+  for (const char* shot :
+       {"04-new-desktop", "05-desktop", "05b-typed", "05c-reopened-list", "05d-same-desktop",
+        "06-shadow", "07-disconnected", "08-taken-over", "09-logged-off"}) {
+    EXPECT_TRUE(run.Shot(shot)) << shot << " in " << run.shots;
+  }
+  std::ifstream typed(marker);
+  std::string text;
+  std::getline(typed, text);
+  EXPECT_EQ(text, "typed-in-chromium") << marker;
+  struct stat owner {};
+  ASSERT_EQ(::stat(marker.c_str(), &owner), 0) << marker;
+  EXPECT_EQ(owner.st_uid, test::UidOf(user));
+}
+
+}  // namespace
+
+std::string ExpectFullDesktopRun(const PageRun& run, const std::string& marker,
+                                 const std::string& user) {
+  std::string id;
+  ExpectShotsAndMarker(run, marker, user, &id);
+  return id;
 }
 
 }  // namespace moat::e2e

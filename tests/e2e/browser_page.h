@@ -35,4 +35,10 @@ PageRun RunLoginPage(const BrokerProcess& broker, const std::string& user,
                      const std::string& password, const std::string& steps,
                      const std::vector<std::string>& env = {}, const std::string& label = "");
 
+// The checks of a full run of the page's steps (new desktop to log off): every step's
+// screenshot is there, and the command typed into the desktop's xterm wrote `marker` as
+// `user`. Returns the session's id ("" after a fatal failure).
+std::string ExpectFullDesktopRun(const PageRun& run, const std::string& marker,
+                                 const std::string& user);
+
 }  // namespace moat::e2e

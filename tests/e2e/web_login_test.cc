@@ -111,23 +111,9 @@ TEST_F(WebLogin, NewDesktopConnectsAndIsUsedInTheBrowser) {
               {"MOAT_ADMIN_USER=admin", "MOAT_ADMIN_PASSWORD=" + broker_->admin_password(),
                "MOAT_MARKER=" + marker});
   EXPECT_EQ(run.exit_code, 0) << run.output << broker_->log();
-  ASSERT_TRUE(run.result.is_object()) << run.shots;
-  ASSERT_TRUE(run.result["session"].is_string()) << run.result.dump();
-  std::string id = run.result["session"];
-  for (const char* shot :
-       {"04-new-desktop", "05-desktop", "05b-typed", "05c-reopened-list", "05d-same-desktop",
-        "06-shadow", "07-disconnected", "08-taken-over", "09-logged-off"}) {
-    EXPECT_TRUE(run.Shot(shot)) << shot << " in " << run.shots;
-  }
-
-  // The typed command ran as the user, in the session.
-  std::ifstream typed(marker);
-  std::string text;
-  std::getline(typed, text);
-  EXPECT_EQ(text, "typed-in-chromium") << marker;
-  struct stat owner {};
-  ASSERT_EQ(::stat(marker.c_str(), &owner), 0) << marker;
-  EXPECT_EQ(owner.st_uid, test::UidOf("moat-e2e-web-nina"));
+  // Every step's screenshot; the typed command ran as the user, in the session.
+  std::string id = ExpectFullDesktopRun(run, marker, "moat-e2e-web-nina");
+  if (HasFatalFailure()) return;
 
   // What the browser did is what the broker saw.
   Reply session = user.Call("GET", "/api/v1/sessions/" + id);
