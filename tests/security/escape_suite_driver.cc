@@ -222,6 +222,26 @@ Flags VictimSandbox::ProbeFacts() const {
   return facts;
 }
 
+bool EscapeSuiteBase::RunProbeInWall(const std::vector<std::string>& argv,
+                                     const std::string& passwd_before,
+                                     const VictimSandbox& victim) {
+  constexpr int kProbeTimeoutSeconds = 600;
+  SpawnOptions options;
+  options.argv = argv;
+  options.tty_path = scene_->tty_slave();
+  ProcessResult probe = RunCommand(options, kProbeTimeoutSeconds);
+  ProbeReport report = ParseProbeOutput(probe.output);
+  // What only the host can see.
+  JudgeHost(passwd_before, &report);
+  victim.Judge(&report);
+  JudgeTty(&report);
+  EXPECT_FALSE(probe.timed_out) << "the probe did not finish within " << kProbeTimeoutSeconds
+                                << " s";
+  ExpectNoEscape(report, kMinBlockedAttacks);
+  EXPECT_EQ(probe.exit_code, 0) << argv[0] << " " << argv[3] << " exited " << probe.exit_code;
+  return probe.timed_out;
+}
+
 void VictimSandbox::Judge(ProbeReport* report) const {
   bool alive = kill(pid_, 0) == 0 && ProcCmdline(pid_).find(marker_) != std::string::npos;
   HostVerdict("victim-survives", alive,

@@ -46,6 +46,8 @@ bool HasVerdict(const std::vector<std::string>& lines, const std::string& word,
 // BLOCKED ones, and the output complete (kill-all's verdict and the summary line).
 void ExpectNoEscape(const ProbeReport& report, int min_blocked);
 
+class VictimSandbox;
+
 // The users, the victim's secret and the host scene; skips when not root.
 class EscapeSuiteBase : public ::testing::Test {
  protected:
@@ -61,6 +63,10 @@ class EscapeSuiteBase : public ::testing::Test {
 
   // The probe's own terminal: a TIOCSTI from inside echoes its '#' on the pty's output side.
   void JudgeTty(ProbeReport* report) const;
+  // Runs `argv` (the probe inside a wall) on the scene's terminal, adds the host's, the
+  // victim's and the terminal's verdicts and applies the rules; returns whether it timed out.
+  bool RunProbeInWall(const std::vector<std::string>& argv, const std::string& passwd_before,
+                      const VictimSandbox& victim);
 
   std::string nonce_, secret_, secret_file_;
   std::optional<HostUser> attacker_, victim_user_;

@@ -30,7 +30,6 @@
 namespace moat::escape_test {
 namespace {
 
-constexpr int kProbeTimeoutSeconds = 600;
 constexpr const char* kProbeInWall = "/opt/moat-test/escape-probe";
 constexpr const char* kSuidInWall = "/opt/moat-test/escape-suid";
 
@@ -94,20 +93,7 @@ TEST_F(VmWallEscape, NoAttackEscapesTheWallAroundQemu) {
   Append(&argv, HostFacts(kSuidInWall));
   Append(&argv, victim.ProbeFacts());
   ASSERT_TRUE((*wall)->Running()) << "QEMU must run beside the probe";
-  SpawnOptions probe_options;
-  probe_options.argv = argv;
-  probe_options.tty_path = scene_->tty_slave();
-  ProcessResult probe = RunCommand(probe_options, kProbeTimeoutSeconds);
-  ProbeReport report = ParseProbeOutput(probe.output);
-
-  JudgeHost(passwd_before, &report);
-  victim.Judge(&report);
-  JudgeTty(&report);
-
-  EXPECT_FALSE(probe.timed_out) << "the probe did not finish within " << kProbeTimeoutSeconds
-                                << " s";
-  ExpectNoEscape(report, kMinBlockedAttacks);
-  EXPECT_EQ(probe.exit_code, 0) << "moat-sandbox exec exited " << probe.exit_code;
+  RunProbeInWall(argv, passwd_before, victim);
 
   // The probe's kill(-1) reached QEMU: proof that it ran in QEMU's pid namespace as QEMU's
   // user. The end is then the wall's stop alone. A killed QEMU takes a moment to exit (its
