@@ -17,9 +17,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// Each wall has its own /tmp (so its own /tmp/.X11-unix) and its own network namespace (so its
-// own abstract sockets): display :1 in every session cannot collide.
-constexpr char kDisplay[] = ":1";
 constexpr char kWallDisplayDir[] = "/run/moat/display";
 constexpr milliseconds kProbeInterval{10};
 
@@ -62,7 +59,7 @@ Result<sandbox::ControlClient> LaunchInWall(const Context& c, std::vector<std::s
   sandbox::LaunchRequest request;
   std::string name = argv.front();
   request.argv = std::move(argv);
-  request.env = {std::string("DISPLAY=") + kDisplay};
+  request.env = {std::string("DISPLAY=") + kDesktopDisplay};
   UniqueFd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!dev_null) return FailErrno("open", "/dev/null");
   MOAT_TRY_CTX(auto launched, client.Launch(request, dev_null.get(), c.log_fd, c.log_fd),
@@ -85,19 +82,8 @@ std::string Describe(const sandbox::ExitStatus& status) {
 
 Status LaunchXvnc(const Context& c, const std::string& id, const DesktopRequest& request,
                   const DesktopOptions& options, std::optional<sandbox::ControlClient>& xvnc) {
-  // Unix socket only (-rfbport -1, -nolisten tcp) with mode 0600. No VNC authentication: the
-  // socket is reachable only from host root, whose gateway authenticates users itself.
-  std::vector<std::string> argv = {"Xvnc",           kDisplay,
-                                   "-rfbunixpath",   std::string(kWallDisplayDir) + "/rfb.sock",
-                                   "-rfbunixmode",   "0600",
-                                   "-rfbport",       "-1",
-                                   "-nolisten",      "tcp",
-                                   "-SecurityTypes", "None",
-                                   "-geometry",      request.geometry,
-                                   "-depth",         std::to_string(request.depth),
-                                   "-desktop",       "moat-" + id};
-  if (!options.glx) argv.insert(argv.end(), {"-extension", "GLX"});
-  MOAT_TRY(xvnc, LaunchInWall(c, std::move(argv)));
+  MOAT_TRY(xvnc, LaunchInWall(c, XvncCommand(id, std::string(kWallDisplayDir) + "/rfb.sock",
+                                             request, options)));
   return {};
 }
 
@@ -122,9 +108,7 @@ Status AwaitRfb(const Context& c, const std::string& socket, sandbox::ControlCli
 // openbox sets _OB_THEME on the root window once it manages the screen. The check runs in
 // the wall (the X socket exists only there) as one small shell loop around xprop.
 Status AwaitWindowManager(const Context& c, const std::string& wm) {
-  MOAT_TRY(auto wait, LaunchInWall(c, {"/bin/sh", "-c",
-                                       "until xprop -root _OB_THEME 2>/dev/null | grep -q ' = '; "
-                                       "do sleep 0.01; done"}));
+  MOAT_TRY(auto wait, LaunchInWall(c, {"/bin/sh", "-c", kAwaitWindowManagerScript}));
   auto status = wait.WaitExit();
   if (!status) {
     return Fail(StepFailed(
@@ -153,6 +137,21 @@ std::vector<std::string> StartupCommand(const DesktopOptions& options) {
 }
 
 }  // namespace
+
+std::vector<std::string> XvncCommand(const std::string& session_id, const std::string& socket,
+                                     const DesktopRequest& request, const DesktopOptions& options) {
+  std::vector<std::string> argv = {"Xvnc",           kDesktopDisplay,
+                                   "-rfbunixpath",   socket,
+                                   "-rfbunixmode",   "0600",
+                                   "-rfbport",       "-1",
+                                   "-nolisten",      "tcp",
+                                   "-SecurityTypes", "None",
+                                   "-geometry",      request.geometry,
+                                   "-depth",         std::to_string(request.depth),
+                                   "-desktop",       "moat-" + session_id};
+  if (!options.glx) argv.insert(argv.end(), {"-extension", "GLX"});
+  return argv;
+}
 
 Result<DesktopReady> StartDesktop(const sandbox::SessionManager& manager,
                                   const sandbox::SessionInfo& session,

@@ -43,6 +43,19 @@ struct DesktopReady {
   std::chrono::microseconds rfb_ready{0}, wm_ready{0};
 };
 
+// What a desktop runs is the same in a sandbox's wall and in a VM's guest (vm_desktop.cc).
+// Display :1: each wall and each guest has its own /tmp (so its own /tmp/.X11-unix) and its own
+// network (so its own abstract sockets), so it cannot collide.
+inline constexpr char kDesktopDisplay[] = ":1";
+// Xvnc on the Unix socket `socket` only (-rfbport -1, -nolisten tcp), mode 0600, without VNC
+// authentication: the other end is host root's gateway, which authenticates users itself.
+std::vector<std::string> XvncCommand(const std::string& session_id, const std::string& socket,
+                                     const DesktopRequest& request, const DesktopOptions& options);
+// A shell loop that ends once openbox has set _OB_THEME on the root window (it manages the
+// screen); it runs where the X socket is, in the wall or the guest.
+inline constexpr char kAwaitWindowManagerScript[] =
+    "until xprop -root _OB_THEME 2>/dev/null | grep -q ' = '; do sleep 0.01; done";
+
 // Starts the desktop of `session` (which has the display host dir) and returns once Xvnc
 // answers with the RFB greeting and the window manager has set _OB_THEME on the root window,
 // with the user's start-up launched. On failure the caller ends the session; the error names

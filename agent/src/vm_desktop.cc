@@ -18,8 +18,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// The guest is the session's alone (its own /tmp, its own network), so display :1 is free.
-constexpr char kDisplay[] = ":1";
 // Made by the guest's /init (agent/vm/guest-init.sh), owned by the user, 0700.
 constexpr char kGuestSocket[] = "/run/moat/display/rfb.sock";
 // The static moat-init the guest's /init copied there; `--vm-relay` is the port's relay.
@@ -45,8 +43,8 @@ std::string Describe(const vm::VmExit& exit) {
 Status RunCheck(vm::VmControl& control, const std::string& script, const std::string& what,
                 Clock::time_point deadline) {
   MOAT_TRY(auto launched,
-           control.Launch({"/bin/sh", "-c", script}, {kPath, std::string("DISPLAY=") + kDisplay},
-                          "", Left(deadline)));
+           control.Launch({"/bin/sh", "-c", script},
+                          {kPath, std::string("DISPLAY=") + kDesktopDisplay}, "", Left(deadline)));
   auto exit = control.WaitExit(launched.pid, Left(deadline));
   if (!exit) {
     return Fail(StepFailed(what + " within the desktop timeout: " + exit.error().message(),
@@ -67,20 +65,10 @@ Result<DesktopReady> StartVmDesktop(vm::VmControl& control, const std::string& i
   DesktopReady ready;
   ready.rfb_socket = host_socket;
   ready.log = "/run/moat-vm/logs (in the guest)";
-  const std::vector<std::string> env = {kPath, std::string("DISPLAY=") + kDisplay};
+  const std::vector<std::string> env = {kPath, std::string("DISPLAY=") + kDesktopDisplay};
 
-  // Unix socket only, 0600, no VNC authentication: the only other end is the relay (the user)
-  // and, through the port, host root's gateway, which authenticates users itself.
-  std::vector<std::string> xvnc = {"Xvnc",           kDisplay,
-                                   "-rfbunixpath",   kGuestSocket,
-                                   "-rfbunixmode",   "0600",
-                                   "-rfbport",       "-1",
-                                   "-nolisten",      "tcp",
-                                   "-SecurityTypes", "None",
-                                   "-geometry",      request.geometry,
-                                   "-depth",         std::to_string(request.depth),
-                                   "-desktop",       "moat-" + id};
-  if (!options.glx) xvnc.insert(xvnc.end(), {"-extension", "GLX"});
+  // The socket's other end is the relay (the user) and, through the port, host root's gateway.
+  const auto xvnc = XvncCommand(id, kGuestSocket, request, options);
   MOAT_TRY_CTX(auto server, control.Launch(xvnc, env, "", Left(deadline)), "launch Xvnc");
   // The relay connects to Xvnc per viewer, so it needs the socket to exist first; the check
   // fails at once if Xvnc died.
@@ -112,9 +100,7 @@ Result<DesktopReady> StartVmDesktop(vm::VmControl& control, const std::string& i
   ready.rfb_ready = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   MOAT_TRY_CTX(auto wm, control.Launch({options.window_manager}, env, "", Left(deadline)),
                "launch window manager '" + options.window_manager + "'");
-  MOAT_TRY_VOID(RunCheck(control,
-                         "until xprop -root _OB_THEME 2>/dev/null | grep -q ' = '; "
-                         "do sleep 0.02; done",
+  MOAT_TRY_VOID(RunCheck(control, kAwaitWindowManagerScript,
                          "window manager '" + options.window_manager + "' setting _OB_THEME",
                          deadline));
   ready.wm_ready = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
