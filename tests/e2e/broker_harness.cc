@@ -272,6 +272,17 @@ pid_t LocalAgentPid(const BrokerProcess& broker) {
   return 0;
 }
 
+bool AwaitAgentRestarted(const BrokerProcess& broker, Api& admin, pid_t killed, int timeout_s) {
+  return WaitFor(
+      [&] {
+        pid_t now = LocalAgentPid(broker);
+        if (now <= 0 || now == killed) return false;
+        Reply hosts = admin.Call("GET", "/api/v1/hosts");
+        return hosts.body["hosts"][0]["connected"] == true;
+      },
+      timeout_s);
+}
+
 ExtraAgent::ExtraAgent(const BrokerProcess& broker, const std::string& name,
                        const std::string& token) {
   std::string id = test::UniqueId("e2e-agent");

@@ -109,6 +109,9 @@ class ExtraAgent {
 
 // The pid of the broker's local moat-agent, 0 if none runs.
 pid_t LocalAgentPid(const BrokerProcess& broker);
+// After the local agent `killed` died: waits until the broker has started another one and it
+// is connected (the first host of GET /api/v1/hosts).
+bool AwaitAgentRestarted(const BrokerProcess& broker, Api& admin, pid_t killed, int timeout_s);
 // Session ids with a wall in `run_dir`.
 std::vector<std::string> WallsIn(const std::string& run_dir);
 // Stops every wall in the run directory (test clean-up).

@@ -113,15 +113,7 @@ TEST(Faults, AgentKilledSessionsKeepRunningAndAreReadopted) {
   EXPECT_EQ(WallsIn(broker.run_dir()), std::vector<std::string>{id});
   // The broker restarts the agent, which re-adopts the session.
   Api admin = AdminApi(broker);
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        pid_t now = LocalAgentPid(broker);
-        if (now <= 0 || now == agent) return false;
-        Reply hosts = admin.Call("GET", "/api/v1/hosts");
-        return hosts.body["hosts"][0]["connected"] == true;
-      },
-      40))
-      << broker.log();
+  EXPECT_TRUE(AwaitAgentRestarted(broker, admin, agent, 40)) << broker.log();
   Reply shown = user.Call("GET", "/api/v1/sessions/" + id);
   EXPECT_EQ(shown.body["state"], "active") << shown.raw;
   Reply ps = user.Call("GET", "/api/v1/sessions/" + id + "/processes");

@@ -87,15 +87,7 @@ TEST_F(VmFaultTest, AgentKilledVmSessionsKeepRunningAndAreReadopted) {
 
   // The broker restarts the agent; the new one reports both VMs and the broker shows them
   // active again.
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        pid_t now = LocalAgentPid(broker);
-        if (now <= 0 || now == agent) return false;
-        Reply hosts = admin.Call("GET", "/api/v1/hosts");
-        return hosts.body["hosts"][0]["connected"] == true;
-      },
-      60))
-      << broker.log();
+  EXPECT_TRUE(AwaitAgentRestarted(broker, admin, agent, 60)) << broker.log();
   double gap_s = SecondsSince(killed);
   double plain_cpu_s = CpuSecondsOf(plain_qemu) - plain_cpu_before;
   for (const std::string& id : {plain_id, desk_id}) {
