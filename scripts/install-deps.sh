@@ -20,8 +20,8 @@ packages=(
   qemu-system-x86 busybox-static cpio xz-utils
   # the VM guests' own small kernel (agent/vm/build-kernel.sh): Debian's kernel source and
   # what building it needs (gcc, make, bc and libssl-dev are above or in build-essential;
-  # libelf-dev is for objtool, flex and bison for Kconfig)
-  linux-source-6.1 flex bison libelf-dev
+  # libelf-dev is for objtool, flex and bison for Kconfig, patch for agent/vm/guest-kernel-patches)
+  linux-source-6.1 flex bison libelf-dev patch
   # the session database and the broker's crypto (issue "Control plane")
   libsqlite3-dev sqlite3 libssl-dev
   # PAM logins of the broker (users whose source is 'pam'); the .deb is made by CPack

@@ -18,7 +18,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// Made by the guest's /init (agent/vm/guest-init.sh), owned by the user, 0700.
+// Made by the guest's /init (moat-init, vm_guest_boot.cc), owned by the user, 0700.
 constexpr char kGuestSocket[] = "/run/moat/display/rfb.sock";
 // The static moat-init the guest's /init copied there; `--vm-relay` is the port's relay.
 constexpr char kGuestRelay[] = "/run/moat-vm/moat-init";

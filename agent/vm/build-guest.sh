@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Prepares what every VM session boots (agent/src/vm): the guest kernel, an initramfs of
-# busybox-static, moat-init and /init (guest-init.sh), and the accelerator chosen by a probe
-# boot (vm-lib.sh). The kernel is the project's own (build-kernel.sh: Debian's linux-source
-# with every driver a session needs built in) unless --kernel debian asks for Debian's
-# linux-image (fetch-kernel.sh), whose virtio, 9p and overlay modules then go into the
-# initramfs. Where the source or the toolchain is missing, Debian's kernel is used, with a
-# warning. Writes
+# Prepares what every VM session boots (agent/src/vm): the guest kernel, an initramfs whose
+# /init is moat-init itself (sandbox/src/init/vm_guest_boot.h: it builds the session's root,
+# no shell involved), and the accelerator chosen by a probe boot (vm-lib.sh; its probe
+# initramfs is busybox-static's, as is the benchmark's floor). The kernel is the project's own
+# (build-kernel.sh: Debian's linux-source with every driver a session needs built in) unless
+# --kernel debian asks for Debian's linux-image (fetch-kernel.sh), whose virtio, 9p and overlay
+# modules then go into the initramfs. Where the source or the toolchain is missing, Debian's
+# kernel is used, with a warning. Writes
 #   DIR/initramfs.cpio   uncompressed: under TCG the kernel inflates at emulation speed
 #   DIR/guest.env        kernel=, initramfs=, accel=, tsc_khz=, kernel_package= (GuestImage)
 # Both, and the kernel, must be readable by the session users: QEMU runs as the session's user.
@@ -74,12 +75,7 @@ accel=$(moat_vm_choose_accel "$kernel_dir" "$work") ||
   skip "QEMU cannot boot the kernel in $kernel_dir here under kvm or tcg (see the log above)"
 
 stage="$work/stage"
-mkdir -p "$stage"/{bin,dev,proc,sys,lib/modules/moat-vm}
-cp "$busybox" "$stage/bin/busybox"
-for applet in $("$busybox" --list); do
-  [[ "$applet" == busybox ]] || ln -sf busybox "$stage/bin/$applet"
-done
-for dir in sbin usr/bin usr/sbin; do mkdir -p "$stage/$dir"; done
+mkdir -p "$stage"/{dev,proc,lib/modules/moat-vm}
 mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
 # Debian's kernel builds the session's drivers as modules; the project's has them built in and
 # no modules/ at all, so its initramfs has no order file and /init loads nothing.
@@ -93,9 +89,8 @@ if [[ -f "$kernel_dir/modules/order" ]]; then
     echo "$module" >>"$stage/lib/modules/moat-vm/order"
   done <"$kernel_dir/modules/order"
 fi
-cp "$moat_init" "$stage/moat-init"
-strip --strip-debug "$stage/moat-init" 2>/dev/null || true
-install -m 0755 "$here/guest-init.sh" "$stage/init"
+install -m 0755 "$moat_init" "$stage/init"
+strip --strip-all "$stage/init" 2>/dev/null || true
 
 mkdir -p "$output"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) \

@@ -30,6 +30,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly missing_code=3
 readonly source_package=linux-source-6.1
 readonly fragment="$here/guest-kernel.config"
+# Small fixes to Debian's source, applied in name order (each says why in its hunk).
+readonly patches="$here/guest-kernel-patches"
 
 log() { echo "build-kernel: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -42,18 +44,20 @@ version=$(dpkg-query -W -f='${Status} ${Version}' "$source_package" 2>/dev/null 
 tarball=$(dpkg-query -L "$source_package" | grep -m1 '/linux-source-[^/]*\.tar\.xz$') ||
   missing "$source_package lists no source tarball"
 [[ -r "$tarball" ]] || missing "'$tarball' is missing: reinstall $source_package"
-for tool in gcc make flex bison bc perl xz; do
+for tool in gcc make flex bison bc perl xz patch; do
   command -v "$tool" >/dev/null || missing "no '$tool': scripts/install-deps.sh installs it"
 done
 # objtool (built with the kernel) needs libelf's header.
 [[ -e /usr/include/gelf.h ]] || missing "no libelf headers: install libelf-dev"
 
 # The key: what decides the kernel's bytes: the source, the fragment's settings (not its
-# comments), how this script builds (recipe: bump it when the steps change) and the compiler.
-readonly recipe=1
+# comments), the patches, how this script builds (recipe: bump it when the steps change) and
+# the compiler.
+readonly recipe=2
 key=$( {
   echo "$version recipe $recipe"
   grep -E '^(CONFIG_|# CONFIG_.* is not set)' "$fragment"
+  cat "$patches"/*.patch
   gcc --version | head -n 1
 } | sha256sum | cut -c1-12)
 cache=$(moat_vm_cache_dir)
@@ -82,6 +86,10 @@ tar -xJf "$tarball" -C "$scratch" || die "unpacking '$tarball' failed"
 src=$(find "$scratch" -mindepth 1 -maxdepth 1 -type d -name 'linux-source-*' -print -quit)
 [[ -n "$src" ]] || die "'$tarball' holds no linux-source-* directory"
 build_log="$scratch/build.log"
+for patch_file in "$patches"/*.patch; do
+  patch -d "$src" -p1 --quiet --forward <"$patch_file" >>"$build_log" 2>&1 ||
+    die "'$patch_file' does not apply to $source_package $version"
+done
 
 kmake() { nice -n 19 make -C "$src" ARCH=x86_64 "$@" >>"$build_log" 2>&1; }
 fail_build() {

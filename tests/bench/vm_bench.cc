@@ -21,7 +21,9 @@
 //
 // Extra flags: --bench_boots=N (default 7) boots per timing benchmark;
 // --bench_settle_s=N (default 5) idle seconds before memory is read; --bench_idle_vms=N
-// (default 3) idle sessions at once; --bench_idle_repeats=N (default 3) memory measurements.
+// (default 3) idle sessions at once; --bench_idle_repeats=N (default 3) memory measurements;
+// --bench_memory_report=1 prints, for the first lone idle VM, where its memory goes: QEMU's
+// largest mappings by Pss and the guest's own /proc/meminfo.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -71,6 +73,7 @@ int g_boots = 7;
 int g_settle_s = 5;
 int g_idle_vms = 3;
 int g_idle_repeats = 3;
+int g_memory_report = 0;
 GuestImage g_image;
 std::string g_guest_dir, g_floor_initrd, g_floor_dir, g_run_dir, g_cgroup_parent;
 bool g_failed = false;  // a benchmark stopped with an error: the smoke test must fail
@@ -247,6 +250,50 @@ std::map<std::string, double> Rollup(pid_t pid) {
   return fields;
 }
 
+// Where one idle VM's memory goes: QEMU's mappings by Pss (guest RAM, the translation cache,
+// the kernel and initramfs files QEMU keeps mapped, its heap and libraries), and the guest's
+// own accounting, as an application in the guest reads it.
+void PrintMemoryReport(moat::agent::Backend& backend, const std::string& id, pid_t qemu) {
+  std::ifstream smaps("/proc/" + std::to_string(qemu) + "/smaps");
+  std::vector<std::pair<double, std::string>> mappings;
+  std::string line, mapping;
+  while (std::getline(smaps, line)) {
+    std::istringstream words(line);
+    std::string first;
+    words >> first;
+    if (first.find('-') != std::string::npos && first.back() != ':') {
+      mapping = line;
+    } else if (first == "Pss:") {
+      double kib = 0;
+      words >> kib;
+      if (kib >= 512) mappings.emplace_back(kib / 1024, mapping);
+    }
+  }
+  std::sort(mappings.rbegin(), mappings.rend());
+  std::printf("\nQEMU's mappings of 0.5 MiB Pss or more (one idle VM):\n");
+  for (const auto& [mib, what] : mappings) std::printf("  %6.1f MiB  %s\n", mib, what.c_str());
+  struct passwd* pw = ::getpwnam(kUser);
+  if (pw == nullptr) return;
+  std::string report = std::string(pw->pw_dir) + "/moat-bench-guest-memory";
+  ::unlink(report.c_str());
+  moat::agent::AppLaunch app;
+  app.argv = {
+      "/bin/sh", "-c",
+      "{ cat /proc/meminfo; cd /sys/kernel/slab 2>/dev/null && for a in object_size order slabs "
+      "objects; do grep -H . */$a; done; true; } > \"$HOME/moat-bench-guest-memory.part\" && "
+      "mv \"$HOME/moat-bench-guest-memory.part\" \"$HOME/moat-bench-guest-memory\""};
+  if (auto launched = backend.Launch(id, app); !launched) {
+    std::printf("  (no guest report: %s)\n", launched.error().message().c_str());
+    return;
+  }
+  for (int i = 0; i < 300 && !std::filesystem::exists(report); ++i)
+    std::this_thread::sleep_for(milliseconds(100));
+  std::ifstream in(report);
+  std::printf("The guest's /proc/meminfo:\n");
+  while (std::getline(in, line)) std::printf("  %s\n", line.c_str());
+  ::unlink(report.c_str());
+}
+
 // state.range(0) idle sessions at once: PSS splits the pages their QEMUs share (the kernel
 // file, QEMU's binary and libraries) between them, which is what each one costs the host.
 void BM_VmIdleMemory(benchmark::State& state) {
@@ -285,6 +332,9 @@ void BM_VmIdleMemory(benchmark::State& state) {
       state.counters["anon_mib"] = sum["Anonymous"] / mib;
       state.counters["anon_huge_mib"] = sum["AnonHugePages"] / mib;
       state.counters["cgroup_mib"] = cgroup / (1 << 20) / vms;
+      // After the figures: the report launches an application in the guest.
+      if (g_memory_report && vms == 1 && n == 1)
+        PrintMemoryReport(**backend, ids.front(), (*backend)->Wall(ids.front())->qemu_pid());
     }
     state.SetIterationTime(g_settle_s);
     for (const auto& id : ids) (void)(*backend)->End(id, kGrace);
@@ -352,7 +402,8 @@ int main(int argc, char** argv) {
                             {{"--bench_boots=", &g_boots},
                              {"--bench_settle_s=", &g_settle_s},
                              {"--bench_idle_vms=", &g_idle_vms},
-                             {"--bench_idle_repeats=", &g_idle_repeats}});
+                             {"--bench_idle_repeats=", &g_idle_repeats},
+                             {"--bench_memory_report=", &g_memory_report}});
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   if (::geteuid() != 0) {

@@ -92,6 +92,11 @@ constexpr char kWallVmDir[] = "/run/moat/vm";
 constexpr char kWallKernel[] = "/run/moat/guest/vmlinux";
 constexpr char kWallInitramfs[] = "/run/moat/guest/initramfs";
 
+// The guest's virtio-serial driver sets up two queues and fills the receive queue's buffers
+// for every port the device may have (QEMU's default: 31, about 1.5 MiB of guest memory):
+// only port 0 (reserved for a console), the control port and a desktop's ports.
+int SerialPorts(const VmSpec& spec) { return 2 + (spec.display ? 1 + kVmDisplayWatchers : 0); }
+
 std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
                                   const std::string& dir) {
   std::string groups;
@@ -109,8 +114,9 @@ std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
        // The control port: moat-init's protocol, QEMU listening, the agent connecting
        // (again after a restart).
        "-chardev", "socket,id=control,path=" + dir + "/control.sock,server=on,wait=off", "-device",
-       "virtio-serial-device", "-device", "virtserialport,chardev=control,name=moat.control",
-       "-qmp", "unix:" + dir + "/qmp.sock,server=on,wait=off",
+       "virtio-serial-device,max_ports=" + std::to_string(SerialPorts(spec)), "-device",
+       "virtserialport,chardev=control,name=moat.control", "-qmp",
+       "unix:" + dir + "/qmp.sock,server=on,wait=off",
        // The wall's / read-only (twice: QEMU refuses writes, and the wall's root is
        // read-only below its overlay), the home read-write. security_model=none: files are
        // created as QEMU's user, the session's.

@@ -34,7 +34,7 @@ namespace moat::agent::vm {
 // What every VM boots, as agent/vm/build-guest.sh writes it into guest.env.
 struct GuestImage {
   std::string kernel;         // ELF vmlinux (PVH boot) or bzImage
-  std::string initramfs;      // busybox, modules, moat-init, /init
+  std::string initramfs;      // moat-init as /init; Debian's kernel's modules
   std::string accel = "tcg";  // chosen by build-guest.sh's probe boot: kvm or tcg
   uint64_t tsc_khz = 0;       // the host's TSC rate, for tsc_early_khz=; 0: unknown
   std::string kernel_package;

@@ -1,6 +1,7 @@
 // moat-init: PID 1 of every session. Started by libmoat-sandbox in fresh namespaces with the
 // setup socket on fd 3 and the compiled seccomp program on fd 4. In a VM session's guest it is
-// started as `moat-init --vm PORT` by the guest's /init instead (vm_guest.h).
+// the initramfs' /init (vm_guest_boot.h), which builds the session's root and goes on serving
+// the session from there (vm_guest.h).
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,13 +13,15 @@
 #include "setup.h"
 #include "supervisor.h"
 #include "vm_guest.h"
+#include "vm_guest_boot.h"
 #include "vm_relay.h"
 
 using namespace moat::sandbox;
 
 int main(int argc, char** argv) {
-  if (argc == 3 && std::string_view(argv[1]) == "--vm" && getpid() == 1) {
-    return init::RunVmGuest(argv[2]);
+  // The kernel starts the VM guest's initramfs' /init (this binary) with no argument.
+  if (argc == 1 && std::string_view(argv[0]) == "/init" && getpid() == 1) {
+    return init::RunVmGuest(init::BootVmGuest());
   }
   // A desktop's RFB relay in a VM guest, started through the control protocol as the user.
   if (argc == 4 && std::string_view(argv[1]) == "--vm-relay") {

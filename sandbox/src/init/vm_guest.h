@@ -1,6 +1,6 @@
-// moat-init as a VM guest's PID 1 (`moat-init --vm PORT`): the guest's /init (agent/vm/
-// guest-init.sh) has mounted the root and the home; the session comes from the kernel command
-// line the host wrote, and the host talks over the virtio-serial PORT. See docs/vm.md.
+// moat-init as a VM guest's PID 1, once its boot (vm_guest_boot.h) has mounted the root and
+// the home: the session comes from the kernel command line the host wrote, and the host talks
+// over a virtio-serial port. See docs/vm.md.
 #pragma once
 
 #include <sys/types.h>

@@ -13,7 +13,7 @@
 
 namespace moat::sandbox::init {
 
-// `home` is the user's home, the read-write 9p mount guest-init.sh made; it stays.
+// `home` is the user's home, the read-write 9p mount vm_guest_boot.cc made; it stays.
 Status NarrowGuestRoot(const std::string& home);
 
 }  // namespace moat::sandbox::init

@@ -1,0 +1,249 @@
+#include "vm_guest_boot.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "loopback.h"
+#include "moat/common/unique_fd.h"
+#include "mount_ops.h"
+#include "vm_guest.h"
+
+namespace moat::sandbox::init {
+namespace {
+
+constexpr const char* kNewRoot = "/newroot";
+constexpr const char* kInit = "/init";  // this program, in the initramfs
+// Where the desktop's relays start moat-init from: the guest's own /run, whatever the export
+// holds.
+constexpr const char* kSessionInit = "/run/moat-vm/moat-init";
+constexpr const char* kNineP = "trans=virtio,version=9p2000.L,access=client,msize=524288";
+constexpr const char* kModuleDir = "/lib/modules/moat-vm";
+// The smallest free block the balloon reports to the host, 2^5 pages (128 KiB). The kernel's
+// default, a pageblock (2 MiB), leaves what boot freed in smaller pieces resident in QEMU
+// (about 4 MiB of an idle guest); smaller orders report more often for little more.
+constexpr const char* kPageReportingOrder = "5";
+
+[[noreturn]] void FailBoot(const std::string& why) {
+  std::fprintf(stderr, "MOAT-VM-GUEST-FAILED: %s\n", why.c_str());
+  std::fflush(stderr);
+  ::reboot(RB_POWER_OFF);
+  std::_Exit(1);  // not reached: PID 1 powering off
+}
+
+void Check(const Status& status) {
+  if (!status) FailBoot(status.error().message());
+}
+
+std::string ReadLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Debian's kernel has its virtio, 9p and overlay drivers as modules, listed in load order by
+// build-guest.sh; the project's kernel has them built in and its initramfs has no list.
+Status LoadModules() {
+  std::ifstream order(std::string(kModuleDir) + "/order");
+  std::string module;
+  while (std::getline(order, module)) {
+    if (module.empty()) continue;
+    const std::string path = std::string(kModuleDir) + "/" + module + ".ko";
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return FailErrno("open module", path);
+    if (::syscall(SYS_finit_module, fd.get(), "", 0) != 0 && errno != EEXIST) {
+      return FailErrno("finit_module", path);
+    }
+  }
+  return {};
+}
+
+Status MakeDir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return FailErrno("mkdir", path);
+  return {};
+}
+
+// The session's root under /newroot (the mounts listed in vm_guest_boot.h). /dev is the
+// devtmpfs mounted first, moved in.
+Status MountSessionRoot(const std::string& home) {
+  for (const char* dir : {"/lower", "/rw", kNewRoot}) MOAT_TRY_VOID(MakeDir(dir, 0755));
+  // The host's / is read-only on the host's side too (QEMU's readonly=on); the page cache may
+  // keep what it read, since it never changes under the guest's feet in a way that matters.
+  MOAT_TRY_VOID(
+      Mount("moat-root", "/lower", "9p", MS_RDONLY, std::string(kNineP) + ",cache=loose"));
+  MOAT_TRY_VOID(Mount("moat-rw", "/rw", "tmpfs", 0, "mode=0755"));
+  MOAT_TRY_VOID(MakeDir("/rw/upper", 0755));
+  MOAT_TRY_VOID(MakeDir("/rw/work", 0755));
+  MOAT_TRY_VOID(Mount("moat-root", kNewRoot, "overlay", 0,
+                      "lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work"));
+  const std::string root = kNewRoot;
+  MOAT_TRY_VOID(Mount("moat-home", root + home, "9p", MS_NOSUID | MS_NODEV, kNineP));
+  MOAT_TRY_VOID(Mount("proc", root + "/proc", "proc", 0));
+  MOAT_TRY_VOID(Mount("sysfs", root + "/sys", "sysfs", 0));
+  MOAT_TRY_VOID(Mount("/dev", root + "/dev", nullptr, MS_MOVE));
+  MOAT_TRY_VOID(MakeDir(root + "/dev/pts", 0755));
+  MOAT_TRY_VOID(MakeDir(root + "/dev/shm", 0755));
+  MOAT_TRY_VOID(
+      Mount("devpts", root + "/dev/pts", "devpts", 0, "newinstance,ptmxmode=0666,mode=0620"));
+  MOAT_TRY_VOID(Mount("shm", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
+  MOAT_TRY_VOID(Mount("run", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"));
+  return Mount("tmp", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+}
+
+// /dev/vportNpM of each virtio-serial port, by the name QEMU gave it (no udev here, so no
+// /dev/virtio-ports/ links): the control port, and a desktop's moat.display and moat.viewN.
+struct Ports {
+  std::string control;
+  std::vector<std::string> display;
+};
+
+Ports FindPorts() {
+  Ports ports;
+  const std::string sysfs = std::string(kNewRoot) + "/sys/class/virtio-ports";
+  DIR* dir = ::opendir(sysfs.c_str());
+  if (dir == nullptr) return ports;
+  while (struct dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    const std::string name = ReadLine(sysfs + "/" + entry->d_name + "/name");
+    const std::string device = std::string("/dev/") + entry->d_name;
+    if (name == "moat.control") {
+      ports.control = device;
+    } else if (name == "moat.display" ||
+               (name.rfind("moat.view", 0) == 0 && name.size() == 10 && std::isdigit(name[9]))) {
+      ports.display.push_back(device);
+    }
+  }
+  ::closedir(dir);
+  return ports;
+}
+
+// The control port's device node appears when the port is announced; wait a second at most.
+Result<Ports> AwaitPorts() {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    Ports ports = FindPorts();
+    if (!ports.control.empty() && PathExists(kNewRoot + ports.control)) return ports;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Fail(InvalidArgument("no virtio-serial port named moat.control"));
+}
+
+// A desktop's ports carry the user's screen: their relays (moat-init --vm-relay) run as the
+// user, so the user gets the ports and the directory Xvnc puts its socket in; no one else in
+// the guest does.
+Status HandDisplayToUser(const Ports& ports, uid_t uid) {
+  if (ports.display.empty()) return {};
+  for (const auto& port : ports.display) {
+    const std::string path = kNewRoot + port;
+    if (::chown(path.c_str(), uid, static_cast<gid_t>(-1)) != 0) return FailErrno("chown", path);
+    if (::chmod(path.c_str(), 0600) != 0) return FailErrno("chmod", path);
+  }
+  const std::string root = kNewRoot;
+  MOAT_TRY_VOID(MakeDir(root + "/run/moat", 0755));
+  const std::string dir = root + "/run/moat/display";
+  MOAT_TRY_VOID(MakeDir(dir, 0700));
+  if (::chown(dir.c_str(), uid, static_cast<gid_t>(-1)) != 0) return FailErrno("chown", dir);
+  return {};
+}
+
+// The session's moat-init is this process, which goes on serving once the root is built (no
+// exec: under TCG a fresh start of the same program costs about 25 ms of translation again).
+// Its file stays in the initramfs and is bound where the desktop's relays start it from.
+Status BindSessionInit() {
+  const std::string target = std::string(kNewRoot) + kSessionInit;
+  MOAT_TRY_VOID(MakeDir(std::string(kNewRoot) + "/run/moat-vm", 0755));
+  UniqueFd mount_point(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755));
+  if (!mount_point) return FailErrno("create", target);
+  return Bind(kInit, target, /*read_only=*/true, MS_NOSUID | MS_NODEV);
+}
+
+// The balloon's free page reporting (docs/vm.md, "Memory"). The kernel takes the order from the
+// driver when the balloon registers, so it is set here, after the probe; a kernel without
+// the parameter keeps its default.
+void SetPageReportingOrder() {
+  const std::string path =
+      std::string(kNewRoot) + "/sys/module/page_reporting/parameters/page_reporting_order";
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (fd) (void)!::write(fd.get(), kPageReportingOrder, std::strlen(kPageReportingOrder));
+}
+
+// What switch_root does: the initramfs' files are deleted (their memory is the guest's),
+// without crossing into mounted filesystems, which /newroot and the layers under it are. /init
+// stays: it is running, and bound into the new root.
+void RemoveInitramfs(int dir_fd, dev_t rootfs, bool top) {
+  DIR* dir = ::fdopendir(dir_fd);
+  if (dir == nullptr) {
+    ::close(dir_fd);
+    return;
+  }
+  while (struct dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name == "." || name == ".." || (top && "/" + name == kInit)) continue;
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != rootfs) {
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      int child = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (child >= 0) RemoveInitramfs(child, rootfs, false);
+      ::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR);  // fails, harmlessly, on a mount point
+    } else {
+      ::unlinkat(dir_fd, name.c_str(), 0);
+    }
+  }
+  ::closedir(dir);  // closes dir_fd
+}
+
+Status SwitchRoot() {
+  struct stat rootfs {};
+  if (::stat("/", &rootfs) != 0) return FailErrno("stat", "/");
+  RemoveInitramfs(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rootfs.st_dev, true);
+  if (::chdir(kNewRoot) != 0) return FailErrno("chdir", kNewRoot);
+  MOAT_TRY_VOID(Mount(".", "/", nullptr, MS_MOVE));
+  if (::chroot(".") != 0) return FailErrno("chroot", kNewRoot);
+  if (::chdir("/") != 0) return FailErrno("chdir", "/");
+  return {};
+}
+
+}  // namespace
+
+std::string BootVmGuest() {
+  Check(MakeDir("/dev", 0755));
+  Check(MakeDir("/proc", 0555));
+  Check(Mount("devtmpfs", "/dev", "devtmpfs", 0));
+  Check(Mount("proc", "/proc", "proc", 0));
+  // The session (its user, ids and home) is on the kernel command line the host wrote.
+  auto guest = VmGuestConfigFromCmdline(ReadLine("/proc/cmdline"));
+  if (!guest) FailBoot(guest.error().message());
+  Check(::umount2("/proc", MNT_DETACH) == 0 ? Status{} : FailErrno("umount", "/proc"));
+  Check(LoadModules());
+  const std::string home = guest->config.user.home;
+  if (auto mounted = MountSessionRoot(home); !mounted) {
+    FailBoot("the session's root, home (" + home +
+             "), /proc, /sys, /dev, tmpfs: " + mounted.error().message());
+  }
+  (void)BringUpLoopback();  // no network either way; lo is for X11 and the session's programs
+  auto ports = AwaitPorts();
+  if (!ports) FailBoot(ports.error().message());
+  Check(HandDisplayToUser(*ports, guest->config.user.uid));
+  SetPageReportingOrder();
+  Check(BindSessionInit());
+  Check(SwitchRoot());
+  return ports->control;
+}
+
+}  // namespace moat::sandbox::init
