@@ -1,9 +1,9 @@
 // Reading effective limits back from the kernel, for both cgroup versions.
 #include <cmath>
 #include <map>
-#include <sstream>
 
 #include "cgroup_limit_table.h"
+#include "moat/common/text.h"
 
 namespace moat::sandbox {
 namespace {
@@ -16,12 +16,13 @@ Result<uint64_t> ReadValue(const CgroupReader& read, const char* controller, con
 // Lines of "MAJ:MIN value" (v1 throttle files) merged into per-device limits.
 void MergeV1Throttle(const std::string& text, std::optional<uint64_t> IoDeviceLimit::*field,
                      std::map<std::string, IoDeviceLimit>& devices) {
-  std::istringstream lines(text);
-  std::string device;
-  uint64_t value;
-  while (lines >> device >> value) {
+  auto words = text::Words(text);
+  for (size_t i = 0; i + 1 < words.size(); i += 2) {
+    auto value = text::ParseUnsigned(words[i + 1]);
+    if (!value) break;
+    std::string device(words[i]);
     devices[device].device = device;
-    devices[device].*field = value;
+    devices[device].*field = *value;
   }
 }
 
@@ -45,11 +46,9 @@ Result<Limits> ReadLimitsV1(const CgroupReader& read) {
   MOAT_TRY(limits.pids_max, ReadValue(read, "pids", "pids.max"));
   if (auto weight = read("blkio", "blkio.bfq.weight")) {
     // "default N" on newer kernels, a bare number on older ones.
-    std::istringstream in(*weight);
-    std::string word;
     uint64_t value = 0;
-    while (in >> word) {
-      if (std::isdigit(static_cast<unsigned char>(word[0]))) value = std::stoull(word);
+    for (auto word : text::Words(*weight)) {
+      if (auto number = text::ParseUnsigned(word)) value = *number;
     }
     limits.io_weight = value;
   }
@@ -69,10 +68,10 @@ Result<Limits> ReadLimitsV1(const CgroupReader& read) {
 Result<Limits> ReadLimitsV2(const CgroupReader& read) {
   Limits limits;
   if (auto cpu_max = read("cpu", "cpu.max")) {
-    std::istringstream in(*cpu_max);
-    std::string quota;
+    auto words = text::Words(*cpu_max);
+    std::string quota = words.empty() ? "" : std::string(words[0]);
     uint64_t period = kCpuPeriodUs;
-    in >> quota >> period;
+    if (words.size() > 1) period = text::ParseUnsigned(words[1]).value_or(kCpuPeriodUs);
     limits.cpu_percent =
         quota == "max" ? kNoCpuCap : 100.0 * static_cast<double>(std::stoull(quota)) / period;
     MOAT_TRY(limits.cpu_weight, ReadValue(read, "cpu", "cpu.weight"));
@@ -88,14 +87,13 @@ Result<Limits> ReadLimitsV2(const CgroupReader& read) {
     if (value) limits.io_weight = *value;
   }
   if (auto io_max = read("io", "io.max")) {
-    std::istringstream lines(*io_max);
-    std::string line;
-    while (std::getline(lines, line)) {
-      std::istringstream words(line);
+    for (auto line : text::Split(*io_max, '\n')) {
+      auto words = text::Words(line);
+      if (words.empty()) continue;
       IoDeviceLimit device;
-      words >> device.device;
-      std::string pair;
-      while (words >> pair) {
+      device.device = std::string(words[0]);
+      for (size_t i = 1; i < words.size(); ++i) {
+        std::string pair(words[i]);
         auto eq = pair.find('=');
         if (eq == std::string::npos) continue;
         auto value = ParseCgroupValue(pair.substr(eq + 1));

@@ -1,8 +1,9 @@
 #include "cgroup_limit_table.h"
 
+#include "moat/common/text.h"
+
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 namespace moat::sandbox {
 namespace {
@@ -115,11 +116,11 @@ Result<uint64_t> ParseCgroupValue(const std::string& raw) {
 }
 
 std::optional<uint64_t> FindKeyedValue(const std::string& text, const std::string& key) {
-  std::istringstream lines(text);
-  std::string name;
-  uint64_t value;
-  while (lines >> name >> value) {
-    if (name == key) return value;
+  auto words = text::Words(text);
+  for (size_t i = 0; i + 1 < words.size(); i += 2) {
+    auto value = text::ParseUnsigned(words[i + 1]);
+    if (!value) break;
+    if (words[i] == key) return value;
   }
   return std::nullopt;
 }

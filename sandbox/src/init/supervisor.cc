@@ -14,12 +14,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <map>
 #include <vector>
 
 #include "app_process.h"
+#include "moat/common/text.h"
 #include "moat/sandbox/control_protocol.h"
 
 namespace moat::sandbox::init {
@@ -27,11 +27,11 @@ namespace {
 
 // "app-N" from a guest process's "0::/apps/app-N" (guest_cgroups.h); "" outside them.
 std::string GuestAppGroupOf(long pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/cgroup");
+  auto file = text::ReadFile("/proc/" + std::to_string(pid) + "/cgroup").value_or("");
   constexpr std::string_view kPrefix = "0::/apps/";
-  for (std::string line; std::getline(file, line);) {
+  for (auto line : text::Split(file, '\n')) {
     if (!line.starts_with(kPrefix)) continue;
-    std::string group = line.substr(kPrefix.size());
+    std::string group(line.substr(kPrefix.size()));
     return group.substr(0, group.find('/'));
   }
   return "";
@@ -408,9 +408,8 @@ nlohmann::json Supervisor::ListProcesses() {
     long pid = std::strtol(entry->d_name, &end, 10);
     if (*end != '\0' || pid <= 0) continue;
     std::string base = "/proc/" + std::string(entry->d_name);
-    std::ifstream stat(base + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
+    std::string line = text::ReadFirstLine(base + "/stat");
+    if (line.empty()) continue;
     auto open = line.find('('), close = line.rfind(')');
     if (open == std::string::npos || close == std::string::npos) continue;
     int ppid = 0;
@@ -418,16 +417,14 @@ nlohmann::json Supervisor::ListProcesses() {
     std::sscanf(line.c_str() + close + 2, "%c %d", &state, &ppid);
     std::string comm = line.substr(open + 1, close - open - 1);
     long uid = -1;
-    std::ifstream status(base + "/status");
-    for (std::string field; std::getline(status, field);) {
-      if (field.rfind("Uid:", 0) == 0) {
-        uid = std::strtol(field.c_str() + 4, nullptr, 10);
+    auto status = text::ReadFile(base + "/status").value_or("");
+    for (auto field : text::Split(status, '\n')) {
+      if (field.starts_with("Uid:")) {
+        uid = std::strtol(std::string(field.substr(4)).c_str(), nullptr, 10);
         break;
       }
     }
-    std::ifstream cmdline_file(base + "/cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(cmdline_file)),
-                        std::istreambuf_iterator<char>());
+    std::string cmdline = text::ReadFile(base + "/cmdline").value_or("");
     while (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
     for (char& c : cmdline) {
       if (c == '\0') c = ' ';

@@ -6,11 +6,10 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "embedded_seccomp.h"
+#include "moat/common/text.h"
 #include "guest_cgroups.h"
 #include "supervisor.h"
 #include "vm_guest_root.h"
@@ -34,9 +33,8 @@ Result<unsigned long> Number(const std::map<std::string, std::string>& words,
 
 Result<VmGuestConfig> VmGuestConfigFromCmdline(const std::string& cmdline) {
   std::map<std::string, std::string> words;
-  std::istringstream in(cmdline);
-  std::string word;
-  while (in >> word) {
+  for (auto piece : text::Words(cmdline)) {
+    std::string word(piece);
     auto eq = word.find('=');
     if (word.rfind("moat.", 0) == 0 && eq != std::string::npos) {
       words[word.substr(0, eq)] = word.substr(eq + 1);
@@ -58,10 +56,8 @@ Result<VmGuestConfig> VmGuestConfigFromCmdline(const std::string& cmdline) {
   out.config.user.uid = static_cast<uid_t>(uid);
   out.config.user.gid = static_cast<gid_t>(gid);
   out.groups.push_back(out.config.user.gid);
-  std::istringstream groups(words["moat.groups"]);
-  std::string group;
-  while (std::getline(groups, group, ',')) {
-    if (group.empty()) continue;
+  for (auto piece : text::Split(words["moat.groups"], ',')) {
+    std::string group(piece);
     char* end = nullptr;
     unsigned long value = std::strtoul(group.c_str(), &end, 10);
     if (*end != '\0') return Fail(InvalidArgument("moat.groups: '" + group + "' is not a number"));
@@ -72,10 +68,7 @@ Result<VmGuestConfig> VmGuestConfigFromCmdline(const std::string& cmdline) {
 }
 
 int RunVmGuest(const std::string& port) {
-  std::ifstream file("/proc/cmdline");
-  std::string cmdline;
-  std::getline(file, cmdline);
-  auto guest = VmGuestConfigFromCmdline(cmdline);
+  auto guest = VmGuestConfigFromCmdline(text::ReadFirstLine("/proc/cmdline"));
   if (!guest) {
     std::fprintf(stderr, "moat-init: %s\n", guest.error().message().c_str());
     return 3;

@@ -13,12 +13,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "loopback.h"
+#include "moat/common/text.h"
 #include "moat/common/unique_fd.h"
 #include "mount_ops.h"
 #include "vm_guest.h"
@@ -49,21 +49,12 @@ void Check(const Status& status) {
   if (!status) FailBoot(status.error().message());
 }
 
-std::string ReadLine(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
 // Debian's kernel has its virtio, 9p and overlay drivers as modules, listed in load order by
 // build-guest.sh; the project's kernel has them built in and its initramfs has no list.
 Status LoadModules() {
-  std::ifstream order(std::string(kModuleDir) + "/order");
-  std::string module;
-  while (std::getline(order, module)) {
-    if (module.empty()) continue;
-    const std::string path = std::string(kModuleDir) + "/" + module + ".ko";
+  auto order = text::ReadFile(std::string(kModuleDir) + "/order").value_or("");
+  for (auto module : text::Split(order, '\n')) {
+    const std::string path = std::string(kModuleDir) + "/" + std::string(module) + ".ko";
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return FailErrno("open module", path);
     if (::syscall(SYS_finit_module, fd.get(), "", 0) != 0 && errno != EEXIST) {
@@ -119,7 +110,7 @@ Ports FindPorts() {
   if (dir == nullptr) return ports;
   while (struct dirent* entry = ::readdir(dir)) {
     if (entry->d_name[0] == '.') continue;
-    const std::string name = ReadLine(sysfs + "/" + entry->d_name + "/name");
+    const std::string name = text::ReadFirstLine(sysfs + "/" + entry->d_name + "/name");
     const std::string device = std::string("/dev/") + entry->d_name;
     if (name == "moat.control") {
       ports.control = device;
@@ -227,7 +218,7 @@ std::string BootVmGuest() {
   Check(Mount("devtmpfs", "/dev", "devtmpfs", 0));
   Check(Mount("proc", "/proc", "proc", 0));
   // The session (its user, ids and home) is on the kernel command line the host wrote.
-  auto guest = VmGuestConfigFromCmdline(ReadLine("/proc/cmdline"));
+  auto guest = VmGuestConfigFromCmdline(text::ReadFirstLine("/proc/cmdline"));
   if (!guest) FailBoot(guest.error().message());
   Check(::umount2("/proc", MNT_DETACH) == 0 ? Status{} : FailErrno("umount", "/proc"));
   Check(LoadModules());

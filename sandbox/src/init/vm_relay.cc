@@ -1,5 +1,7 @@
 #include "vm_relay.h"
 
+#include "moat/common/text.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,7 +15,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "moat/common/error.h"
 #include "moat/common/unique_fd.h"
@@ -31,9 +32,9 @@ Result<std::string> FindPort(const std::string& name) {
   std::string found;
   while (struct dirent* entry = ::readdir(dir)) {
     if (entry->d_name[0] == '.') continue;
-    std::ifstream in(root + "/" + entry->d_name + "/name");
-    std::string line;
-    if (std::getline(in, line) && line == name) found = std::string("/dev/") + entry->d_name;
+    if (text::ReadFirstLine(root + "/" + entry->d_name + "/name") == name) {
+      found = std::string("/dev/") + entry->d_name;
+    }
   }
   ::closedir(dir);
   if (found.empty()) {
