@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -213,6 +214,8 @@ Status SwitchRoot() {
 }  // namespace
 
 std::string BootVmGuest() {
+  // The kernel named this process after its file, /init; the guest's ps says what it is.
+  ::prctl(PR_SET_NAME, "moat-init");
   Check(MakeDir("/dev", 0755));
   Check(MakeDir("/proc", 0555));
   Check(Mount("devtmpfs", "/dev", "devtmpfs", 0));
