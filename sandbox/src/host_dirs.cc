@@ -7,14 +7,11 @@
 
 #include <memory>
 
+#include "moat/common/unique_dir.h"
 #include "moat/common/unique_fd.h"
 
 namespace moat::sandbox {
 namespace {
-
-struct DirCloser {
-  void operator()(DIR* dir) const { ::closedir(dir); }
-};
 
 // Removes `name` under `parent_fd`: a file, a socket, a symlink (not its target) or a whole
 // directory tree. Depth is bounded by what the session's tmpfs quota allowed it to make.
@@ -24,7 +21,7 @@ Status RemoveAt(int parent_fd, const std::string& name, int depth) {
   if (depth > 64) return Fail(InvalidArgument("directory '" + name + "' is nested too deep"));
   int fd = ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return FailErrno("openat", name);
-  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd));
+  UniqueDir dir(::fdopendir(fd));
   if (!dir) {
     ::close(fd);
     return FailErrno("fdopendir", name);
@@ -67,7 +64,7 @@ Status RemoveHostDirs(const std::string& session_dir) {
   if (!dir_fd) return errno == ENOENT ? Status{} : FailErrno("open", session_dir);
   int fd = ::dup(dir_fd.get());
   if (fd < 0) return FailErrno("dup", session_dir);
-  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd));
+  UniqueDir dir(::fdopendir(fd));
   if (!dir) {
     ::close(fd);
     return FailErrno("fdopendir", session_dir);

@@ -20,6 +20,7 @@
 
 #include "loopback.h"
 #include "moat/common/text.h"
+#include "moat/common/unique_dir.h"
 #include "moat/common/unique_fd.h"
 #include "mount_ops.h"
 #include "vm_guest.h"
@@ -107,9 +108,9 @@ struct Ports {
 Ports FindPorts() {
   Ports ports;
   const std::string sysfs = std::string(kNewRoot) + "/sys/class/virtio-ports";
-  DIR* dir = ::opendir(sysfs.c_str());
-  if (dir == nullptr) return ports;
-  while (struct dirent* entry = ::readdir(dir)) {
+  UniqueDir dir(::opendir(sysfs.c_str()));
+  if (!dir) return ports;
+  while (struct dirent* entry = ::readdir(dir.get())) {
     if (entry->d_name[0] == '.') continue;
     const std::string name = text::ReadFirstLine(sysfs + "/" + entry->d_name + "/name");
     const std::string device = std::string("/dev/") + entry->d_name;
@@ -120,7 +121,6 @@ Ports FindPorts() {
       ports.display.push_back(device);
     }
   }
-  ::closedir(dir);
   return ports;
 }
 
@@ -176,34 +176,31 @@ void SetPageReportingOrder() {
 // What switch_root does: the initramfs' files are deleted (their memory is the guest's),
 // without crossing into mounted filesystems, which /newroot and the layers under it are. /init
 // stays: it is running, and bound into the new root.
-void RemoveInitramfs(int dir_fd, dev_t rootfs, bool top) {
-  DIR* dir = ::fdopendir(dir_fd);
-  if (dir == nullptr) {
-    ::close(dir_fd);
-    return;
-  }
-  while (struct dirent* entry = ::readdir(dir)) {
+void RemoveInitramfs(UniqueFd dir_fd, dev_t rootfs, bool top) {
+  UniqueDir dir(::fdopendir(dir_fd.get()));
+  if (!dir) return;
+  const int fd = dir_fd.Release();  // the stream owns it now
+  while (struct dirent* entry = ::readdir(dir.get())) {
     const std::string name = entry->d_name;
     if (name == "." || name == ".." || (top && "/" + name == kInit)) continue;
     struct stat st {};
-    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != rootfs) {
+    if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != rootfs) {
       continue;
     }
     if (S_ISDIR(st.st_mode)) {
-      int child = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (child >= 0) RemoveInitramfs(child, rootfs, false);
-      ::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR);  // fails, harmlessly, on a mount point
+      UniqueFd child(::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (child) RemoveInitramfs(std::move(child), rootfs, false);
+      ::unlinkat(fd, name.c_str(), AT_REMOVEDIR);  // fails, harmlessly, on a mount point
     } else {
-      ::unlinkat(dir_fd, name.c_str(), 0);
+      ::unlinkat(fd, name.c_str(), 0);
     }
   }
-  ::closedir(dir);  // closes dir_fd
 }
 
 Status SwitchRoot() {
   struct stat rootfs {};
   if (::stat("/", &rootfs) != 0) return FailErrno("stat", "/");
-  RemoveInitramfs(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rootfs.st_dev, true);
+  RemoveInitramfs(UniqueFd(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)), rootfs.st_dev, true);
   if (::chdir(kNewRoot) != 0) return FailErrno("chdir", kNewRoot);
   MOAT_TRY_VOID(Mount(".", "/", nullptr, MS_MOVE));
   if (::chroot(".") != 0) return FailErrno("chroot", kNewRoot);
