@@ -165,7 +165,9 @@ Status CheckTargetPath(const SetupConfig& c, const std::string& target) {
   while (pos <= target.size()) {
     size_t end = target.find('/', pos);
     if (end == std::string::npos) end = target.size();
-    path += "/" + target.substr(pos, end - pos);
+    // Appended in place: GCC 12 at -O3 sees a false overlap in `"/" + substr` (-Wrestrict).
+    path += '/';
+    path.append(target, pos, end - pos);
     pos = end + 1;
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) {
