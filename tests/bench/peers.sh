@@ -55,6 +55,9 @@ if [[ -z $build_dir ]]; then
 fi
 out_dir=${out_dir:-$(mktemp -d /tmp/moat-peers.XXXXXX)}
 mkdir -p "$out_dir"
+# crun's container root (an unprivileged host id in its user namespace) walks to the bundle
+# through here: mktemp's 0700 would refuse it ("make rootfs private: Permission denied").
+chmod 0755 "$out_dir"
 
 die() { echo "peers.sh: $*" >&2; exit 1; }
 
