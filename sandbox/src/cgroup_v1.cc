@@ -46,6 +46,12 @@ class CgroupV1 final : public CgroupDriverBase {
     });
   }
 
+  bool Frozen(const std::string& group) const override {
+    if (!Has("freezer")) return false;
+    auto state = ReadCgroupFile(Path("freezer", group) + "/freezer.state");
+    return state && state->starts_with("FROZEN");
+  }
+
   std::vector<CounterFile> CounterFiles(const std::string& group) const override {
     const std::pair<const char*, std::pair<const char*, CounterKind>> table[] = {
         {"cpuacct", {"cpuacct.usage", CounterKind::kV1CpuacctUsage}},

@@ -31,6 +31,11 @@ class CgroupV2 final : public CgroupDriverBase {
     });
   }
 
+  bool Frozen(const std::string& group) const override {
+    auto events = ReadCgroupFile(Path(group) + "/cgroup.events");
+    return events && FindKeyedValue(*events, "frozen").value_or(0) == 1;
+  }
+
   std::vector<CounterFile> CounterFiles(const std::string& group) const override {
     const std::pair<const char*, CounterKind> table[] = {
         {"cpu.stat", CounterKind::kV2CpuStat},

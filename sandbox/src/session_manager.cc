@@ -243,9 +243,7 @@ Status SessionManager::Stop(const std::string& id, std::chrono::milliseconds gra
   MOAT_TRY(auto info, Find(id));
   if (info.running) {
     // A frozen moat-init could not act on the shutdown request.
-    if (auto usage = cgroups_->Usage(info.cgroup); usage && usage->frozen) {
-      (void)cgroups_->Thaw(info.cgroup);
-    }
+    if (cgroups_->Frozen(info.cgroup)) (void)cgroups_->Thaw(info.cgroup);
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, info.pid, 0)));
     auto client = ControlClient::Connect(info.control_socket);
     bool asked = client && client->SetTimeout(std::chrono::seconds(2)) && client->Shutdown(grace);
