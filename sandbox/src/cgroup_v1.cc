@@ -48,8 +48,9 @@ class CgroupV1 final : public CgroupDriverBase {
 
   bool Frozen(const std::string& group) const override {
     if (!Has("freezer")) return false;
+    // FREEZING counts: a freeze that timed out leaves the group half-frozen.
     auto state = ReadCgroupFile(Path("freezer", group) + "/freezer.state");
-    return state && state->starts_with("FROZEN");
+    return state && !state->starts_with("THAWED");
   }
 
   std::vector<CounterFile> CounterFiles(const std::string& group) const override {

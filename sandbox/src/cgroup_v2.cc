@@ -32,8 +32,9 @@ class CgroupV2 final : public CgroupDriverBase {
   }
 
   bool Frozen(const std::string& group) const override {
-    auto events = ReadCgroupFile(Path(group) + "/cgroup.events");
-    return events && FindKeyedValue(*events, "frozen").value_or(0) == 1;
+    // Asked to freeze counts, frozen or not yet: a freeze that timed out leaves it so.
+    auto freeze = ReadCgroupFile(Path(group) + "/cgroup.freeze");
+    return freeze && freeze->starts_with("1");
   }
 
   std::vector<CounterFile> CounterFiles(const std::string& group) const override {

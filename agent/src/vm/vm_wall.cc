@@ -92,10 +92,12 @@ constexpr char kWallVmDir[] = "/run/moat/vm";
 constexpr char kWallKernel[] = "/run/moat/guest/vmlinux";
 constexpr char kWallInitramfs[] = "/run/moat/guest/initramfs";
 
-// The guest's virtio-serial driver sets up two queues and fills the receive queue's buffers
-// for every port the device may have (QEMU's default: 31, about 1.5 MiB of guest memory):
-// only port 0 (reserved for a console), the control port and a desktop's ports.
-int SerialPorts(const VmSpec& spec) { return 2 + (spec.display ? 1 + kVmDisplayWatchers : 0); }
+// The guest's virtio-serial driver sets up two rings (of 1024 entries on virtio-mmio) for every
+// port the device may have (QEMU's default: 31, about 3.6 MiB of guest memory): only port 0
+// (reserved for a console), the control port and a desktop's ports. The guest waits for the
+// named ones (moat.ports=) before it serves.
+int NamedPorts(const VmSpec& spec) { return 1 + (spec.display ? 1 + kVmDisplayWatchers : 0); }
+int SerialPorts(const VmSpec& spec) { return 1 + NamedPorts(spec); }
 
 std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
                                   const std::string& dir) {
@@ -104,7 +106,8 @@ std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
   std::string cmdline = GuestKernelOptions(spec.image);
   cmdline += " moat.id=" + spec.id + " moat.user=" + user.name +
              " moat.uid=" + std::to_string(user.uid) + " moat.gid=" + std::to_string(user.gid) +
-             " moat.groups=" + groups + " moat.home=" + user.home + " moat.shell=" + user.shell;
+             " moat.groups=" + groups + " moat.home=" + user.home + " moat.shell=" + user.shell +
+             " moat.ports=" + std::to_string(NamedPorts(spec));
   auto argv = QemuMachineArgv(spec);
   argv.insert(argv.begin() + 1, {"-name", "moat-" + spec.id});
   argv.insert(
@@ -269,6 +272,13 @@ Result<std::unique_ptr<VmWall>> VmWall::Start(const VmSpec& spec,
   if (spec.memory_mib < 128) return Fail(InvalidArgument("a VM needs at least 128 MiB"));
   MOAT_TRY(auto user, LookUpUser(spec.user));
   MOAT_TRY_VOID(CheckWord("home", user.home));
+  // The guest mounts the home's export there: "/" would cover its read-only root.
+  const std::string home_slash = user.home + "/";
+  if (user.home == "/" || user.home.front() != '/' || home_slash.find("/./") != std::string::npos ||
+      home_slash.find("/../") != std::string::npos) {
+    return Fail(InvalidArgument("user '" + user.name + "' has the home '" + user.home +
+                                "', where a VM guest cannot mount it"));
+  }
   MOAT_TRY_VOID(CheckWord("shell", user.shell));
 
   auto start = Clock::now();

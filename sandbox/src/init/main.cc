@@ -19,8 +19,9 @@
 using namespace moat::sandbox;
 
 int main(int argc, char** argv) {
-  // The kernel starts the VM guest's initramfs' /init (this binary) with no argument.
-  if (argc == 1 && std::string_view(argv[0]) == "/init" && getpid() == 1) {
+  // The kernel starts the VM guest's initramfs' /init (this binary); any word of the kernel
+  // command line it does not know would come as an argument, so only the name decides.
+  if (std::string_view(argv[0]) == "/init" && getpid() == 1) {
     return init::RunVmGuest(init::BootVmGuest());
   }
   // A desktop's RFB relay in a VM guest, started through the control protocol as the user.

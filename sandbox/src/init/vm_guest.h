@@ -3,25 +3,15 @@
 // over a virtio-serial port. See docs/vm.md.
 #pragma once
 
-#include <sys/types.h>
-
 #include <string>
-#include <vector>
 
-#include "../setup_config.h"
-#include "moat/common/error.h"
+#include "vm_guest_config.h"
 
 namespace moat::sandbox::init {
 
-struct VmGuestConfig {
-  SetupConfig config;         // id, hostname and user; no mounts or cgroups: QEMU is the wall
-  std::vector<gid_t> groups;  // the user's supplementary groups, primary first
-  std::string seccomp_profile = "default";  // what every application runs under
-};
-
-// From `moat.id= moat.user= moat.uid= moat.gid= moat.groups=G,G moat.home= moat.shell=` and
-// an optional `moat.seccomp=PROFILE` (the session's profile; "default" when absent).
-Result<VmGuestConfig> VmGuestConfigFromCmdline(const std::string& cmdline);
+// Prints "MOAT-VM-GUEST-FAILED: why" on the console (the agent quotes the console's tail)
+// and powers the guest off.
+[[noreturn]] void FailVmGuest(const std::string& why);
 
 // Narrows the guest's view of the host (vm_guest_root.h), then serves the control protocol on
 // `port` until a shutdown and powers the guest off. Every

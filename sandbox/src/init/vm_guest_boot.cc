@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -40,22 +39,20 @@ constexpr const char* kModuleDir = "/lib/modules/moat-vm";
 // (about 4 MiB of an idle guest); smaller orders report more often for little more.
 constexpr const char* kPageReportingOrder = "5";
 
-[[noreturn]] void FailBoot(const std::string& why) {
-  std::fprintf(stderr, "MOAT-VM-GUEST-FAILED: %s\n", why.c_str());
-  std::fflush(stderr);
-  ::reboot(RB_POWER_OFF);
-  std::_Exit(1);  // not reached: PID 1 powering off
-}
-
 void Check(const Status& status) {
-  if (!status) FailBoot(status.error().message());
+  if (!status) FailVmGuest(status.error().message());
 }
 
 // Debian's kernel has its virtio, 9p and overlay drivers as modules, listed in load order by
 // build-guest.sh; the project's kernel has them built in and its initramfs has no list.
 Status LoadModules() {
-  auto order = text::ReadFile(std::string(kModuleDir) + "/order").value_or("");
-  for (auto module : text::Split(order, '\n')) {
+  const std::string order_path = std::string(kModuleDir) + "/order";
+  auto order = text::ReadFile(order_path);
+  if (!order) {
+    if (errno == ENOENT) return {};
+    return FailErrno("read", order_path);
+  }
+  for (auto module : text::Words(*order)) {
     const std::string path = std::string(kModuleDir) + "/" + std::string(module) + ".ko";
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return FailErrno("open module", path);
@@ -116,22 +113,32 @@ Ports FindPorts() {
     const std::string device = std::string("/dev/") + entry->d_name;
     if (name == "moat.control") {
       ports.control = device;
-    } else if (name == "moat.display" ||
-               (name.rfind("moat.view", 0) == 0 && name.size() == 10 && std::isdigit(name[9]))) {
+    } else if (name == "moat.display" || (name.rfind("moat.view", 0) == 0 && name.size() == 10 &&
+                                          std::isdigit(static_cast<unsigned char>(name[9])))) {
       ports.display.push_back(device);
     }
   }
   return ports;
 }
 
-// The control port's device node appears when the port is announced; wait a second at most.
-Result<Ports> AwaitPorts() {
+// QEMU names each port in answer to the guest's "port ready", one after the other, and the
+// device nodes appear as the ports are added: wait until every port the host made
+// (moat.ports=) has its name and the control port its node, a second at most. A desktop's
+// port missed here would stay root's, and its relay could not open it.
+Result<Ports> AwaitPorts(unsigned named_ports) {
+  Ports ports;
   for (int attempt = 0; attempt < 100; ++attempt) {
-    Ports ports = FindPorts();
-    if (!ports.control.empty() && PathExists(kNewRoot + ports.control)) return ports;
+    ports = FindPorts();
+    const size_t named = (ports.control.empty() ? 0 : 1) + ports.display.size();
+    if (named >= named_ports && !ports.control.empty() && PathExists(kNewRoot + ports.control)) {
+      return ports;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return Fail(InvalidArgument("no virtio-serial port named moat.control"));
+  if (ports.control.empty())
+    return Fail(InvalidArgument("no virtio-serial port named moat.control"));
+  return Fail(InvalidArgument("only " + std::to_string(1 + ports.display.size()) + " of " +
+                              std::to_string(named_ports) + " virtio-serial ports named in 1 s"));
 }
 
 // A desktop's ports carry the user's screen: their relays (moat-init --vm-relay) run as the
@@ -219,17 +226,17 @@ std::string BootVmGuest() {
   Check(Mount("proc", "/proc", "proc", 0));
   // The session (its user, ids and home) is on the kernel command line the host wrote.
   auto guest = VmGuestConfigFromCmdline(text::ReadFirstLine("/proc/cmdline"));
-  if (!guest) FailBoot(guest.error().message());
+  if (!guest) FailVmGuest(guest.error().message());
   Check(::umount2("/proc", MNT_DETACH) == 0 ? Status{} : FailErrno("umount", "/proc"));
   Check(LoadModules());
   const std::string home = guest->config.user.home;
   if (auto mounted = MountSessionRoot(home); !mounted) {
-    FailBoot("the session's root, home (" + home +
-             "), /proc, /sys, /dev, tmpfs: " + mounted.error().message());
+    FailVmGuest("the session's root, home (" + home +
+                "), /proc, /sys, /dev, tmpfs: " + mounted.error().message());
   }
   (void)BringUpLoopback();  // no network either way; lo is for X11 and the session's programs
-  auto ports = AwaitPorts();
-  if (!ports) FailBoot(ports.error().message());
+  auto ports = AwaitPorts(guest->named_ports);
+  if (!ports) FailVmGuest(ports.error().message());
   Check(HandDisplayToUser(*ports, guest->config.user.uid));
   SetPageReportingOrder();
   Check(BindSessionInit());

@@ -1,7 +1,5 @@
 #include "vm_relay.h"
 
-#include "moat/common/text.h"
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +15,7 @@
 #include <cstring>
 
 #include "moat/common/error.h"
+#include "moat/common/text.h"
 #include "moat/common/unique_fd.h"
 
 namespace moat::sandbox::init {

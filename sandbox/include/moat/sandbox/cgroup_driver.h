@@ -86,8 +86,8 @@ class CgroupDriver {
   virtual Result<Limits> ReadLimits(const std::string& group) const = 0;
   // Reads every file of CounterFiles() once.
   Result<CgroupUsage> Usage(const std::string& group) const;
-  // Whether the group is frozen: the one freezer file of Usage(), for paths that need no more
-  // (a stop asks it of every session, suspended or not).
+  // Whether the group is frozen or on its way (a freeze that timed out leaves it half-frozen):
+  // one freezer file, for a stop, which asks it of every session, suspended or not.
   virtual bool Frozen(const std::string& group) const = 0;
   // The files that make up a group's usage, for samplers that keep them open. Files this host
   // lacks (no PSI, no blkio) are left out.
