@@ -20,9 +20,11 @@ namespace moat::sandbox::init {
 namespace {
 
 // The session's group becomes the root of its cgroup namespace (join, then unshare), so that
-// moat-init can later move applications into sibling sub-groups; moat-init itself then moves
-// to the "init" leaf, and on v2 the group's controllers are enabled for its children (a group
-// with processes of its own may not have any: the no-internal-processes rule).
+// moat-init can later move applications into sub-groups. On v2, where the group hands
+// controllers to its children, moat-init first moves to an "init" leaf: a group with processes
+// of its own may not do that (the no-internal-processes rule). v1 has no such rule, nor has a
+// v2 hierarchy without controllers (a hybrid host's), so moat-init stays in the session group
+// there: three fewer cgroup operations per hierarchy and wall (docs/performance.md).
 Result<std::vector<UniqueFd>> JoinCgroups(const SetupConfig& c) {
   for (const auto& dir : c.cgroup_dirs) MOAT_TRY_VOID(WriteCgroupFile(dir + "/cgroup.procs", "0"));
   for (const auto& dir : c.cgroup_session_only_dirs) {
@@ -31,14 +33,19 @@ Result<std::vector<UniqueFd>> JoinCgroups(const SetupConfig& c) {
   if (::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("unshare", "CLONE_NEWCGROUP");
   std::vector<UniqueFd> dir_fds;
   for (const auto& dir : c.cgroup_dirs) {
-    MOAT_TRY_VOID(MakeDirs(dir + "/init"));
-    MOAT_TRY_VOID(WriteCgroupFile(dir + "/init/cgroup.procs", "0"));
+    std::vector<const char*> delegated;
     if (auto available = ReadCgroupFile(dir + "/cgroup.controllers")) {
       for (const char* controller : {"cpu", "memory", "pids", "io"}) {
-        if (available->find(controller) == std::string::npos) continue;
-        MOAT_TRY_VOID(
-            WriteCgroupFile(dir + "/cgroup.subtree_control", std::string("+") + controller));
+        if (available->find(controller) != std::string::npos) delegated.push_back(controller);
       }
+    }
+    if (!delegated.empty()) {
+      MOAT_TRY_VOID(MakeDirs(dir + "/init"));
+      MOAT_TRY_VOID(WriteCgroupFile(dir + "/init/cgroup.procs", "0"));
+    }
+    for (const char* controller : delegated) {
+      MOAT_TRY_VOID(
+          WriteCgroupFile(dir + "/cgroup.subtree_control", std::string("+") + controller));
     }
     UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return FailErrno("open", dir);
