@@ -1,9 +1,9 @@
 #include "cgroup_limit_table.h"
 
-#include "moat/common/text.h"
-
 #include <algorithm>
 #include <cmath>
+
+#include "moat/common/text.h"
 
 namespace moat::sandbox {
 namespace {
