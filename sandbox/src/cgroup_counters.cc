@@ -6,6 +6,7 @@
 #include "cgroup_files.h"
 #include "cgroup_limit_table.h"
 #include "cgroup_usage_parse.h"
+#include "moat/common/text.h"
 #include "moat/sandbox/cgroup_driver.h"
 
 namespace moat::sandbox {
@@ -136,7 +137,7 @@ Result<CgroupUsage> CgroupDriver::Usage(const std::string& group) const {
   }
   CgroupUsage usage;
   for (const auto& file : CounterFiles(group)) {
-    auto text = ReadCgroupFile(file.path);
+    auto text = moat::text::ReadFile(file.path);
     if (!text) continue;  // a group removed under us, or a file this kernel lacks
     ApplyCounter(file.kind, *text, usage);
   }

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "moat/common/text.h"
 #include "moat/common/unique_fd.h"
 
 namespace moat::sandbox {
@@ -19,22 +20,8 @@ Status WriteCgroupFile(const std::string& path, const std::string& value) {
   return {};
 }
 
-Result<std::string> ReadCgroupFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return FailErrno("open", path);
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-    if (n < 0) return FailErrno("read", path);
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  return text;
-}
-
 Result<std::vector<pid_t>> ReadPidList(const std::string& path) {
-  MOAT_TRY(auto text, ReadCgroupFile(path));
+  MOAT_TRY(auto text, moat::text::ReadFile(path));
   std::vector<pid_t> pids;
   size_t pos = 0;
   while (pos < text.size()) {

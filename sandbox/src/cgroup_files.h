@@ -11,7 +11,7 @@
 namespace moat::sandbox {
 
 Status WriteCgroupFile(const std::string& path, const std::string& value);
-Result<std::string> ReadCgroupFile(const std::string& path);
+// Reading one: text::ReadFile (moat/common/text.h).
 Result<std::vector<pid_t>> ReadPidList(const std::string& path);
 Status MakeDirs(const std::string& path, mode_t mode = 0755);
 // rmdir of `path` and every directory below it, deepest first; retries EBUSY for up to

@@ -9,6 +9,7 @@
 #include "cgroup_files.h"
 #include "cgroup_limit_table.h"
 #include "cgroup_usage_parse.h"
+#include "moat/common/text.h"
 
 namespace moat::sandbox {
 namespace {
@@ -42,14 +43,14 @@ class CgroupV1 final : public CgroupDriverBase {
 
   Result<Limits> ReadLimits(const std::string& group) const override {
     return ReadLimitsV1([&](const std::string& controller, const std::string& file) {
-      return ReadCgroupFile(Path(controller, group) + "/" + file);
+      return moat::text::ReadFile(Path(controller, group) + "/" + file);
     });
   }
 
   bool Frozen(const std::string& group) const override {
     if (!Has("freezer")) return false;
     // FREEZING counts: a freeze that timed out leaves the group half-frozen.
-    auto state = ReadCgroupFile(Path("freezer", group) + "/freezer.state");
+    auto state = moat::text::ReadFile(Path("freezer", group) + "/freezer.state");
     return state && !state->starts_with("THAWED");
   }
 
@@ -88,7 +89,7 @@ class CgroupV1 final : public CgroupDriverBase {
       MOAT_TRY_VOID_CTX(WriteCgroupFile(state, "FROZEN"), "freeze cgroup '" + group + "'");
       bool frozen = WaitUntil(
           [&] {
-            auto text = ReadCgroupFile(state);
+            auto text = moat::text::ReadFile(state);
             return text && text->starts_with("FROZEN");
           },
           250);
@@ -144,7 +145,7 @@ class CgroupV1 final : public CgroupDriverBase {
 
   bool Populated(const std::string& group) const override {
     if (!Has("pids")) return true;  // no cheap hierarchical count: assume so
-    auto count = ReadCgroupFile(Path("pids", group) + "/pids.current");
+    auto count = moat::text::ReadFile(Path("pids", group) + "/pids.current");
     return !count || std::strtoull(count->c_str(), nullptr, 10) > 0;
   }
 
@@ -189,7 +190,7 @@ class CgroupV1 final : public CgroupDriverBase {
       const std::string& group, const Limits& limits) const override {
     uint64_t memory_max = kUnlimited;
     if (limits.swap_max && !limits.memory_max) {
-      MOAT_TRY(auto text, ReadCgroupFile(Path("memory", group) + "/memory.limit_in_bytes"));
+      MOAT_TRY(auto text, moat::text::ReadFile(Path("memory", group) + "/memory.limit_in_bytes"));
       MOAT_TRY(memory_max, ParseCgroupValue(text));
     }
     std::vector<std::pair<std::string, std::string>> writes;

@@ -9,6 +9,7 @@
 #include "cgroup_files.h"
 #include "cgroup_limit_table.h"
 #include "cgroup_usage_parse.h"
+#include "moat/common/text.h"
 
 namespace moat::sandbox {
 namespace {
@@ -27,13 +28,13 @@ class CgroupV2 final : public CgroupDriverBase {
 
   Result<Limits> ReadLimits(const std::string& group) const override {
     return ReadLimitsV2([&](const std::string&, const std::string& file) {
-      return ReadCgroupFile(Path(group) + "/" + file);
+      return moat::text::ReadFile(Path(group) + "/" + file);
     });
   }
 
   bool Frozen(const std::string& group) const override {
     // Asked to freeze counts, frozen or not yet: a freeze that timed out leaves it so.
-    auto freeze = ReadCgroupFile(Path(group) + "/cgroup.freeze");
+    auto freeze = moat::text::ReadFile(Path(group) + "/cgroup.freeze");
     return freeze && freeze->starts_with("1");
   }
 
@@ -63,7 +64,7 @@ class CgroupV2 final : public CgroupDriverBase {
                       "freeze cgroup '" + group + "'");
     bool frozen = WaitUntil(
         [&] {
-          auto events = ReadCgroupFile(Path(group) + "/cgroup.events");
+          auto events = moat::text::ReadFile(Path(group) + "/cgroup.events");
           return events && FindKeyedValue(*events, "frozen").value_or(0) == 1;
         },
         10000);  // a loaded machine (or a TCG guest) can take seconds to reach every task
@@ -92,7 +93,7 @@ class CgroupV2 final : public CgroupDriverBase {
   }
 
   bool Populated(const std::string& group) const override {
-    auto events = ReadCgroupFile(Path(group) + "/cgroup.events");
+    auto events = moat::text::ReadFile(Path(group) + "/cgroup.events");
     return !events || FindKeyedValue(*events, "populated").value_or(1) != 0;
   }
 
@@ -149,8 +150,8 @@ class CgroupV2 final : public CgroupDriverBase {
   }
 
   Status EnableControllers(const std::string& dir) {
-    MOAT_TRY(auto available, ReadCgroupFile(dir + "/cgroup.controllers"));
-    MOAT_TRY(auto enabled, ReadCgroupFile(dir + "/cgroup.subtree_control"));
+    MOAT_TRY(auto available, moat::text::ReadFile(dir + "/cgroup.controllers"));
+    MOAT_TRY(auto enabled, moat::text::ReadFile(dir + "/cgroup.subtree_control"));
     for (const char* controller : {"cpu", "memory", "pids", "io"}) {
       if (available.find(controller) == std::string::npos) continue;
       if (enabled.find(controller) != std::string::npos) continue;

@@ -5,17 +5,14 @@
 
 #include <cstring>
 
+#include "moat/common/unix_connect.h"
+
 namespace moat::sandbox {
 
 Result<ControlClient> ControlClient::Connect(const std::string& socket_path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!fd) return FailErrno("socket", "AF_UNIX");
-  struct sockaddr_un addr {};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof(addr.sun_path)) {
-    return Fail(InvalidArgument("control socket path '" + socket_path + "' is too long"));
-  }
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  MOAT_TRY(auto addr, UnixAddress(socket_path));
   if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) {
     return FailErrno("connect", socket_path);
   }

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "cgroup_files.h"
+#include "moat/common/text.h"
 #include "moat/common/unique_fd.h"
 
 namespace moat::sandbox {
@@ -38,7 +39,7 @@ Result<SeccompProgram> LoadSeccompProgram(const std::string& cache_dir,
   std::string key = BinaryKey();
   std::string path = cache_dir + "/" + profile + "-" + key + ".bpf";
   if (!key.empty()) {
-    if (auto text = ReadCgroupFile(path);
+    if (auto text = moat::text::ReadFile(path);
         text && !text->empty() && text->size() % sizeof(struct sock_filter) == 0) {
       return SeccompProgram{std::vector<uint8_t>(text->begin(), text->end())};
     }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cgroup_files.h"
+#include "moat/common/text.h"
 #include "moat/common/unique_fd.h"
 
 namespace moat::sandbox {
@@ -34,7 +35,7 @@ Status WriteSessionState(const std::string& path, const SessionInfo& info) {
 }
 
 Result<SessionInfo> ReadSessionState(const std::string& path) {
-  MOAT_TRY(auto text, ReadCgroupFile(path));
+  MOAT_TRY(auto text, moat::text::ReadFile(path));
   try {
     auto json = nlohmann::json::parse(text);
     SessionInfo info;

@@ -388,13 +388,6 @@ bool BuildFloorInitrd(const std::string& dir) {
   return pw != nullptr && ::chown(g_floor_dir.c_str(), pw->pw_uid, pw->pw_gid) == 0;
 }
 
-void RemoveCgroupParent() {
-  for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
-    ::rmdir((entry.path().string() + "/" + g_cgroup_parent).c_str());
-  }
-  ::rmdir(("/sys/fs/cgroup/" + g_cgroup_parent).c_str());
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -439,11 +432,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(g_run_dir);
   ::chmod(g_run_dir.c_str(), 0755);
   g_cgroup_parent = "moat-bench-vm-" + std::to_string(::getpid());
-  moat::sandbox::ManagerOptions manager_options;
-  manager_options.run_dir = g_run_dir;
-  manager_options.cgroups.parent = g_cgroup_parent;
-  manager_options.init_path = MOAT_INIT_BIN;
-  auto manager = moat::sandbox::SessionManager::Open(manager_options);
+  auto manager = moat::agent::test::OpenWallManager(g_run_dir, g_cgroup_parent);
   int status = 0;
   if (!manager) {
     std::fprintf(stderr, "moat-bench-vm: session manager: %s\n", manager.error().message().c_str());
@@ -470,7 +459,7 @@ int main(int argc, char** argv) {
     benchmark::Shutdown();
     PrintSummary();
     g_manager.reset();
-    RemoveCgroupParent();
+    moat::agent::test::RemoveCgroupParent(g_cgroup_parent);
   }
   std::filesystem::remove_all(g_run_dir);
   if (!std::getenv("MOAT_BENCH_VM_GUEST")) guest.Remove();

@@ -83,23 +83,13 @@ class VmEscapeSuite : public EscapeSuiteBase {
 
   // The SessionManager that makes QEMU's walls, on the test's run directory.
   std::unique_ptr<sandbox::SessionManager> Manager(const std::string& run_dir) {
-    sandbox::ManagerOptions options;
-    options.run_dir = run_dir;
-    options.cgroups.parent = cgroup_parent_;
-    options.init_path = MOAT_INIT_BIN;
-    auto manager = sandbox::SessionManager::Open(options);
+    auto manager = agent::test::OpenWallManager(run_dir, cgroup_parent_);
     EXPECT_TRUE(manager) << manager.error().message();
     return manager ? std::move(*manager) : nullptr;
   }
 
   void TearDown() override {
-    if (!cgroup_parent_.empty()) {
-      // The parent group itself, in every hierarchy (empty by now once the VMs ended).
-      for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
-        ::rmdir((entry.path().string() + "/" + cgroup_parent_).c_str());
-      }
-      ::rmdir(("/sys/fs/cgroup/" + cgroup_parent_).c_str());
-    }
+    agent::test::RemoveCgroupParent(cgroup_parent_);
     EscapeSuiteBase::TearDown();
   }
 

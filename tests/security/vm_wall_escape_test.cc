@@ -72,10 +72,7 @@ TEST_F(VmWallEscape, NoAttackEscapesTheWallAroundQemu) {
   if (HasFatalFailure()) return;
 
   // The attacker's VM session: QEMU in its wall, booted.
-  sandbox::ManagerOptions options;
-  options.run_dir = run_dir.path();
-  options.init_path = MOAT_INIT_BIN;
-  auto manager = sandbox::SessionManager::Open(options);
+  auto manager = agent::test::OpenWallManager(run_dir.path());
   ASSERT_TRUE(manager) << manager.error().message();
   agent::vm::VmSpec spec;
   spec.id = vm_id;

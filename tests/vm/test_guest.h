@@ -1,13 +1,16 @@
 // A guest image for the VM tests, built once per test binary by agent/vm/build-guest.sh into a
-// private directory, and why the tests skip when none can be built here.
+// private directory, and why the tests skip when none can be built here; the SessionManager
+// that makes QEMU's walls, and the clean-up of its cgroup parent.
 #pragma once
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
+#include "moat/sandbox/session_manager.h"
 #include "test_support.h"
 
 namespace moat::agent::test {
@@ -42,5 +45,25 @@ struct TestGuest {
     if (!dir.empty()) std::filesystem::remove_all(dir);
   }
 };
+
+// The SessionManager for QEMU's walls on a test's own run directory (and cgroup parent, when
+// given), with the moat-init this build made.
+inline Result<std::unique_ptr<sandbox::SessionManager>> OpenWallManager(
+    const std::string& run_dir, const std::string& cgroup_parent = "") {
+  sandbox::ManagerOptions options;
+  options.run_dir = run_dir;
+  if (!cgroup_parent.empty()) options.cgroups.parent = cgroup_parent;
+  options.init_path = MOAT_INIT_BIN;
+  return sandbox::SessionManager::Open(options);
+}
+
+// The cgroup parent itself, in every hierarchy (rmdir: empty once the test's walls stopped).
+inline void RemoveCgroupParent(const std::string& parent) {
+  if (parent.empty()) return;
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
+    ::rmdir((entry.path().string() + "/" + parent).c_str());
+  }
+  ::rmdir(("/sys/fs/cgroup/" + parent).c_str());
+}
 
 }  // namespace moat::agent::test

@@ -73,21 +73,13 @@ class VmBackendTest : public ::testing::Test {
     ASSERT_TRUE(cgroups) << cgroups.error().message();
     cgroups_ = std::move(*cgroups);
     parent_ = options.parent;
-    sandbox::ManagerOptions manager;
-    manager.run_dir = run_dir_;
-    manager.cgroups.parent = parent_;
-    manager.init_path = MOAT_INIT_BIN;
-    auto opened = sandbox::SessionManager::Open(manager);
+    auto opened = test::OpenWallManager(run_dir_, parent_);
     ASSERT_TRUE(opened) << opened.error().message();
     manager_ = std::move(*opened);
   }
   void TearDown() override {
     if (!run_dir_.empty()) std::filesystem::remove_all(run_dir_);
-    // The parent group itself, in every hierarchy (rmdir: empty by now if the test passed).
-    for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
-      ::rmdir((entry.path().string() + "/" + parent_).c_str());
-    }
-    ::rmdir(("/sys/fs/cgroup/" + parent_).c_str());
+    test::RemoveCgroupParent(parent_);
   }
 
   Result<std::unique_ptr<VmBackend>> Open() {

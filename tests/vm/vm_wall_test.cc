@@ -84,10 +84,7 @@ class VmWallTest : public ::testing::Test {
     run_dir_ = "/run/moat-vm-test-" + std::to_string(::getpid());
     std::filesystem::create_directories(run_dir_);
     ::chmod(run_dir_.c_str(), 0700);
-    sandbox::ManagerOptions options;
-    options.run_dir = run_dir_;
-    options.init_path = MOAT_INIT_BIN;
-    auto manager = sandbox::SessionManager::Open(options);
+    auto manager = test::OpenWallManager(run_dir_);
     ASSERT_TRUE(manager) << manager.error().message();
     manager_ = std::move(*manager);
   }

@@ -16,7 +16,9 @@
 #include <sstream>
 #include <vector>
 
+#include "moat/common/unix_connect.h"
 #include "moat/common/vm_display.h"
+#include "moat/common/vm_guest_home.h"
 #include "moat/sandbox/control_client.h"
 
 namespace moat::agent::vm {
@@ -96,8 +98,7 @@ constexpr char kWallInitramfs[] = "/run/moat/guest/initramfs";
 // port the device may have (QEMU's default: 31, about 3.6 MiB of guest memory): only port 0
 // (reserved for a console), the control port and a desktop's ports. The guest waits for the
 // named ones (moat.ports=) before it serves.
-int NamedPorts(const VmSpec& spec) { return 1 + (spec.display ? 1 + kVmDisplayWatchers : 0); }
-int SerialPorts(const VmSpec& spec) { return 1 + NamedPorts(spec); }
+int SerialPorts(const VmSpec& spec) { return 1 + VmNamedPorts(spec.display); }
 
 std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
                                   const std::string& dir) {
@@ -107,7 +108,7 @@ std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
   cmdline += " moat.id=" + spec.id + " moat.user=" + user.name +
              " moat.uid=" + std::to_string(user.uid) + " moat.gid=" + std::to_string(user.gid) +
              " moat.groups=" + groups + " moat.home=" + user.home + " moat.shell=" + user.shell +
-             " moat.ports=" + std::to_string(NamedPorts(spec));
+             " moat.ports=" + std::to_string(VmNamedPorts(spec.display));
   auto argv = QemuMachineArgv(spec);
   argv.insert(argv.begin() + 1, {"-name", "moat-" + spec.id});
   argv.insert(
@@ -118,7 +119,7 @@ std::vector<std::string> QemuArgv(const VmSpec& spec, const HostUser& user,
        // (again after a restart).
        "-chardev", "socket,id=control,path=" + dir + "/control.sock,server=on,wait=off", "-device",
        "virtio-serial-device,max_ports=" + std::to_string(SerialPorts(spec)), "-device",
-       "virtserialport,chardev=control,name=moat.control", "-qmp",
+       std::string("virtserialport,chardev=control,name=") + kVmControlPortName, "-qmp",
        "unix:" + dir + "/qmp.sock,server=on,wait=off",
        // The wall's / read-only (twice: QEMU refuses writes, and the wall's root is
        // read-only below its overlay), the home read-write. security_model=none: files are
@@ -166,12 +167,7 @@ Result<UniqueFd> BindDisplaySocket(const std::string& dir) {
   // connection must get EAGAIN from accept, not block QEMU's main loop.
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return FailErrno("socket", path);
-  struct sockaddr_un address {};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(address.sun_path)) {
-    return Fail(InvalidArgument("display socket path too long: " + path));
-  }
-  std::memcpy(address.sun_path, path.c_str(), path.size());
+  MOAT_TRY(auto address, UnixAddress(path));
   if (::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&address), sizeof(address)) != 0) {
     return FailErrno("bind", path);
   }
@@ -272,10 +268,7 @@ Result<std::unique_ptr<VmWall>> VmWall::Start(const VmSpec& spec,
   if (spec.memory_mib < 128) return Fail(InvalidArgument("a VM needs at least 128 MiB"));
   MOAT_TRY(auto user, LookUpUser(spec.user));
   MOAT_TRY_VOID(CheckWord("home", user.home));
-  // The guest mounts the home's export there: "/" would cover its read-only root.
-  const std::string home_slash = user.home + "/";
-  if (user.home == "/" || user.home.front() != '/' || home_slash.find("/./") != std::string::npos ||
-      home_slash.find("/../") != std::string::npos) {
+  if (!IsVmGuestHome(user.home)) {
     return Fail(InvalidArgument("user '" + user.name + "' has the home '" + user.home +
                                 "', where a VM guest cannot mount it"));
   }

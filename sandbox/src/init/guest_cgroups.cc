@@ -10,6 +10,7 @@
 
 #include "../cgroup_files.h"
 #include "../cgroup_limit_table.h"
+#include "moat/common/text.h"
 #include "moat/sandbox/guest_limits.h"
 
 namespace moat::sandbox::init {
@@ -79,7 +80,7 @@ Status GuestCgroups::Apply(const std::string& app, const Limits& limits) const {
 Result<Limits> GuestCgroups::Read(const std::string& app) const {
   MOAT_TRY(auto dir, GroupDir(app));
   return ReadLimitsV2([&dir](const std::string&, const std::string& file) {
-    return ReadCgroupFile(dir + "/" + file);
+    return moat::text::ReadFile(dir + "/" + file);
   });
 }
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../cgroup_files.h"
 #include "moat/common/unique_fd.h"
 
 namespace moat::sandbox::init {
@@ -37,21 +38,8 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-namespace {
-
-// mkdir -p, trying the leaf first: most mount points' parents exist already.
-Status MakeDirectories(const std::string& dir) {
-  if (dir.empty() || ::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) return {};
-  if (errno != ENOENT) return FailErrno("mkdir", dir);
-  MOAT_TRY_VOID(MakeDirectories(dir.substr(0, dir.rfind('/'))));
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return FailErrno("mkdir", dir);
-  return {};
-}
-
-}  // namespace
-
 Status EnsureMountPoint(const std::string& path, bool directory) {
-  MOAT_TRY_VOID(MakeDirectories(directory ? path : path.substr(0, path.rfind('/'))));
+  MOAT_TRY_VOID(MakeDirs(directory ? path : path.substr(0, path.rfind('/'))));
   if (!directory) {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (!fd) return FailErrno("create mount point", path);

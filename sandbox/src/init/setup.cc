@@ -12,6 +12,8 @@
 #include "../cgroup_files.h"
 #include "credentials.h"
 #include "loopback.h"
+#include "moat/common/text.h"
+#include "moat/common/unix_connect.h"
 #include "moat/sandbox/control_protocol.h"
 #include "moat/sandbox/seccomp_policy.h"
 #include "root_fs.h"
@@ -34,7 +36,7 @@ Result<std::vector<UniqueFd>> JoinCgroups(const SetupConfig& c) {
   std::vector<UniqueFd> dir_fds;
   for (const auto& dir : c.cgroup_dirs) {
     std::vector<const char*> delegated;
-    if (auto available = ReadCgroupFile(dir + "/cgroup.controllers")) {
+    if (auto available = moat::text::ReadFile(dir + "/cgroup.controllers")) {
       for (const char* controller : {"cpu", "memory", "pids", "io"}) {
         if (available->find(controller) != std::string::npos) delegated.push_back(controller);
       }
@@ -66,12 +68,7 @@ Status SetHostname(const SetupConfig& c) {
 Result<UniqueFd> ListenOnControlSocket(const SetupConfig& c) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return FailErrno("socket", "AF_UNIX");
-  struct sockaddr_un addr {};
-  addr.sun_family = AF_UNIX;
-  if (c.control_socket.size() >= sizeof(addr.sun_path)) {
-    return Fail(InvalidArgument("control socket path '" + c.control_socket + "' is too long"));
-  }
-  std::memcpy(addr.sun_path, c.control_socket.c_str(), c.control_socket.size() + 1);
+  MOAT_TRY(auto addr, UnixAddress(c.control_socket));
   ::unlink(c.control_socket.c_str());
   mode_t old_mask = ::umask(0177);
   int rc = ::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr));

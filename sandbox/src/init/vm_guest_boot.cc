@@ -8,7 +8,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -17,11 +16,14 @@
 #include <thread>
 #include <vector>
 
+#include "../cgroup_files.h"
 #include "loopback.h"
 #include "moat/common/text.h"
 #include "moat/common/unique_dir.h"
 #include "moat/common/unique_fd.h"
+#include "moat/common/vm_display.h"
 #include "mount_ops.h"
+#include "virtio_ports.h"
 #include "vm_guest.h"
 
 namespace moat::sandbox::init {
@@ -49,8 +51,8 @@ Status LoadModules() {
   const std::string order_path = std::string(kModuleDir) + "/order";
   auto order = text::ReadFile(order_path);
   if (!order) {
-    if (errno == ENOENT) return {};
-    return FailErrno("read", order_path);
+    if (order.error().code() == std::errc::no_such_file_or_directory) return {};
+    return Fail(std::move(order).error());
   }
   for (auto module : text::Words(*order)) {
     const std::string path = std::string(kModuleDir) + "/" + std::string(module) + ".ko";
@@ -63,22 +65,17 @@ Status LoadModules() {
   return {};
 }
 
-Status MakeDir(const std::string& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return FailErrno("mkdir", path);
-  return {};
-}
-
 // The session's root under /newroot (the mounts listed in vm_guest_boot.h). /dev is the
 // devtmpfs mounted first, moved in.
 Status MountSessionRoot(const std::string& home) {
-  for (const char* dir : {"/lower", "/rw", kNewRoot}) MOAT_TRY_VOID(MakeDir(dir, 0755));
+  for (const char* dir : {"/lower", "/rw", kNewRoot}) MOAT_TRY_VOID(MakeDirs(dir, 0755));
   // The host's / is read-only on the host's side too (QEMU's readonly=on); the page cache may
   // keep what it read, since it never changes under the guest's feet in a way that matters.
   MOAT_TRY_VOID(
       Mount("moat-root", "/lower", "9p", MS_RDONLY, std::string(kNineP) + ",cache=loose"));
   MOAT_TRY_VOID(Mount("moat-rw", "/rw", "tmpfs", 0, "mode=0755"));
-  MOAT_TRY_VOID(MakeDir("/rw/upper", 0755));
-  MOAT_TRY_VOID(MakeDir("/rw/work", 0755));
+  MOAT_TRY_VOID(MakeDirs("/rw/upper", 0755));
+  MOAT_TRY_VOID(MakeDirs("/rw/work", 0755));
   MOAT_TRY_VOID(Mount("moat-root", kNewRoot, "overlay", 0,
                       "lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work"));
   const std::string root = kNewRoot;
@@ -86,8 +83,8 @@ Status MountSessionRoot(const std::string& home) {
   MOAT_TRY_VOID(Mount("proc", root + "/proc", "proc", 0));
   MOAT_TRY_VOID(Mount("sysfs", root + "/sys", "sysfs", 0));
   MOAT_TRY_VOID(Mount("/dev", root + "/dev", nullptr, MS_MOVE));
-  MOAT_TRY_VOID(MakeDir(root + "/dev/pts", 0755));
-  MOAT_TRY_VOID(MakeDir(root + "/dev/shm", 0755));
+  MOAT_TRY_VOID(MakeDirs(root + "/dev/pts", 0755));
+  MOAT_TRY_VOID(MakeDirs(root + "/dev/shm", 0755));
   MOAT_TRY_VOID(
       Mount("devpts", root + "/dev/pts", "devpts", 0, "newinstance,ptmxmode=0666,mode=0620"));
   MOAT_TRY_VOID(Mount("shm", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
@@ -104,19 +101,9 @@ struct Ports {
 
 Ports FindPorts() {
   Ports ports;
-  const std::string sysfs = std::string(kNewRoot) + "/sys/class/virtio-ports";
-  UniqueDir dir(::opendir(sysfs.c_str()));
-  if (!dir) return ports;
-  while (struct dirent* entry = ::readdir(dir.get())) {
-    if (entry->d_name[0] == '.') continue;
-    const std::string name = text::ReadFirstLine(sysfs + "/" + entry->d_name + "/name");
-    const std::string device = std::string("/dev/") + entry->d_name;
-    if (name == "moat.control") {
-      ports.control = device;
-    } else if (name == "moat.display" || (name.rfind("moat.view", 0) == 0 && name.size() == 10 &&
-                                          std::isdigit(static_cast<unsigned char>(name[9])))) {
-      ports.display.push_back(device);
-    }
+  for (const auto& port : ListVirtioPorts(std::string(kNewRoot) + "/sys")) {
+    if (port.name == kVmControlPortName) ports.control = port.device;
+    if (IsVmDisplayPortName(port.name)) ports.display.push_back(port.device);
   }
   return ports;
 }
@@ -152,9 +139,9 @@ Status HandDisplayToUser(const Ports& ports, uid_t uid) {
     if (::chmod(path.c_str(), 0600) != 0) return FailErrno("chmod", path);
   }
   const std::string root = kNewRoot;
-  MOAT_TRY_VOID(MakeDir(root + "/run/moat", 0755));
+  MOAT_TRY_VOID(MakeDirs(root + "/run/moat", 0755));
   const std::string dir = root + "/run/moat/display";
-  MOAT_TRY_VOID(MakeDir(dir, 0700));
+  MOAT_TRY_VOID(MakeDirs(dir, 0700));
   if (::chown(dir.c_str(), uid, static_cast<gid_t>(-1)) != 0) return FailErrno("chown", dir);
   return {};
 }
@@ -164,7 +151,7 @@ Status HandDisplayToUser(const Ports& ports, uid_t uid) {
 // Its file stays in the initramfs and is bound where the desktop's relays start it from.
 Status BindSessionInit() {
   const std::string target = std::string(kNewRoot) + kSessionInit;
-  MOAT_TRY_VOID(MakeDir(std::string(kNewRoot) + "/run/moat-vm", 0755));
+  MOAT_TRY_VOID(MakeDirs(std::string(kNewRoot) + "/run/moat-vm", 0755));
   UniqueFd mount_point(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755));
   if (!mount_point) return FailErrno("create", target);
   return Bind(kInit, target, /*read_only=*/true, MS_NOSUID | MS_NODEV);
@@ -220,8 +207,8 @@ Status SwitchRoot() {
 std::string BootVmGuest() {
   // The kernel named this process after its file, /init; the guest's ps says what it is.
   ::prctl(PR_SET_NAME, "moat-init");
-  Check(MakeDir("/dev", 0755));
-  Check(MakeDir("/proc", 0555));
+  Check(MakeDirs("/dev", 0755));
+  Check(MakeDirs("/proc", 0555));
   Check(Mount("devtmpfs", "/dev", "devtmpfs", 0));
   Check(Mount("proc", "/proc", "proc", 0));
   // The session (its user, ids and home) is on the kernel command line the host wrote.

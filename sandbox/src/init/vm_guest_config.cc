@@ -4,6 +4,7 @@
 #include <map>
 
 #include "moat/common/text.h"
+#include "moat/common/vm_guest_home.h"
 
 namespace moat::sandbox::init {
 namespace {
@@ -55,7 +56,7 @@ Result<VmGuestConfig> VmGuestConfigFromCmdline(const std::string& cmdline) {
     if (value != out.config.user.gid) out.groups.push_back(static_cast<gid_t>(value));
   }
   if (!words["moat.seccomp"].empty()) out.seccomp_profile = words["moat.seccomp"];
-  if (!IsGuestHomePath(out.config.user.home)) {
+  if (!IsVmGuestHome(out.config.user.home)) {
     return Fail(InvalidArgument("moat.home='" + out.config.user.home +
                                 "' is not an absolute path other than / without . or .."));
   }
@@ -67,14 +68,6 @@ Result<VmGuestConfig> VmGuestConfigFromCmdline(const std::string& cmdline) {
     out.named_ports = static_cast<unsigned>(ports);
   }
   return out;
-}
-
-bool IsGuestHomePath(const std::string& home) {
-  if (home.size() < 2 || home.front() != '/') return false;
-  for (auto part : text::Split(home, '/')) {
-    if (part == "." || part == "..") return false;
-  }
-  return true;
 }
 
 }  // namespace moat::sandbox::init

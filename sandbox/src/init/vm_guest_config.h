@@ -20,10 +20,6 @@ struct VmGuestConfig {
   unsigned named_ports = 1;
 };
 
-// A home the guest can mount the user's 9p export on: absolute, not "/" (it would cover the
-// read-only root with the read-write export), no "." or ".." component.
-bool IsGuestHomePath(const std::string& home);
-
 // From `moat.id= moat.user= moat.uid= moat.gid= moat.groups=G,G moat.home= moat.shell=` and
 // the optional `moat.seccomp=PROFILE` (the session's profile; "default" when absent) and
 // `moat.ports=N`.

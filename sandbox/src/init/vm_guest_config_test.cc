@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "moat/common/vm_guest_home.h"
+
 namespace moat::sandbox::init {
 namespace {
 
@@ -40,9 +42,9 @@ TEST(VmGuestConfig, RefusesHomesTheGuestCannotMountSafely) {
       EXPECT_NE(guest.error().message().find("moat.home"), std::string::npos) << home;
     }
   }
-  EXPECT_TRUE(IsGuestHomePath("/home/alice"));
-  EXPECT_TRUE(IsGuestHomePath("/home/.users/alice"));
-  EXPECT_TRUE(IsGuestHomePath("/var/lib/alice/"));
+  EXPECT_TRUE(IsVmGuestHome("/home/alice"));
+  EXPECT_TRUE(IsVmGuestHome("/home/.users/alice"));
+  EXPECT_TRUE(IsVmGuestHome("/var/lib/alice/"));
 }
 
 TEST(VmGuestConfig, RefusesBadPortCountsAndRoot) {

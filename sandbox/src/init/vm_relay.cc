@@ -1,6 +1,5 @@
 #include "vm_relay.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,33 +14,14 @@
 #include <cstring>
 
 #include "moat/common/error.h"
-#include "moat/common/text.h"
 #include "moat/common/unique_fd.h"
+#include "moat/common/unix_connect.h"
+#include "virtio_ports.h"
 
 namespace moat::sandbox::init {
 namespace {
 
 constexpr size_t kChunk = 32 * 1024;  // virtio_console writes at most 32 KiB at once anyway
-
-// /dev/vportNpM whose sysfs name is `name` (no udev in the guest, so no /dev/virtio-ports/).
-Result<std::string> FindPort(const std::string& name) {
-  const std::string root = "/sys/class/virtio-ports";
-  DIR* dir = ::opendir(root.c_str());
-  if (dir == nullptr) return FailErrno("opendir", root);
-  std::string found;
-  while (struct dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
-    if (text::ReadFirstLine(root + "/" + entry->d_name + "/name") == name) {
-      found = std::string("/dev/") + entry->d_name;
-    }
-  }
-  ::closedir(dir);
-  if (found.empty()) {
-    return Fail(Error(std::make_error_code(std::errc::no_such_device),
-                      "no virtio-serial port named '" + name + "'"));
-  }
-  return found;
-}
 
 // A virtio port polls as hung up while no host end is connected.
 bool HostConnected(int port) {
@@ -52,12 +32,7 @@ bool HostConnected(int port) {
 Result<UniqueFd> ConnectUnix(const std::string& path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return FailErrno("socket", path);
-  struct sockaddr_un address {};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(address.sun_path)) {
-    return Fail(InvalidArgument("socket path too long: " + path));
-  }
-  std::memcpy(address.sun_path, path.c_str(), path.size());
+  MOAT_TRY(auto address, UnixAddress(path));
   if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&address), sizeof(address)) != 0) {
     return FailErrno("connect", path);
   }
@@ -179,7 +154,7 @@ Ended RelayOne(int port, PortSignals& signals, const std::string& socket) {
 
 int RunVmRelay(const std::string& port_name, const std::string& socket) {
   ::signal(SIGPIPE, SIG_IGN);
-  auto path = FindPort(port_name);
+  auto path = FindVirtioPort(port_name);
   if (!path) {
     std::fprintf(stderr, "moat-init relay: %s\n", path.error().message().c_str());
     return 3;

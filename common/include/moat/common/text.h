@@ -1,6 +1,6 @@
-// Small text files (/proc, /sys, cgroup files, kernel command lines) read and split without
-// iostreams. moat-init is linked statically and runs as every session's PID 1: <fstream> and
-// <sstream> bring libstdc++'s locale machinery with them, about 1 MiB of a 2.3 MiB binary that
+// Small text files (/proc, /sys, cgroup and state files, kernel command lines) read and split
+// without iostreams. moat-init is linked statically and runs as every session's PID 1: <fstream>
+// and <sstream> bring libstdc++'s locale machinery with them, about 1 MiB of a 2.3 MiB binary that
 // a VM guest keeps in memory whole, and its start-up under TCG.
 #pragma once
 
@@ -16,32 +16,31 @@
 #include <string_view>
 #include <vector>
 
+#include "moat/common/error.h"
+#include "moat/common/unique_fd.h"
+
 namespace moat::text {
 
-// The whole file, up to `limit` bytes; nullopt when it cannot be opened or read.
-inline std::optional<std::string> ReadFile(const std::string& path, size_t limit = 1 << 20) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::string out;
+// The whole file (small ones: /proc, /sys, cgroup and state files); the failing call and errno
+// otherwise.
+inline Result<std::string> ReadFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return FailErrno("open", path);
+  std::string text;
   char buffer[4096];
   for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return std::nullopt;
-    }
-    if (n == 0 || out.size() >= limit) break;
-    out.append(buffer, static_cast<size_t>(n));
+    if (n < 0) return FailErrno("read", path);
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
   }
-  ::close(fd);
-  if (out.size() > limit) out.resize(limit);
-  return out;
+  return text;
 }
 
 // The first line of a file, without its newline; "" when it cannot be read.
 inline std::string ReadFirstLine(const std::string& path) {
-  std::string text = ReadFile(path, 64 << 10).value_or("");
+  std::string text = ReadFile(path).value_or("");
   return text.substr(0, text.find('\n'));
 }
 

@@ -1,6 +1,6 @@
-// Connecting, as root, to a Unix socket that lives in a directory a session's user can write
-// (a desktop's RFB socket, a VM's channel sockets). Header-only, so the VM wall, which links
-// only common's header-only core, can use it too.
+// Unix socket addresses, and connecting, as root, to a Unix socket that lives in a directory a
+// session's user can write (a desktop's RFB socket, a VM's channel sockets). Header-only, so
+// moat-init and the VM wall, which link only common's header-only core, can use it too.
 #pragma once
 
 #include <fcntl.h>
@@ -15,6 +15,18 @@
 #include "moat/common/unique_fd.h"
 
 namespace moat {
+
+// The address of the socket at `path`; refused when the path does not fit (107 bytes at most).
+inline Result<struct sockaddr_un> UnixAddress(const std::string& path) {
+  struct sockaddr_un address {};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(address.sun_path)) {
+    return Fail(InvalidArgument("Unix socket path '" + path + "' is too long (" +
+                                std::to_string(sizeof(address.sun_path) - 1) + " bytes at most)"));
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  return address;
+}
 
 // Connects a SOCK_STREAM socket to the socket inode at `path` itself, never to whatever a
 // symbolic link there names: the last component is opened with O_PATH | O_NOFOLLOW, checked to
@@ -33,10 +45,7 @@ inline Result<UniqueFd> ConnectUnixNoFollow(const std::string& path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return FailErrno("socket", "AF_UNIX");
   // /proc/self/fd/N names exactly the inode checked above, and is short whatever `path` is.
-  const std::string via = "/proc/self/fd/" + std::to_string(inode.get());
-  struct sockaddr_un address {};
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, via.c_str(), via.size() + 1);
+  MOAT_TRY(auto address, UnixAddress("/proc/self/fd/" + std::to_string(inode.get())));
   if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&address), sizeof(address)) != 0) {
     return FailErrno("connect", path);
   }
