@@ -33,6 +33,15 @@ Limits SameFieldsFrom(const Limits& wanted, const Limits& current) {
 }
 
 Status CgroupDriverBase::Apply(const std::string& group, const Limits& limits) {
+  return ApplyWrites(group, limits, /*restore_on_failure=*/true);
+}
+
+Status CgroupDriverBase::ApplyToNewGroup(const std::string& group, const Limits& limits) {
+  return ApplyWrites(group, limits, /*restore_on_failure=*/false);
+}
+
+Status CgroupDriverBase::ApplyWrites(const std::string& group, const Limits& limits,
+                                     bool restore_on_failure) {
   MOAT_TRY_VOID(ValidateLimits(limits));
   MOAT_TRY(auto writes, PlanWrites(group, limits));
   // Every file must exist before the first write, or a limit this host lacks would leave the
@@ -44,13 +53,19 @@ Status CgroupDriverBase::Apply(const std::string& group, const Limits& limits) {
                             Version() + " (controller missing or not enabled)"));
     }
   }
-  MOAT_TRY(auto before, ReadLimits(group));
-  for (size_t i = 0; i < writes.size(); ++i) {
-    auto written = WriteCgroupFile(writes[i].first, writes[i].second);
+  Limits before;
+  if (restore_on_failure) {
+    MOAT_TRY(before, ReadLimits(group));
+  }
+  for (const auto& [path, value] : writes) {
+    auto written = WriteCgroupFile(path, value);
     if (!written) {
-      auto undo = PlanWrites(group, SameFieldsFrom(limits, before));
-      if (undo) {
-        for (const auto& [path, value] : *undo) (void)WriteCgroupFile(path, value);
+      if (restore_on_failure) {
+        if (auto undo = PlanWrites(group, SameFieldsFrom(limits, before))) {
+          for (const auto& [undo_path, old_value] : *undo) {
+            (void)WriteCgroupFile(undo_path, old_value);
+          }
+        }
       }
       return Fail(std::move(written).error().Wrap("set limits of cgroup '" + group + "'"));
     }

@@ -10,6 +10,7 @@ namespace moat::sandbox {
 class CgroupDriverBase : public CgroupDriver {
  public:
   Status Apply(const std::string& group, const Limits& limits) override;
+  Status ApplyToNewGroup(const std::string& group, const Limits& limits) override;
   Result<std::vector<std::string>> Children(const std::string& group) const override;
 
  protected:
@@ -18,6 +19,9 @@ class CgroupDriverBase : public CgroupDriver {
       const std::string& group, const Limits& limits) const = 0;
   // The directory used to list children and read shared files.
   virtual std::string PrimaryDirectory(const std::string& group) const = 0;
+
+ private:
+  Status ApplyWrites(const std::string& group, const Limits& limits, bool restore_on_failure);
 };
 
 // Keeps only the fields of `current` that `wanted` sets: what to restore if applying fails.

@@ -169,7 +169,7 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   info.id_slot = lease.slot();
   MOAT_TRY_VOID(cgroups_->Create(spec.id));
   info.cgroup = spec.id;  // ours from here on: the rollback may remove it
-  if (!(spec.limits == Limits{})) MOAT_TRY_VOID(cgroups_->Apply(spec.id, spec.limits));
+  if (!(spec.limits == Limits{})) MOAT_TRY_VOID(cgroups_->ApplyToNewGroup(spec.id, spec.limits));
   // moat-init, as the user, makes one sub-group per application inside the session's group.
   MOAT_TRY_VOID(cgroups_->Delegate(spec.id, user.uid, user.gid));
   MOAT_TRY(auto seccomp_fd, ProgramToMemfd(program));
@@ -194,7 +194,8 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   config.devices = spec.devices;
   config.env = spec.env;
 
-  MOAT_TRY(auto init, StartInitProcess(options_.init_path, seccomp_fd.get()));
+  MOAT_TRY(auto init,
+           StartInitProcess(options_.init_path, seccomp_fd.get(), options_.in_process_init));
   ScopeGuard kill_init([&] {
     ::kill(init.pid, SIGKILL);
     ::waitpid(init.pid, nullptr, 0);

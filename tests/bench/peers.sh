@@ -93,7 +93,10 @@ for link in bin lib lib64 sbin; do ln -sfn "usr/$link" "$bundle/rootfs/$link"; d
 "$here/crun_config.sh" "$out_dir/seccomp-oci.json" "$uid" "$gid" "$bundle/rootfs" \
   >"$bundle/config.json"
 
+# crun 1.8.1 hands its stdio to the container's user with fchown, and under hyperfine that
+# stdio is the host's /dev/null: put it back, or the bench user owns the host's /dev/null.
 cleanup() {
+  chown root:root /dev/null && chmod 0666 /dev/null
   rm -rf "$crun_root"
   rm -rf "$moat_run_dir"
   for controller in /sys/fs/cgroup/*/; do

@@ -9,6 +9,7 @@
 
 #include "app_runner.h"
 #include "flags.h"
+#include "session_init.h"
 
 namespace moat::sandbox::cli {
 namespace {
@@ -33,8 +34,10 @@ int Report(const Error& error) {
   return kExitOwnFailure;
 }
 
-Result<std::unique_ptr<SessionManager>> OpenManager(const GlobalOptions& global) {
+Result<std::unique_ptr<SessionManager>> OpenManager(const GlobalOptions& global,
+                                                    int (*in_process_init)()) {
   ManagerOptions options;
+  options.in_process_init = in_process_init;
   options.run_dir = global.run_dir;
   if (global.cgroup_parent == "delegated") {
     MOAT_TRY(options.cgroups, DelegatedCgroupOptions(options.cgroups));
@@ -47,7 +50,10 @@ Result<std::unique_ptr<SessionManager>> OpenManager(const GlobalOptions& global)
 int CommandRun(const GlobalOptions& global, const std::vector<std::string>& args) {
   auto options = ParseRunFlags(args);
   if (!options) return Report(options.error());
-  auto manager = OpenManager(global);
+  // A wall that ends before we do may run moat-init's code in a copy of this process; one
+  // that outlives us (--detach, --keep) gets the small moat-init binary.
+  bool ends_with_us = !options->detach && !options->keep;
+  auto manager = OpenManager(global, ends_with_us ? &init::RunSessionInit : nullptr);
   if (!manager) return Report(manager.error());
   auto session = (*manager)->Create(options->spec);
   if (!session) return Report(session.error());

@@ -122,6 +122,21 @@ Outcome ProcInitEnviron(const Facts&) {
   return Escaped("read " + std::to_string(r.data.size()) + " bytes of PID 1's environment");
 }
 
+// PID 1 of a foreground `moat-sandbox run` is a copy of the host's moat-sandbox process, not
+// an exec'd moat-init: its command line (host paths, flags) and environment were the host's,
+// and /proc/PID/cmdline is readable whatever the process's dumpable flag says.
+Outcome ProcInitCmdline(const Facts&) {
+  ReadResult r = ReadFile("/proc/1/cmdline", 1 << 16);
+  if (!r.ok) return Blocked(ReadFailure("/proc/1/cmdline", r));
+  std::string shown = r.data.substr(0, r.data.find_last_not_of('\0') + 1);
+  for (char& c : shown) c = c == '\0' ? ' ' : c;
+  // "/init": a VM guest's moat-init, which the guest's kernel started under that name.
+  if (shown.empty() || shown == "moat-init" || shown == "/init") {
+    return Blocked("PID 1's command line is '" + shown + "' alone");
+  }
+  return Escaped("PID 1's command line is the host's: '" + shown.substr(0, 120) + "'");
+}
+
 Outcome ProcInitMem(const Facts&) {
   int fd = open("/proc/1/mem", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Blocked(Failed("open '/proc/1/mem'", errno));
@@ -164,6 +179,7 @@ constexpr Attack kAttacks[] = {
     {"proc-kcore", ProcKcore},
     {"proc-init-environ", ProcInitEnviron},
     {"proc-init-mem", ProcInitMem},
+    {"proc-init-cmdline", ProcInitCmdline},
     {"proc-self-exe-overwrite", ProcSelfExeOverwrite},
     {"proc-init-exe-overwrite", ProcInitExeOverwrite},
 };

@@ -83,6 +83,9 @@ class CgroupDriver {
   // Validates, then writes; on a failed write the limits already written are restored, so a
   // refused change changes nothing.
   virtual Status Apply(const std::string& group, const Limits& limits) = 0;
+  // Apply for a group made a moment ago, which is removed if this fails: nothing to restore,
+  // so the current limits are not read first (12 files on v1, on every wall's path).
+  virtual Status ApplyToNewGroup(const std::string& group, const Limits& limits) = 0;
   virtual Result<Limits> ReadLimits(const std::string& group) const = 0;
   // Reads every file of CounterFiles() once.
   Result<CgroupUsage> Usage(const std::string& group) const;
