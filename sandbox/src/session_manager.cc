@@ -242,6 +242,10 @@ Result<std::vector<SessionInfo>> SessionManager::List() const {
 
 Status SessionManager::Stop(const std::string& id, std::chrono::milliseconds grace) {
   MOAT_TRY(auto info, Find(id));
+  return Stop(info, grace);
+}
+
+Status SessionManager::Stop(const SessionInfo& info, std::chrono::milliseconds grace) {
   if (info.running) {
     // A frozen moat-init could not act on the shutdown request.
     if (cgroups_->Frozen(info.cgroup)) (void)cgroups_->Thaw(info.cgroup);

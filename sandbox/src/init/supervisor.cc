@@ -159,9 +159,12 @@ void Supervisor::ReapChildren() {
 }
 
 uint64_t Supervisor::GroupOomKillsV1(const std::string& group) const {
-  for (const auto& dir : cgroup_dirs_) {
-    int fd = ::openat(dir.get(), (group + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC);
+  for (int i = 0; i < static_cast<int>(cgroup_dirs_.size()); ++i) {
+    if (oom_control_dir_ >= 0 && i != oom_control_dir_) continue;
+    int fd = ::openat(cgroup_dirs_[i].get(), (group + "/memory.oom_control").c_str(),
+                      O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
+    oom_control_dir_ = i;
     char text[256] = {};
     ssize_t n = ::read(fd, text, sizeof(text) - 1);
     ::close(fd);

@@ -75,6 +75,8 @@ class Supervisor {
   // cgroup v1 counts an OOM kill only in the killed task's own group; this keeps the kills of
   // application groups already removed, so that the session's total stays true.
   uint64_t ended_app_oom_kills_ = 0;
+  // Which of cgroup_dirs_ has memory.oom_control, once one had it (the memory hierarchy).
+  mutable int oom_control_dir_ = -1;
   // The VM port (stream_fd_ >= 0): its client, partial input, and who applications run as.
   int stream_fd_ = -1;
   ControlLineReader stream_reader_;
