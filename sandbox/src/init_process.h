@@ -18,10 +18,8 @@ struct InitProcess {
 
 // clone() into new mount, pid, uts, ipc and net namespaces and exec moat-init with the setup
 // socket on fd 3, the seccomp program on fd 4 and /dev/null as stdio. The user and cgroup
-// namespaces come later, from moat-init itself, once its mounts are built. With
-// `in_process_init`, the child calls it instead of exec'ing init_path (see ManagerOptions).
-Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd,
-                                     int (*in_process_init)() = nullptr);
+// namespaces come later, from moat-init itself, once its mounts are built.
+Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd);
 
 // Waits up to `timeout_ms` for the process behind `pidfd` to exit. True when it did.
 bool WaitForExit(int pidfd, int timeout_ms);

@@ -194,8 +194,7 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   config.devices = spec.devices;
   config.env = spec.env;
 
-  MOAT_TRY(auto init,
-           StartInitProcess(options_.init_path, seccomp_fd.get(), options_.in_process_init));
+  MOAT_TRY(auto init, StartInitProcess(options_.init_path, seccomp_fd.get()));
   ScopeGuard kill_init([&] {
     ::kill(init.pid, SIGKILL);
     ::waitpid(init.pid, nullptr, 0);

@@ -9,7 +9,6 @@
 
 #include "app_runner.h"
 #include "flags.h"
-#include "session_init.h"
 
 namespace moat::sandbox::cli {
 namespace {
@@ -34,10 +33,8 @@ int Report(const Error& error) {
   return kExitOwnFailure;
 }
 
-Result<std::unique_ptr<SessionManager>> OpenManager(const GlobalOptions& global,
-                                                    int (*in_process_init)()) {
+Result<std::unique_ptr<SessionManager>> OpenManager(const GlobalOptions& global) {
   ManagerOptions options;
-  options.in_process_init = in_process_init;
   options.run_dir = global.run_dir;
   if (global.cgroup_parent == "delegated") {
     MOAT_TRY(options.cgroups, DelegatedCgroupOptions(options.cgroups));
@@ -50,10 +47,7 @@ Result<std::unique_ptr<SessionManager>> OpenManager(const GlobalOptions& global,
 int CommandRun(const GlobalOptions& global, const std::vector<std::string>& args) {
   auto options = ParseRunFlags(args);
   if (!options) return Report(options.error());
-  // A wall that ends before we do may run moat-init's code in a copy of this process; one
-  // that outlives us (--detach, --keep) gets the small moat-init binary.
-  bool ends_with_us = !options->detach && !options->keep;
-  auto manager = OpenManager(global, ends_with_us ? &init::RunSessionInit : nullptr);
+  auto manager = OpenManager(global);
   if (!manager) return Report(manager.error());
   auto session = (*manager)->Create(options->spec);
   if (!session) return Report(session.error());

@@ -29,7 +29,6 @@ int CommandThaw(const GlobalOptions& global, const std::vector<std::string>& arg
 
 // Prints "moat-sandbox: <message>" and returns 125.
 int Report(const Error& error);
-Result<std::unique_ptr<SessionManager>> OpenManager(const GlobalOptions& global,
-                                                    int (*in_process_init)() = nullptr);
+Result<std::unique_ptr<SessionManager>> OpenManager(const GlobalOptions& global);
 
 }  // namespace moat::sandbox::cli

@@ -8,7 +8,10 @@
 #include <cstdio>
 #include <string_view>
 
-#include "session_init.h"
+#include "../setup_config.h"
+#include "moat/sandbox/control_protocol.h"
+#include "setup.h"
+#include "supervisor.h"
 #include "vm_guest.h"
 #include "vm_guest_boot.h"
 #include "vm_relay.h"
@@ -31,5 +34,25 @@ int main(int argc, char** argv) {
                  "it is not meant to be run by hand\n");
     return 2;
   }
-  return init::RunSessionInit();
+  auto first = ReceiveControlMessage(kSetupSocketFd);
+  if (!first) return 3;
+  auto config = SetupConfigFromJson(first->body);
+  if (!config) {
+    (void)SendControlMessage(
+        kSetupSocketFd,
+        {{"phase", "failed"}, {"errno", EINVAL}, {"message", config.error().message()}});
+    return 3;
+  }
+  auto outcome = init::RunSetup(*config, kSetupSocketFd, kSeccompProgramFd);
+  if (!outcome) {
+    (void)SendControlMessage(kSetupSocketFd, {{"phase", "failed"},
+                                              {"errno", outcome.error().code().value()},
+                                              {"message", outcome.error().message()}});
+    return 4;
+  }
+  (void)SendControlMessage(kSetupSocketFd, {{"phase", "ready"}});
+  ::close(kSetupSocketFd);
+  init::Supervisor supervisor(std::move(*config), std::move(outcome->control_listener),
+                              std::move(outcome->cgroup_dirs));
+  return supervisor.Run();
 }

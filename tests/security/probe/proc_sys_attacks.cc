@@ -122,9 +122,8 @@ Outcome ProcInitEnviron(const Facts&) {
   return Escaped("read " + std::to_string(r.data.size()) + " bytes of PID 1's environment");
 }
 
-// PID 1 of a foreground `moat-sandbox run` is a copy of the host's moat-sandbox process, not
-// an exec'd moat-init: its command line (host paths, flags) and environment were the host's,
-// and /proc/PID/cmdline is readable whatever the process's dumpable flag says.
+// /proc/PID/cmdline is readable whatever the process's dumpable flag says: PID 1's must not
+// show the host's (the path moat-init was started from).
 Outcome ProcInitCmdline(const Facts&) {
   ReadResult r = ReadFile("/proc/1/cmdline", 1 << 16);
   if (!r.ok) return Blocked(ReadFailure("/proc/1/cmdline", r));

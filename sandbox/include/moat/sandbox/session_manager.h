@@ -26,11 +26,6 @@ struct ManagerOptions {
   std::string id_lease_dir = kIdLeaseDir;
   CgroupOptions cgroups;
   std::string init_path;  // moat-init; found beside the running binary when empty
-  // When set, a session's PID 1 is a copy of this process that calls this function
-  // (moat::sandbox::init::RunSessionInit) instead of exec'ing moat-init: one C library
-  // start-up less per wall. Only for a single-threaded caller that ends its sessions before it
-  // exits (moat-sandbox's foreground run): PID 1 keeps the caller's memory, copy-on-write.
-  int (*in_process_init)() = nullptr;
 };
 
 struct SessionInfo {
