@@ -127,10 +127,10 @@ class CgroupV1 final : public CgroupDriverBase {
 
   Status Delegate(const std::string& group, uid_t uid, gid_t gid) override {
     for (const auto& dir : Directories(group)) {
-      for (const std::string& path : {dir, dir + "/cgroup.procs", dir + "/tasks"}) {
-        // The cgroup2 mount of the hybrid layout has no "tasks" file.
-        if (::chown(path.c_str(), uid, gid) != 0 && errno != ENOENT)
-          return FailErrno("chown", path);
+      // Not "tasks": moving a whole process checks cgroup.procs alone, and moat-init never
+      // moves single threads. Six chowns fewer per wall.
+      for (const std::string& path : {dir, dir + "/cgroup.procs"}) {
+        if (::chown(path.c_str(), uid, gid) != 0) return FailErrno("chown", path);
       }
     }
     return {};

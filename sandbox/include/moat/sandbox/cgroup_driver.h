@@ -107,7 +107,7 @@ class CgroupDriver {
     return {};
   }
   // Lets `uid` create sub-groups and move its own processes between them (systemd's
-  // Delegate=): chown of the directories and their cgroup.procs (and v1 tasks) files.
+  // Delegate=): chown of the directories and their cgroup.procs files.
   virtual Status Delegate(const std::string& group, uid_t uid, gid_t gid) = 0;
   // Direct sub-groups (names only).
   virtual Result<std::vector<std::string>> Children(const std::string& group) const = 0;
