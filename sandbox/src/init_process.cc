@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -38,9 +39,7 @@ int ExecInit(void* arg) {
   for (int fd = 0; fd < 3; ++fd) {
     if (::dup2(moved[2], fd) < 0) ::_exit(126);
   }
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Signals stay blocked (see StartInitProcess) until moat-init's main unblocks them.
   // A session of its own: no controlling terminal of the host's, and no SIGHUP or SIGINT
   // when the terminal that started a detached session closes.
   if (::setsid() < 0) ::_exit(126);
@@ -75,9 +74,16 @@ Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_f
   std::unique_ptr<char[]> stack(new char[kChildStackBytes]);
   int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
               CLONE_NEWNET | CLONE_PIDFD | SIGCHLD;
+  // Every signal blocked around the clone, as posix_spawn does: until its execve the child
+  // shares our memory, and one of our handlers run there would act on it as if it were us.
+  sigset_t all, ours_before;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &ours_before);
   int pidfd = -1;
   pid_t pid = ::clone(ExecInit, stack.get() + kChildStackBytes, flags, &plan, &pidfd);
-  if (pid < 0) return FailErrno("clone", "session namespaces");
+  int clone_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &ours_before, nullptr);
+  if (pid < 0) return FailErrno("clone", "session namespaces", clone_errno);
   InitProcess process;
   process.pid = pid;
   process.pidfd = UniqueFd(pidfd);

@@ -76,6 +76,23 @@ TEST_F(WallFilesystem, DevHoldsOnlyTheHarmlessDevices) {
   EXPECT_EQ(r.out, "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ");
   auto pts = sandbox_.Sh("moat-wall-a", "ls /dev/pts | grep -v ptmx | wc -l");
   EXPECT_EQ(Trim(pts.out), "0") << "devpts must be a private instance";
+  // The nodes are made with mknod: each must be the right device, usable by the user.
+  auto nodes = sandbox_.Sh("moat-wall-a",
+                           "stat -c '%n %F %t:%T %a' /dev/null /dev/zero /dev/full /dev/random "
+                           "/dev/urandom /dev/tty");
+  EXPECT_EQ(nodes.out,
+            "/dev/null character special file 1:3 666\n"
+            "/dev/zero character special file 1:5 666\n"
+            "/dev/full character special file 1:7 666\n"
+            "/dev/random character special file 1:8 666\n"
+            "/dev/urandom character special file 1:9 666\n"
+            "/dev/tty character special file 5:0 666\n")
+      << nodes.err;
+  auto use = sandbox_.Sh("moat-wall-a",
+                         "echo x > /dev/null && head -c 3 /dev/zero | wc -c && "
+                         "head -c 3 /dev/urandom | wc -c && "
+                         "head -c 1 /dev/zero 2>&1 >/dev/full | grep -c 'No space'");
+  EXPECT_EQ(use.out, "3\n3\n1\n") << use.err;
 }
 
 TEST_F(WallFilesystem, SysIsReadOnlyAndFirmwareIsMasked) {

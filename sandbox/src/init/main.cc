@@ -19,6 +19,11 @@
 using namespace moat::sandbox;
 
 int main(int argc, char** argv) {
+  // libmoat-sandbox starts us with every signal blocked (init_process.cc); the kernel starts
+  // a VM guest's /init with none. Either way, from here on the mask is ours to set.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
   // The kernel starts the VM guest's initramfs' /init (this binary); any word of the kernel
   // command line it does not know would come as an argument, so only the name decides.
   if (std::string_view(argv[0]) == "/init" && getpid() == 1) {
