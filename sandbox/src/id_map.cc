@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "moat/common/text.h"
 #include "moat/common/unique_fd.h"
 
 namespace moat::sandbox {
@@ -73,9 +74,13 @@ Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& own
                         "': stop some sessions"));
 }
 
-void ReleaseIdSlot(const std::string& dir, uint32_t slot) {
+void ReleaseIdSlot(const std::string& dir, uint32_t slot, const std::string& owner) {
   std::string path = dir + "/" + std::to_string(slot);
-  ::unlink(path.c_str());
+  // Two parties can end the same session (a foreground `moat-sandbox run` and the agent
+  // reaping it): the second must not free the slot a newer session has taken since, or two
+  // walls would share one host id range.
+  auto lease = text::ReadFile(path);
+  if (lease && *lease == owner + "\n") ::unlink(path.c_str());
 }
 
 }  // namespace moat::sandbox

@@ -49,9 +49,10 @@ class IdSlotLease {
   uint32_t slot_ = 0;
 };
 
-// `owner` (the session's run directory entry) is written into the lease for admins to read.
+// `owner` (the session's run directory entry) is written into the lease for admins to read,
+// and for ReleaseIdSlot to check.
 Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& owner);
-// Removes the lease of a slot that a finished session held.
-void ReleaseIdSlot(const std::string& dir, uint32_t slot);
+// Removes the lease of a slot that a finished session held, if `owner` still holds it.
+void ReleaseIdSlot(const std::string& dir, uint32_t slot, const std::string& owner);
 
 }  // namespace moat::sandbox

@@ -49,5 +49,28 @@ TEST(IdSlotLease, ConcurrentLeasesGetDistinctSlotsAndReleaseFreesThem) {
   EXPECT_EQ(rmdir(dir), 0);
 }
 
+// The CLI and the agent may both end one session: the second release must not free the slot
+// a newer session has taken since.
+TEST(IdSlotLease, ReleaseFreesOnlyTheOwnersSlot) {
+  char dir[] = "/tmp/moat-idslots-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  auto first = AcquireIdSlot(dir, "/run/moat/sessions/first");
+  ASSERT_TRUE(first);
+  const uint32_t slot = first->slot();
+  first->Persist();
+  ReleaseIdSlot(dir, slot, "/run/moat/sessions/first");
+  auto second = AcquireIdSlot(dir, "/run/moat/sessions/second");
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->slot(), slot);
+  second->Persist();
+  ReleaseIdSlot(dir, slot, "/run/moat/sessions/first");  // late, from the first's other end
+  auto third = AcquireIdSlot(dir, "/run/moat/sessions/third");
+  ASSERT_TRUE(third);
+  EXPECT_NE(third->slot(), slot) << "the second session's slot was freed by the first's owner";
+  third->Release();
+  ReleaseIdSlot(dir, slot, "/run/moat/sessions/second");
+  EXPECT_EQ(rmdir(dir), 0);
+}
+
 }  // namespace
 }  // namespace moat::sandbox

@@ -2,13 +2,13 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <memory>
 
 #include "setup_config.h"
@@ -76,13 +76,14 @@ Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_f
               CLONE_NEWNET | CLONE_PIDFD | SIGCHLD;
   // Every signal blocked around the clone, as posix_spawn does: until its execve the child
   // shares our memory, and one of our handlers run there would act on it as if it were us.
-  sigset_t all, ours_before;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &ours_before);
+  // The raw call, because glibc's sigfillset leaves out the two signals it uses internally
+  // (thread cancellation and setxid), which posix_spawn blocks too.
+  uint64_t all = ~uint64_t{0}, ours_before = 0;
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &ours_before, sizeof(all));
   int pidfd = -1;
   pid_t pid = ::clone(ExecInit, stack.get() + kChildStackBytes, flags, &plan, &pidfd);
   int clone_errno = errno;
-  ::pthread_sigmask(SIG_SETMASK, &ours_before, nullptr);
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &ours_before, nullptr, sizeof(ours_before));
   if (pid < 0) return FailErrno("clone", "session namespaces", clone_errno);
   InitProcess process;
   process.pid = pid;

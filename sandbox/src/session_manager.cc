@@ -241,10 +241,6 @@ Result<std::vector<SessionInfo>> SessionManager::List() const {
 
 Status SessionManager::Stop(const std::string& id, std::chrono::milliseconds grace) {
   MOAT_TRY(auto info, Find(id));
-  return Stop(info, grace);
-}
-
-Status SessionManager::Stop(const SessionInfo& info, std::chrono::milliseconds grace) {
   if (info.running) {
     // A frozen moat-init could not act on the shutdown request.
     if (cgroups_->Frozen(info.cgroup)) (void)cgroups_->Thaw(info.cgroup);
@@ -289,7 +285,7 @@ Status SessionManager::RemoveSessionTraces(const SessionInfo& info) {
   // The root was mounted only inside the session's mount namespace: here it is an empty dir.
   ::rmdir((dir + "/root").c_str());
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && result) result = FailErrno("rmdir", dir);
-  if (info.host_id_base != 0) ReleaseIdSlot(options_.id_lease_dir, info.id_slot);
+  if (info.host_id_base != 0) ReleaseIdSlot(options_.id_lease_dir, info.id_slot, dir);
   return result;
 }
 

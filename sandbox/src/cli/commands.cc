@@ -69,7 +69,7 @@ int CommandRun(const GlobalOptions& global, const std::vector<std::string>& args
       Result<Launched> launched = client ? client->Launch(launch, null_fd, null_fd, null_fd)
                                          : Result<Launched>(tl::unexpected(client.error()));
       if (!launched) {
-        (void)(*manager)->Stop(*session, std::chrono::seconds(1));
+        (void)(*manager)->Stop(session->id, std::chrono::seconds(1));
         std::fprintf(stderr, "moat-sandbox: %s\n", launched.error().message().c_str());
         return LaunchErrorCode(launched.error());
       }
@@ -80,7 +80,7 @@ int CommandRun(const GlobalOptions& global, const std::vector<std::string>& args
   request.tty = options->tty == -1 ? StdioIsTerminal() : options->tty == 1;
   int code = ExitCodeOf(RunApplication(session->control_socket, request));
   if (!options->keep) {
-    auto stopped = (*manager)->Stop(*session, std::chrono::seconds(2));
+    auto stopped = (*manager)->Stop(session->id, std::chrono::seconds(2));
     if (!stopped) Report(stopped.error());
   }
   return code;

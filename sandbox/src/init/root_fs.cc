@@ -95,14 +95,21 @@ Status MountDev(const SetupConfig& c) {
   MOAT_TRY_VOID(Mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755"));
   // Made, not bound: we are still root of the host's user namespace here, and one mknod
   // costs less than a mount point, a bind and a remount (docs/performance.md). The tmpfs
-  // belongs to the host's user namespace, so the nodes work after we leave it.
+  // belongs to the host's user namespace, so the nodes work after we leave it. Where mknod
+  // is refused (Moat itself in a container without CAP_MKNOD, a device cgroup denying "m"),
+  // the host's nodes are bound instead.
   const std::pair<const char*, dev_t> kNodes[] = {
       {"null", makedev(1, 3)},   {"zero", makedev(1, 5)},    {"full", makedev(1, 7)},
       {"random", makedev(1, 8)}, {"urandom", makedev(1, 9)}, {"tty", makedev(5, 0)}};
   for (const auto& [name, device] : kNodes) {
     std::string path = dev + "/" + name;
-    if (::mknod(path.c_str(), S_IFCHR | 0666, device) != 0) return FailErrno("mknod", path);
-    if (::chmod(path.c_str(), 0666) != 0) return FailErrno("chmod", path);  // past the umask
+    if (::mknod(path.c_str(), S_IFCHR | 0666, device) == 0) {
+      if (::chmod(path.c_str(), 0666) != 0) return FailErrno("chmod", path);  // past the umask
+      continue;
+    }
+    if (errno != EPERM) return FailErrno("mknod", path);
+    MOAT_TRY_VOID(EnsureMountPoint(path, false));
+    MOAT_TRY_VOID(Bind(std::string("/dev/") + name, path, false, MS_NOSUID | MS_NOEXEC));
   }
   // Devices the spec asks for (SessionSpec::devices: /dev/kvm for a VM's QEMU), checked by
   // the launcher to be character devices.

@@ -50,8 +50,6 @@ class SessionManager {
   Result<SessionInfo> Create(SessionSpec spec);
   // SIGTERM to the session, SIGKILL after `grace`, then removes cgroup, files and lease.
   Status Stop(const std::string& id, std::chrono::milliseconds grace);
-  // The same for the session Create returned, without reading its state back.
-  Status Stop(const SessionInfo& session, std::chrono::milliseconds grace);
   // Removes what a session that ended by itself left behind. No-op for a running session.
   Status Reap(const std::string& id);
   Result<SessionInfo> Find(const std::string& id) const;
