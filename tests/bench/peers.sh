@@ -1,8 +1,9 @@
 #!/bin/bash
 # Create → run /bin/true → tear down: a Moat wall against bubblewrap and crun in their most
-# isolated configurations, in one hyperfine run (issue 3; figures in docs/performance.md).
+# isolated configurations, timed by hyperfine in alternating rounds (issue 3; figures in
+# docs/performance.md).
 #
-#   tests/bench/peers.sh [--build-dir DIR] [--out DIR] [--runs N] [--warmup N]
+#   tests/bench/peers.sh [--build-dir DIR] [--out DIR] [--runs N] [--rounds N] [--warmup N]
 #
 # Needs root, hyperfine, bwrap and crun (scripts/install-deps.sh installs them; this script
 # installs nothing) and a Moat build with moat-sandbox, moat-init and moat-seccomp-export.
@@ -22,7 +23,10 @@
 #   moat           moat-sandbox run --user moat-bench -- /bin/true: the full wall, with the same
 #                  memory, pids and cpu limits as crun
 # The "net" figures subtract each peer's wrapper, so that the ratios are against what bwrap
-# and crun themselves cost.
+# and crun themselves cost. The N runs of each command are split into rounds (5 by default),
+# the order of the commands reversed every other round, and the times pooled: the host's
+# speed drifts by tens of percent within minutes, and one block per command would let that
+# drift decide the ratios.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +34,7 @@ repo=$(cd "$here/../.." && pwd)
 build_dir=""
 out_dir=""
 runs=100
+rounds=5
 warmup=5
 user=moat-bench
 
@@ -43,6 +48,7 @@ while [[ $# -gt 0 ]]; do
     --build-dir) build_dir=$2; shift 2 ;;
     --out) out_dir=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "peers.sh: unknown flag '$1'" >&2; usage ;;
@@ -133,14 +139,17 @@ echo "peers.sh: results in $out_dir" >&2
 # CPU time the machine spent on anything but this run (other builds, VMs): printed with the
 # results, since on a 2-core machine it multiplies every figure.
 stat_before=$(head -1 /proc/stat)
-hyperfine -N --warmup "$warmup" --runs "$runs" \
-  --export-json "$out_dir/peers.json" --export-markdown "$out_dir/peers.md" \
-  -n unshare-floor "$cmd_unshare" \
-  -n sh-wrapper "$cmd_sh" \
-  -n bwrap "$cmd_bwrap" \
-  -n crun-wrapper "$cmd_crun_wrapper" \
-  -n crun "$cmd_crun" \
-  -n moat "$cmd_moat"
+names=(unshare-floor sh-wrapper bwrap crun-wrapper crun moat)
+commands=("$cmd_unshare" "$cmd_sh" "$cmd_bwrap" "$cmd_crun_wrapper" "$cmd_crun" "$cmd_moat")
+runs_per_round=$(( (runs + rounds - 1) / rounds ))
+for (( round = 1; round <= rounds; ++round )); do
+  order=(0 1 2 3 4 5)
+  (( round % 2 == 0 )) && order=(5 4 3 2 1 0)
+  named=()
+  for i in "${order[@]}"; do named+=(-n "${names[i]}" "${commands[i]}"); done
+  hyperfine -N --style basic --warmup "$warmup" --runs "$runs_per_round" \
+    --export-json "$out_dir/round-$round.json" "${named[@]}" >"$out_dir/round-$round.txt"
+done
 stat_after=$(head -1 /proc/stat)
 times >"$out_dir/times.txt"  # last line: user and system time of our children, "XmY.YYYs"
 python3 - "$stat_before" "$stat_after" "$(tail -1 "$out_dir/times.txt")" \
@@ -157,10 +166,22 @@ print(f"other load during the run: {max(0.0, busy - ours) * 100 / total:.0f}% of
       f"all busy {busy * 100 / total:.0f}% (kernel workers freeing our namespaces count as other)")
 EOF
 
-python3 - "$out_dir/peers.json" <<'EOF' | tee "$out_dir/summary.txt"
-import json, sys
-results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+python3 - "$out_dir" "$rounds" <<'EOF' | tee "$out_dir/summary.txt"
+import json, statistics, sys
+out_dir, rounds = sys.argv[1], int(sys.argv[2])
+times = {}
+for k in range(1, rounds + 1):
+    for r in json.load(open(f"{out_dir}/round-{k}.json"))["results"]:
+        times.setdefault(r["command"], []).extend(r["times"])
+order = ["unshare-floor", "sh-wrapper", "bwrap", "crun-wrapper", "crun", "moat"]
+results = {name: {"command": name, "times": times[name],
+                  "median": statistics.median(times[name]), "mean": statistics.mean(times[name]),
+                  "stddev": statistics.stdev(times[name]), "min": min(times[name]),
+                  "max": max(times[name])} for name in order}
+json.dump({"rounds": rounds, "results": list(results.values())},
+          open(f"{out_dir}/peers.json", "w"), indent=1)
 ms = lambda name: results[name]["median"] * 1000
+print(f"{sum(len(t) for t in times.values()) // len(times)} runs of each command in {rounds} rounds")
 print(f"{'command':<14} {'median ms':>10} {'mean ms':>9} {'stddev':>7} {'min':>7} {'max':>7}")
 for name, r in results.items():
     print(f"{name:<14} {r['median']*1e3:>10.2f} {r['mean']*1e3:>9.2f} "

@@ -105,7 +105,8 @@ TEST_F(WallFilesystem, DevHoldsOnlyTheHarmlessDevices) {
 TEST_F(WallFilesystem, DevFallsBackToBindsWhereMknodIsRefused) {
   const std::string devices = "/sys/fs/cgroup/devices";
   if (access((devices + "/devices.deny").c_str(), W_OK) != 0) {
-    GTEST_SKIP() << "no cgroup v1 devices controller on this host";
+    GTEST_SKIP() << "no cgroup v1 devices controller on this host (access '" << devices
+                 << "/devices.deny': " << strerror(errno) << ")";
   }
   const std::string group = devices + "/" + UniqueId("moat-nomknod");
   ASSERT_EQ(mkdir(group.c_str(), 0755), 0) << strerror(errno);
