@@ -55,6 +55,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+[[ $runs =~ ^[0-9]+$ && $rounds =~ ^[0-9]+$ && $rounds -ge 1 && $runs -ge $rounds ]] ||
+  { echo "peers.sh: --runs and --rounds must be whole numbers, 1 <= rounds <= runs" >&2; exit 2; }
+
 if [[ -z $build_dir ]]; then
   build_dir=$repo/build-bench
   [[ -x $build_dir/sandbox/moat-sandbox ]] || build_dir=$repo/build
