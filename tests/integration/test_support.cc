@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,12 +19,16 @@
 
 namespace moat::test {
 
-CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s) {
+CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s,
+                         std::initializer_list<int> dropped_caps) {
   CommandResult result;
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return result;
   pid_t pid = fork();
   if (pid == 0) {
+    for (int cap : dropped_caps) {
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) _exit(126);
+    }
     int null_fd = open("/dev/null", O_RDONLY);
     dup2(null_fd, 0);
     dup2(out[1], 1);

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,10 @@ struct CommandResult {
 };
 
 // Runs argv with stdin from /dev/null; waits at most `timeout_s` (then SIGKILL, exit -1).
-CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s = 60);
+// `dropped_caps` leave the child's bounding set first, so argv runs without them even as root
+// (what util-linux's `setpriv --bounding-set` does; the VM guests have only busybox's).
+CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s = 60,
+                         std::initializer_list<int> dropped_caps = {});
 
 // Starts argv (argv[0] a path) in the background, stdout and stderr appended to the two files
 // (which may be the same); returns its pid, or -1 if fork failed. The caller reaps it.

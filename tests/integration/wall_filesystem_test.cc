@@ -1,5 +1,6 @@
 // The session's root: overlay, home, private scratch, masks, /dev, /proc, /sys.
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -97,14 +98,14 @@ TEST_F(WallFilesystem, DevHoldsOnlyTheHarmlessDevices) {
 
 // Where mknod is refused (Moat inside a container without CAP_MKNOD, a device cgroup denying
 // "m"), the host's nodes are bound instead: the same /dev, the same devices. The CLI runs here
-// with CAP_MKNOD dropped from its bounding set (setpriv, util-linux), which moat-init inherits.
+// with CAP_MKNOD dropped from its bounding set, which moat-init inherits.
 TEST_F(WallFilesystem, DevFallsBackToBindsWhereMknodIsRefused) {
   std::string script =
       "stat -c '%n %t:%T %a' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty; "
       "head -c 3 /dev/urandom | wc -c; grep -c ' /dev/null ' /proc/self/mountinfo";
-  auto r =
-      RunCommand({"setpriv", "--bounding-set", "-mknod", "--", MOAT_SANDBOX_BIN, "--run-dir",
-                  sandbox_.run_dir(), "run", "--user", "moat-wall-a", "--", "sh", "-c", script});
+  auto r = RunCommand({MOAT_SANDBOX_BIN, "--run-dir", sandbox_.run_dir(), "run", "--user",
+                       "moat-wall-a", "--", "sh", "-c", script},
+                      60, {CAP_MKNOD});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
             "/dev/null 1:3 666\n/dev/zero 1:5 666\n/dev/full 1:7 666\n/dev/random 1:8 666\n"
