@@ -10,6 +10,17 @@
 namespace moat::test {
 namespace {
 
+// The wall's device nodes as stat(1) shows them: type, device numbers, mode.
+constexpr const char* kDevNodesStat =
+    "stat -c '%n %F %t:%T %a' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty";
+constexpr const char* kDevNodesExpected =
+    "/dev/null character special file 1:3 666\n"
+    "/dev/zero character special file 1:5 666\n"
+    "/dev/full character special file 1:7 666\n"
+    "/dev/random character special file 1:8 666\n"
+    "/dev/urandom character special file 1:9 666\n"
+    "/dev/tty character special file 5:0 666\n";
+
 class WallFilesystem : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -78,17 +89,8 @@ TEST_F(WallFilesystem, DevHoldsOnlyTheHarmlessDevices) {
   auto pts = sandbox_.Sh("moat-wall-a", "ls /dev/pts | grep -v ptmx | wc -l");
   EXPECT_EQ(Trim(pts.out), "0") << "devpts must be a private instance";
   // The nodes are made with mknod: each must be the right device, usable by the user.
-  auto nodes = sandbox_.Sh("moat-wall-a",
-                           "stat -c '%n %F %t:%T %a' /dev/null /dev/zero /dev/full /dev/random "
-                           "/dev/urandom /dev/tty");
-  EXPECT_EQ(nodes.out,
-            "/dev/null character special file 1:3 666\n"
-            "/dev/zero character special file 1:5 666\n"
-            "/dev/full character special file 1:7 666\n"
-            "/dev/random character special file 1:8 666\n"
-            "/dev/urandom character special file 1:9 666\n"
-            "/dev/tty character special file 5:0 666\n")
-      << nodes.err;
+  auto nodes = sandbox_.Sh("moat-wall-a", kDevNodesStat);
+  EXPECT_EQ(nodes.out, kDevNodesExpected) << nodes.err;
   auto use = sandbox_.Sh("moat-wall-a",
                          "echo x > /dev/null && head -c 3 /dev/zero | wc -c && "
                          "head -c 3 /dev/urandom | wc -c && "
@@ -101,15 +103,13 @@ TEST_F(WallFilesystem, DevHoldsOnlyTheHarmlessDevices) {
 // with CAP_MKNOD dropped from its bounding set, which moat-init inherits.
 TEST_F(WallFilesystem, DevFallsBackToBindsWhereMknodIsRefused) {
   std::string script =
-      "stat -c '%n %t:%T %a' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty; "
-      "head -c 3 /dev/urandom | wc -c; grep -c ' /dev/null ' /proc/self/mountinfo";
+      std::string(kDevNodesStat) +
+      "; head -c 3 /dev/urandom | wc -c; grep -c ' /dev/null ' /proc/self/mountinfo";
   auto r = RunCommand({MOAT_SANDBOX_BIN, "--run-dir", sandbox_.run_dir(), "run", "--user",
                        "moat-wall-a", "--", "sh", "-c", script},
                       60, {CAP_MKNOD});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out,
-            "/dev/null 1:3 666\n/dev/zero 1:5 666\n/dev/full 1:7 666\n/dev/random 1:8 666\n"
-            "/dev/urandom 1:9 666\n/dev/tty 5:0 666\n3\n1\n")
+  EXPECT_EQ(r.out, std::string(kDevNodesExpected) + "3\n1\n")
       << "the nodes must be the host's, bound (one mount on /dev/null)";
 }
 

@@ -88,36 +88,40 @@ Status BindHome(const SetupConfig& c) {
   return {};
 }
 
+// A host device node bound at the same name under `dev` (the wall's /dev).
+Status BindHostDevice(const std::string& dev, const std::string& host_path) {
+  std::string target = dev + host_path.substr(std::string("/dev").size());
+  MOAT_TRY_VOID(EnsureMountPoint(target, false));
+  return Bind(host_path, target, false, MS_NOSUID | MS_NOEXEC);
+}
+
+// Made, not bound: we are still root of the host's user namespace here, and one mknod costs
+// less than a mount point, a bind and a remount (docs/performance.md). The tmpfs belongs to the
+// host's user namespace, so the node works after we leave it. Where mknod is refused (Moat
+// itself in a container without CAP_MKNOD, a device cgroup denying "m"), the host's node is
+// bound instead.
+Status MakeDeviceNode(const std::string& dev, const char* name, dev_t device) {
+  std::string path = dev + "/" + name;
+  if (::mknod(path.c_str(), S_IFCHR | 0666, device) != 0) {
+    if (errno != EPERM) return FailErrno("mknod", path);
+    return BindHostDevice(dev, std::string("/dev/") + name);
+  }
+  if (::chmod(path.c_str(), 0666) != 0) return FailErrno("chmod", path);  // past the umask
+  return {};
+}
+
 // A minimal /dev: the harmless character devices, a private devpts and shared memory.
 Status MountDev(const SetupConfig& c) {
   std::string dev = Merged(c) + "/dev";
   MOAT_TRY_VOID(EnsureMountPoint(dev, true));
   MOAT_TRY_VOID(Mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755"));
-  // Made, not bound: we are still root of the host's user namespace here, and one mknod
-  // costs less than a mount point, a bind and a remount (docs/performance.md). The tmpfs
-  // belongs to the host's user namespace, so the nodes work after we leave it. Where mknod
-  // is refused (Moat itself in a container without CAP_MKNOD, a device cgroup denying "m"),
-  // the host's nodes are bound instead.
   const std::pair<const char*, dev_t> kNodes[] = {
       {"null", makedev(1, 3)},   {"zero", makedev(1, 5)},    {"full", makedev(1, 7)},
       {"random", makedev(1, 8)}, {"urandom", makedev(1, 9)}, {"tty", makedev(5, 0)}};
-  for (const auto& [name, device] : kNodes) {
-    std::string path = dev + "/" + name;
-    if (::mknod(path.c_str(), S_IFCHR | 0666, device) == 0) {
-      if (::chmod(path.c_str(), 0666) != 0) return FailErrno("chmod", path);  // past the umask
-      continue;
-    }
-    if (errno != EPERM) return FailErrno("mknod", path);
-    MOAT_TRY_VOID(EnsureMountPoint(path, false));
-    MOAT_TRY_VOID(Bind(std::string("/dev/") + name, path, false, MS_NOSUID | MS_NOEXEC));
-  }
+  for (const auto& [name, device] : kNodes) MOAT_TRY_VOID(MakeDeviceNode(dev, name, device));
   // Devices the spec asks for (SessionSpec::devices: /dev/kvm for a VM's QEMU), checked by
   // the launcher to be character devices.
-  for (const auto& device : c.devices) {
-    std::string target = dev + device.substr(std::string("/dev").size());
-    MOAT_TRY_VOID(EnsureMountPoint(target, false));
-    MOAT_TRY_VOID(Bind(device, target, false, MS_NOSUID | MS_NOEXEC));
-  }
+  for (const auto& device : c.devices) MOAT_TRY_VOID(BindHostDevice(dev, device));
   MOAT_TRY_VOID(EnsureMountPoint(dev + "/pts", true));
   MOAT_TRY_VOID(Mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                       "newinstance,ptmxmode=0666,mode=0620,gid=" + std::to_string(c.user.gid)));
