@@ -1,7 +1,9 @@
 // cgroup v1 (and the hybrid layout): one directory per controller hierarchy. In the hybrid
 // layout the session also gets a group in the controller-less cgroup2 mount, for its PSI files.
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "cgroup_driver_base.h"
@@ -21,6 +23,8 @@ constexpr const char* kV1Hierarchies[] = {"cpu",     "cpuacct", "memory", "pids"
                                           "freezer", "blkio",   "unified"};
 
 constexpr const char* kFlatHierarchy = "blkio";
+// The hybrid layout's cgroup2 mount, which holds no controllers here but has the PSI files.
+constexpr const char* kCgroup2Hierarchy = "unified";
 
 class CgroupV1 final : public CgroupDriverBase {
  public:
@@ -30,6 +34,10 @@ class CgroupV1 final : public CgroupDriverBase {
       std::string procs = options_.mount_root + "/" + hierarchy + "/cgroup.procs";
       if (::stat(procs.c_str(), &st) == 0) hierarchies_.push_back(hierarchy);
     }
+    struct statfs fs {};
+    std::string unified = options_.mount_root + "/" + kCgroup2Hierarchy;
+    unified_is_cgroup2_ = Has(kCgroup2Hierarchy) && ::statfs(unified.c_str(), &fs) == 0 &&
+                          fs.f_type == CGROUP2_SUPER_MAGIC;
   }
 
   std::string Version() const override { return "v1"; }
@@ -113,22 +121,37 @@ class CgroupV1 final : public CgroupDriverBase {
   std::vector<std::string> Directories(const std::string& group) const override {
     std::vector<std::string> dirs;
     for (const auto& hierarchy : hierarchies_) {
-      if (hierarchy != kFlatHierarchy) dirs.push_back(Path(hierarchy, group));
+      if (hierarchy != kFlatHierarchy && hierarchy != kCgroup2Hierarchy) {
+        dirs.push_back(Path(hierarchy, group));
+      }
     }
     return dirs;
   }
 
   // v1 blk-throttle rules apply only to the group's own processes, and a removed sub-group's
   // IO counts vanish from its parent: sessions stay whole in blkio.
+  // The controller-less cgroup2 hierarchy gives only PSI figures, and an application could
+  // enter a sub-group there only by cgroup.procs (moat-init's seccomp filter has no clone3):
+  // the kernel's global lock, 12-16 ms after a pause (clone_into_cgroup.h), for every
+  // application started. Sessions stay whole there too: PSI per session, not per application.
   std::vector<std::string> SessionOnlyDirectories(const std::string& group) const override {
-    if (!Has(kFlatHierarchy)) return {};
-    return {Path(kFlatHierarchy, group)};
+    std::vector<std::string> dirs;
+    for (const char* hierarchy : {kFlatHierarchy, kCgroup2Hierarchy}) {
+      if (Has(hierarchy)) dirs.push_back(Path(hierarchy, group));
+    }
+    return dirs;
   }
+
+  std::string Cgroup2Directory(const std::string& group) const override {
+    return unified_is_cgroup2_ ? Path(kCgroup2Hierarchy, group) : "";
+  }
+
+  std::string SelfMoveFile() const override { return "tasks"; }
 
   Status Delegate(const std::string& group, uid_t uid, gid_t gid) override {
     for (const auto& dir : Directories(group)) {
-      // Not "tasks": moving a whole process checks cgroup.procs alone, and moat-init never
-      // moves single threads. Six chowns fewer per wall.
+      // Not "tasks": applications write to the tasks files of their own groups only, which
+      // moat-init makes as the user, so the user owns them. Six chowns fewer per wall.
       for (const std::string& path : {dir, dir + "/cgroup.procs"}) {
         if (::chown(path.c_str(), uid, gid) != 0) return FailErrno("chown", path);
       }
@@ -228,6 +251,7 @@ class CgroupV1 final : public CgroupDriverBase {
 
   CgroupOptions options_;
   std::vector<std::string> hierarchies_;
+  bool unified_is_cgroup2_ = false;
 };
 
 }  // namespace

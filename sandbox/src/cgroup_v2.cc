@@ -80,6 +80,10 @@ class CgroupV2 final : public CgroupDriverBase {
     return {Path(group)};
   }
 
+  std::string Cgroup2Directory(const std::string& group) const override { return Path(group); }
+
+  std::string SelfMoveFile() const override { return "cgroup.procs"; }
+
   Status Delegate(const std::string& group, uid_t uid, gid_t gid) override {
     std::string dir = Path(group);
     for (const std::string& path : {dir, dir + "/cgroup.procs", dir + "/cgroup.threads"}) {

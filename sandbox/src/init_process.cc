@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "clone_into_cgroup.h"
 #include "setup_config.h"
 
 namespace moat::sandbox {
@@ -52,7 +53,7 @@ int ExecInit(void* arg) {
 
 }  // namespace
 
-Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd) {
+Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd, int cgroup_fd) {
   if (::access(init_path.c_str(), X_OK) != 0) return FailErrno("find moat-init", init_path);
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
@@ -72,8 +73,8 @@ Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_f
   // (the agent, the library benchmark) that copy cost more than the rest of the child's work.
   constexpr size_t kChildStackBytes = 64 * 1024;
   std::unique_ptr<char[]> stack(new char[kChildStackBytes]);
-  int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
-              CLONE_NEWNET | CLONE_PIDFD | SIGCHLD;
+  constexpr int kFlags = CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
+                         CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
   // Every signal blocked around the clone, as posix_spawn does: until its execve the child
   // shares our memory, and one of our handlers run there would act on it as if it were us.
   // The raw call, because glibc's sigfillset leaves out the two signals it uses internally
@@ -81,12 +82,23 @@ Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_f
   uint64_t all = ~uint64_t{0}, ours_before = 0;
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &ours_before, sizeof(all));
   int pidfd = -1;
-  pid_t pid = ::clone(ExecInit, stack.get() + kChildStackBytes, flags, &plan, &pidfd);
-  int clone_errno = errno;
+  CloneResult child;
+  bool born_in_cgroup = cgroup_fd >= 0;
+  if (born_in_cgroup) {
+    child = CloneOnStack(kFlags, cgroup_fd, stack.get(), kChildStackBytes, ExecInit, &plan, &pidfd);
+    born_in_cgroup = !child.Unsupported();
+  }
+  if (!born_in_cgroup) {
+    child.pid = ::clone(ExecInit, stack.get() + kChildStackBytes, kFlags | SIGCHLD, &plan, &pidfd);
+    child.error = errno;
+  }
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &ours_before, nullptr, sizeof(ours_before));
-  if (pid < 0) return FailErrno("clone", "session namespaces", clone_errno);
+  if (child.pid < 0) {
+    return FailErrno(born_in_cgroup ? "clone3" : "clone", "session namespaces", child.error);
+  }
   InitProcess process;
-  process.pid = pid;
+  process.pid = child.pid;
+  process.born_in_cgroup = born_in_cgroup;
   process.pidfd = UniqueFd(pidfd);
   process.setup_socket = std::move(ours);
   return process;

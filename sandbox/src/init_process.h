@@ -14,12 +14,16 @@ struct InitProcess {
   pid_t pid = 0;
   UniqueFd pidfd;
   UniqueFd setup_socket;  // our end; moat-init has the other on fd 3
+  // Started inside the cgroup2 group given to StartInitProcess (clone_into_cgroup.h).
+  bool born_in_cgroup = false;
 };
 
 // clone() into new mount, pid, uts, ipc and net namespaces and exec moat-init with the setup
 // socket on fd 3, the seccomp program on fd 4 and /dev/null as stdio. The user and cgroup
-// namespaces come later, from moat-init itself, once its mounts are built.
-Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd);
+// namespaces come later, from moat-init itself, once its mounts are built. With `cgroup_fd`
+// >= 0 (a cgroup2 group's directory) moat-init starts in that group where the kernel can.
+Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd,
+                                     int cgroup_fd = -1);
 
 // Waits up to `timeout_ms` for the process behind `pidfd` to exit. True when it did.
 bool WaitForExit(int pidfd, int timeout_ms);

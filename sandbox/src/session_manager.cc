@@ -194,7 +194,15 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   config.devices = spec.devices;
   config.env = spec.env;
 
-  MOAT_TRY(auto init, StartInitProcess(options_.init_path, seccomp_fd.get()));
+  config.cgroup2_dir = cgroups_->Cgroup2Directory(spec.id);
+  config.cgroup_self_move_file = cgroups_->SelfMoveFile();
+  UniqueFd birth_group;
+  if (!config.cgroup2_dir.empty()) {
+    birth_group = UniqueFd(::open(config.cgroup2_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!birth_group) return FailErrno("open", config.cgroup2_dir);
+  }
+  MOAT_TRY(auto init, StartInitProcess(options_.init_path, seccomp_fd.get(), birth_group.get()));
+  config.born_in_cgroup2_dir = init.born_in_cgroup;
   ScopeGuard kill_init([&] {
     ::kill(init.pid, SIGKILL);
     ::waitpid(init.pid, nullptr, 0);

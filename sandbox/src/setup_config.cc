@@ -24,6 +24,9 @@ nlohmann::json SetupConfigToJson(const SetupConfig& config) {
           {"control_socket", config.control_socket},
           {"cgroup_dirs", config.cgroup_dirs},
           {"cgroup_session_only_dirs", config.cgroup_session_only_dirs},
+          {"cgroup2_dir", config.cgroup2_dir},
+          {"born_in_cgroup2_dir", config.born_in_cgroup2_dir},
+          {"cgroup_self_move_file", config.cgroup_self_move_file},
           {"hidden_paths", config.hidden_paths},
           {"devices", config.devices},
           {"env", config.env}};
@@ -53,6 +56,13 @@ Result<SetupConfig> SetupConfigFromJson(const nlohmann::json& json) {
     config.cgroup_dirs = json.at("cgroup_dirs").get<std::vector<std::string>>();
     config.cgroup_session_only_dirs =
         json.at("cgroup_session_only_dirs").get<std::vector<std::string>>();
+    config.cgroup2_dir = json.value("cgroup2_dir", std::string());
+    config.born_in_cgroup2_dir = json.value("born_in_cgroup2_dir", false);
+    config.cgroup_self_move_file = json.value("cgroup_self_move_file", std::string("cgroup.procs"));
+    if (config.cgroup_self_move_file != "cgroup.procs" && config.cgroup_self_move_file != "tasks") {
+      return Fail(
+          InvalidArgument("bad cgroup_self_move_file '" + config.cgroup_self_move_file + "'"));
+    }
     config.hidden_paths = json.at("hidden_paths").get<std::vector<std::string>>();
     config.devices = json.at("devices").get<std::vector<std::string>>();
     config.env = json.at("env").get<std::map<std::string, std::string>>();

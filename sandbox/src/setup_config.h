@@ -28,6 +28,13 @@ struct SetupConfig {
   std::vector<std::string> cgroup_dirs;
   // Hierarchies where moat-init and every application stay in the session group itself.
   std::vector<std::string> cgroup_session_only_dirs;
+  // The one of those in a cgroup2 hierarchy, if any: processes enter it only by cgroup.procs
+  // or by being started in it; moat-init was, when `born_in_cgroup2_dir`.
+  std::string cgroup2_dir;
+  bool born_in_cgroup2_dir = false;
+  // What a process writes "0" to, to move itself into its group in the other hierarchies
+  // (CgroupDriver::SelfMoveFile).
+  std::string cgroup_self_move_file = "cgroup.procs";
   std::vector<std::string> hidden_paths;  // host dirs masked inside (run dir, state dirs)
   std::vector<std::string> devices;       // host device nodes bound into /dev (SessionSpec)
   std::map<std::string, std::string> env;

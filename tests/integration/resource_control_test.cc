@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "resource_support.h"
@@ -154,6 +157,52 @@ TEST_F(ResourceControl, LimitsGivenAtCreationAreInForce) {
   EXPECT_EQ(limits.value("memory_high", 0ull), 150ull << 20);
   EXPECT_EQ(limits.value("pids_max", 0), 99);
   EXPECT_EQ(limits.value("io_weight", 0), 200);
+  sandbox_.Stop(id);
+}
+
+// From the host: moat-init in the session's group (v2: its "init" leaf), an application in its
+// own "app-N" group, in every hierarchy. moat-init is started right in its cgroup2 group and
+// joins the v1 ones through `tasks`, so a group it was not born in or a move that went
+// nowhere shows here. On v1, blkio and the controller-less cgroup2 hold the whole session.
+TEST_F(ResourceControl, InitAndApplicationsSitInTheirGroupsInEveryHierarchy) {
+  std::string id = sandbox_.Detach("moat-res-a", {}, {"sleep", "600"});
+  auto state = nlohmann::json::parse(
+      ReadFile(sandbox_.run_dir() + "/sessions/" + id + "/state.json"), nullptr, false);
+  ASSERT_TRUE(state.is_object());
+  std::string init = std::to_string(state.value("pid", 0));
+  std::string app = Trim(ReadFile("/proc/" + init + "/task/" + init + "/children"));
+  ASSERT_FALSE(app.empty()) << "sleep is not moat-init's child";
+  ASSERT_EQ(app.find(' '), std::string::npos) << "one application expected: " << app;
+  // "hierarchy-id:controllers:path" lines, by controllers ("" for cgroup2).
+  auto groups_of = [](const std::string& pid) {
+    std::map<std::string, std::string> groups;
+    std::istringstream lines(ReadFile("/proc/" + pid + "/cgroup"));
+    for (std::string line; std::getline(lines, line);) {
+      size_t first = line.find(':'), second = line.find(':', first + 1);
+      groups[line.substr(first + 1, second - first - 1)] = line.substr(second + 1);
+    }
+    return groups;
+  };
+  auto init_groups = groups_of(init), app_groups = groups_of(app);
+  std::string session = "/moat/" + id;
+  if (Exists("/sys/fs/cgroup/cgroup.subtree_control")) {
+    EXPECT_EQ(init_groups[""], session + "/init");
+    EXPECT_EQ(app_groups[""], session + "/app-1");
+  } else {
+    int v1_hierarchies = 0;
+    for (const char* controller : {"cpu", "cpuacct", "memory", "pids", "freezer", "blkio"}) {
+      if (!init_groups.count(controller)) continue;
+      ++v1_hierarchies;
+      EXPECT_EQ(init_groups[controller], session) << controller;
+      bool whole_session = std::string(controller) == "blkio";
+      EXPECT_EQ(app_groups[controller], whole_session ? session : session + "/app-1") << controller;
+    }
+    EXPECT_GE(v1_hierarchies, 4);
+    if (init_groups.count("")) {
+      EXPECT_EQ(init_groups[""], session) << "moat-init outside its cgroup2 group";
+      EXPECT_EQ(app_groups[""], session);
+    }
+  }
   sandbox_.Stop(id);
 }
 

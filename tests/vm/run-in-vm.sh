@@ -8,6 +8,8 @@
 #   --name      the test's name in the guest's result line (default: COMMAND's file name)
 #   --timeout   limit for the whole guest run, boot included (default 540)
 #   --file      a file the command needs in the guest, copied to the same path (repeatable)
+#   --v1-allowed  boot without cgroup_no_v1=all, so that the command can mount v1 hierarchies
+#               (the build machines' hybrid layout, on a kernel as booted: tests/bench/vm_cold_wall.sh)
 #
 # Exit status: COMMAND's; 77 (registered as ctest's SKIP_RETURN_CODE) with "SKIP: reason"
 # when no guest can be booted here at all; 1 when the guest broke down before reporting.
@@ -32,6 +34,7 @@ qemu="${MOAT_VM_QEMU:-qemu-system-x86_64}"
 name=""
 timeout=540
 files=()
+v1_allowed=0
 command=()
 work=""
 accel=""
@@ -45,6 +48,7 @@ parse_args() {
       --name) name="$2"; shift 2 ;;
       --timeout) timeout="$2"; shift 2 ;;
       --file) files+=("$2"); shift 2 ;;
+      --v1-allowed) v1_allowed=1; shift ;;
       --) shift; command=("$@"); break ;;
       *) log "unknown argument '$1'"; exit 2 ;;
     esac
@@ -56,7 +60,9 @@ parse_args() {
 cmdline() {
   local accel="$1" tsc
   tsc=$(moat_vm_host_tsc_khz)
-  echo "console=ttyS0 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1" \
+  local v2_only="cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1"
+  ((v1_allowed)) && v2_only=""
+  echo "console=ttyS0 $v2_only" \
     "${tsc:+tsc_early_khz=$tsc} quiet panic=-1 moat.accel=$accel"
 }
 

@@ -10,6 +10,8 @@
 
 #include <cstdlib>
 
+#include "../clone_into_cgroup.h"
+
 namespace moat::sandbox::init {
 namespace {
 
@@ -22,7 +24,8 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
 
 // Runs in the forked child: only async-signal-safe calls; reports errno on `report_fd`.
 [[noreturn]] void ExecChild(const AppSpawn& spawn, char* const* argv, char* const* envp,
-                            const char* pty_name, const char* cgroup_procs, int report_fd) {
+                            const char* pty_name, const char* self_move, const char* cgroup2_move,
+                            int born_in, int report_fd) {
   auto die = [report_fd](int err) {
     (void)!::write(report_fd, &err, sizeof(err));
     ::_exit(127);
@@ -35,8 +38,11 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   // Join the application's own sub-group before exec, so that all it ever runs is counted
   // and limited there.
   if (spawn.cgroup_dirs != nullptr) {
-    for (const auto& dir : *spawn.cgroup_dirs) {
-      int procs = ::openat(dir.get(), cgroup_procs, O_WRONLY | O_CLOEXEC);
+    for (int i = 0; i < static_cast<int>(spawn.cgroup_dirs->size()); ++i) {
+      if (i == born_in) continue;
+      // cgroup.procs is all cgroup2 has for a whole process.
+      const char* file = i == spawn.cgroup2_index ? cgroup2_move : self_move;
+      int procs = ::openat((*spawn.cgroup_dirs)[i].get(), file, O_WRONLY | O_CLOEXEC);
       if (procs < 0 || ::write(procs, "0", 1) != 1) die(errno);
       ::close(procs);
     }
@@ -94,22 +100,38 @@ Result<SpawnedApp> SpawnApplication(const AppSpawn& spawn) {
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) return FailErrno("pipe2", "exec report");
   UniqueFd report_read(report[0]), report_write(report[1]);
-  std::string cgroup_procs = spawn.cgroup_name + "/cgroup.procs";
+  UniqueFd birth_group;
   if (spawn.cgroup_dirs != nullptr) {
-    for (const auto& dir : *spawn.cgroup_dirs) {
-      if (::mkdirat(dir.get(), spawn.cgroup_name.c_str(), 0755) != 0 && errno != EEXIST) {
+    for (int i = 0; i < static_cast<int>(spawn.cgroup_dirs->size()); ++i) {
+      int dir = (*spawn.cgroup_dirs)[i].get();
+      if (::mkdirat(dir, spawn.cgroup_name.c_str(), 0755) != 0 && errno != EEXIST) {
         return FailErrno("create application cgroup", spawn.cgroup_name);
+      }
+      if (i == spawn.cgroup2_index) {
+        birth_group =
+            UniqueFd(::openat(dir, spawn.cgroup_name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!birth_group) return FailErrno("open application cgroup", spawn.cgroup_name);
       }
     }
   }
+  std::string self_move = spawn.cgroup_name + "/" + spawn.self_move_file;
+  std::string cgroup2_move = spawn.cgroup_name + "/cgroup.procs";
   auto argv = CStrings(spawn.argv);
   auto envp = CStrings(spawn.env);
-  pid_t pid = ::fork();
-  if (pid < 0) return FailErrno("fork", spawn.argv[0]);
-  if (pid == 0) {
-    ExecChild(spawn, argv.data(), envp.data(), spawn.tty ? pty_name.c_str() : nullptr,
-              cgroup_procs.c_str(), report_write.get());
+  CloneResult child{-1, ENOSYS};
+  if (birth_group) child = ForkIntoCgroup(birth_group.get());
+  // Where the kernel cannot start it in its group, the child moves there itself.
+  int born_in = child.Unsupported() ? -1 : spawn.cgroup2_index;
+  if (child.Unsupported()) {
+    child.pid = ::fork();
+    child.error = errno;
   }
+  if (child.pid < 0) return FailErrno(born_in >= 0 ? "clone3" : "fork", spawn.argv[0], child.error);
+  if (child.pid == 0) {
+    ExecChild(spawn, argv.data(), envp.data(), spawn.tty ? pty_name.c_str() : nullptr,
+              self_move.c_str(), cgroup2_move.c_str(), born_in, report_write.get());
+  }
+  pid_t pid = child.pid;
   report_write.Reset();
   int err = 0;
   ssize_t n;

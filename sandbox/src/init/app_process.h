@@ -24,6 +24,11 @@ struct AppSpawn {
   // Directory fds of the session group (one per hierarchy) and the sub-group to join there.
   const std::vector<UniqueFd>* cgroup_dirs = nullptr;
   std::string cgroup_name;
+  // Which of cgroup_dirs is a cgroup2 hierarchy's (-1: none): the application is started
+  // right in its sub-group there. In the others it moves itself by writing "0" to
+  // `self_move_file` (CgroupDriver::SelfMoveFile).
+  int cgroup2_index = -1;
+  std::string self_move_file = "cgroup.procs";
   // A VM guest's moat-init runs as root: the application is confined by it first.
   const AppConfinement* confine = nullptr;
 };

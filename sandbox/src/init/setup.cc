@@ -21,6 +21,14 @@
 namespace moat::sandbox::init {
 namespace {
 
+// We are single-threaded, so in v1 hierarchies we move ourselves through `tasks`, and into the
+// cgroup2 group we were born (clone_into_cgroup.h): neither waits for the kernel's global lock.
+Status JoinSessionGroup(const SetupConfig& c, const std::string& dir) {
+  if (dir != c.cgroup2_dir) return WriteCgroupFile(dir + "/" + c.cgroup_self_move_file, "0");
+  if (c.born_in_cgroup2_dir) return {};
+  return WriteCgroupFile(dir + "/cgroup.procs", "0");
+}
+
 // The session's group becomes the root of its cgroup namespace (join, then unshare), so that
 // moat-init can later move applications into sub-groups. On v2, where the group hands
 // controllers to its children, moat-init first moves to an "init" leaf: a group with processes
@@ -28,15 +36,16 @@ namespace {
 // v2 hierarchy without controllers (a hybrid host's), so moat-init stays in the session group
 // there: three fewer cgroup operations per hierarchy and wall (docs/performance.md).
 Result<std::vector<UniqueFd>> JoinCgroups(const SetupConfig& c) {
-  for (const auto& dir : c.cgroup_dirs) MOAT_TRY_VOID(WriteCgroupFile(dir + "/cgroup.procs", "0"));
-  for (const auto& dir : c.cgroup_session_only_dirs) {
-    MOAT_TRY_VOID(WriteCgroupFile(dir + "/cgroup.procs", "0"));
-  }
+  for (const auto& dir : c.cgroup_dirs) MOAT_TRY_VOID(JoinSessionGroup(c, dir));
+  for (const auto& dir : c.cgroup_session_only_dirs) MOAT_TRY_VOID(JoinSessionGroup(c, dir));
   if (::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("unshare", "CLONE_NEWCGROUP");
   std::vector<UniqueFd> dir_fds;
   for (const auto& dir : c.cgroup_dirs) {
     std::vector<const char*> delegated;
-    if (auto available = moat::text::ReadFile(dir + "/cgroup.controllers")) {
+    // Only a cgroup2 group can hand controllers to sub-groups (v1 dirs lack this file).
+    auto available = dir == c.cgroup2_dir ? moat::text::ReadFile(dir + "/cgroup.controllers")
+                                          : Result<std::string>(std::string());
+    if (available) {
       for (const char* controller : {"cpu", "memory", "pids", "io"}) {
         if (available->find(controller) != std::string::npos) delegated.push_back(controller);
       }

@@ -42,7 +42,13 @@ std::string GuestAppGroupOf(long pid) {
 Supervisor::Supervisor(SetupConfig config, UniqueFd listener, std::vector<UniqueFd> cgroup_dirs)
     : config_(std::move(config)),
       listener_(std::move(listener)),
-      cgroup_dirs_(std::move(cgroup_dirs)) {}
+      cgroup_dirs_(std::move(cgroup_dirs)) {
+  for (int i = 0; i < static_cast<int>(config_.cgroup_dirs.size()); ++i) {
+    if (!config_.cgroup2_dir.empty() && config_.cgroup_dirs[i] == config_.cgroup2_dir) {
+      cgroup2_index_ = i;
+    }
+  }
+}
 
 Supervisor Supervisor::ForVmPort(SetupConfig config, UniqueFd port, AppConfinement confinement,
                                  std::string log_dir, GuestCgroups cgroups, UniqueFd apps_dir) {
@@ -50,6 +56,7 @@ Supervisor Supervisor::ForVmPort(SetupConfig config, UniqueFd port, AppConfineme
   cgroup_dirs.push_back(std::move(apps_dir));
   Supervisor supervisor(std::move(config), UniqueFd(), std::move(cgroup_dirs));
   supervisor.guest_cgroups_.emplace(std::move(cgroups));
+  supervisor.cgroup2_index_ = 0;  // the guest's cgroup2 "apps" group
   supervisor.stream_fd_ = port.get();
   supervisor.clients_[port.get()].socket = std::move(port);
   supervisor.app_confinement_ = std::move(confinement);
@@ -352,6 +359,8 @@ nlohmann::json Supervisor::HandleLaunch(int fd, const nlohmann::json& body,
   if (spawn.cwd.empty()) spawn.cwd = config_.user.home;
   spawn.env = ApplicationEnvironment(body);
   spawn.cgroup_dirs = &cgroup_dirs_;
+  spawn.cgroup2_index = cgroup2_index_;
+  spawn.self_move_file = config_.cgroup_self_move_file;
   spawn.cgroup_name = "app-" + std::to_string(next_app_++);
   UniqueFd log;
   std::string log_path;

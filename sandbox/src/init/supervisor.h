@@ -71,6 +71,7 @@ class Supervisor {
   std::map<pid_t, std::string> app_group_;  // pid → its sub-group, while it runs
   std::set<std::string> ended_groups_;      // sub-groups to remove once empty
   std::vector<UniqueFd> cgroup_dirs_;
+  int cgroup2_index_ = -1;  // which of them is a cgroup2 hierarchy's (AppSpawn)
   unsigned next_app_ = 1;
   // cgroup v1 counts an OOM kill only in the killed task's own group; this keeps the kills of
   // application groups already removed, so that the session's total stays true.

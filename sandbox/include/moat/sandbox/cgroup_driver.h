@@ -106,6 +106,14 @@ class CgroupDriver {
     (void)group;
     return {};
   }
+  // The group's directory in a cgroup2 hierarchy ("" when there is none): processes are
+  // started right in their group there (clone_into_cgroup.h). The hybrid layout's is its
+  // controller-less cgroup2 mount.
+  virtual std::string Cgroup2Directory(const std::string& group) const = 0;
+  // The file a single-threaded process writes "0" to, to move itself into a group of the
+  // other hierarchies. v1's "tasks" moves one thread without the kernel's global lock, which
+  // a cgroup.procs write takes and which costs a grace period after a pause.
+  virtual std::string SelfMoveFile() const = 0;
   // Lets `uid` create sub-groups and move its own processes between them (systemd's
   // Delegate=): chown of the directories and their cgroup.procs files.
   virtual Status Delegate(const std::string& group, uid_t uid, gid_t gid) = 0;

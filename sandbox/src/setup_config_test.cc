@@ -1,0 +1,42 @@
+#include "setup_config.h"
+
+#include <gtest/gtest.h>
+
+namespace moat::sandbox {
+namespace {
+
+SetupConfig Example() {
+  SetupConfig config;
+  config.id = "s1";
+  config.hostname = "moat-s1";
+  config.lower_dir = "/";
+  config.user = {"alice", 1000, 1000, "/home/alice", "/bin/sh", {}};
+  config.cgroup_dirs = {"/sys/fs/cgroup/cpu/moat/s1"};
+  config.cgroup_session_only_dirs = {"/sys/fs/cgroup/unified/moat/s1"};
+  config.cgroup2_dir = "/sys/fs/cgroup/unified/moat/s1";
+  config.born_in_cgroup2_dir = true;
+  config.cgroup_self_move_file = "tasks";
+  return config;
+}
+
+TEST(SetupConfig, CgroupEntryRoundTrips) {
+  auto parsed = SetupConfigFromJson(SetupConfigToJson(Example()));
+  ASSERT_TRUE(parsed) << parsed.error().message();
+  EXPECT_EQ(parsed->cgroup2_dir, "/sys/fs/cgroup/unified/moat/s1");
+  EXPECT_TRUE(parsed->born_in_cgroup2_dir);
+  EXPECT_EQ(parsed->cgroup_self_move_file, "tasks");
+  EXPECT_EQ(parsed->cgroup_session_only_dirs, Example().cgroup_session_only_dirs);
+}
+
+// moat-init writes "0" to <group>/<file>: only the two files that move a process will do.
+TEST(SetupConfig, AnyOtherSelfMoveFileIsRefused) {
+  for (const char* file : {"cgroup.subtree_control", "../../cgroup.procs", "", "memory.max"}) {
+    auto json = SetupConfigToJson(Example());
+    json["cgroup_self_move_file"] = file;
+    auto parsed = SetupConfigFromJson(json);
+    EXPECT_FALSE(parsed) << file;
+  }
+}
+
+}  // namespace
+}  // namespace moat::sandbox
