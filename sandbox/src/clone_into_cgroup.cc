@@ -18,7 +18,7 @@ namespace moat::sandbox {
 extern "C" long moat_clone3_on_stack(struct clone_args* args, size_t size, int (*fn)(void*),
                                      void* arg);
 asm(R"(
-    .text
+    .pushsection .text,"ax",@progbits
     .p2align 4
     .globl moat_clone3_on_stack
     .hidden moat_clone3_on_stack
@@ -34,6 +34,7 @@ moat_clone3_on_stack:
     ret
 1:  .cfi_undefined rip
     xor %ebp, %ebp
+    and $-16, %rsp
     mov %r9, %rdi
     call *%r8
     mov %eax, %edi
@@ -42,14 +43,10 @@ moat_clone3_on_stack:
     ud2
     .cfi_endproc
     .size moat_clone3_on_stack, .-moat_clone3_on_stack
+    .popsection
 )");
 static_assert(SYS_clone3 == 435 && SYS_exit == 60, "x86-64 system call numbers");
 #endif
-
-bool CloneResult::Unsupported() const {
-  // E2BIG: a kernel whose clone_args has no cgroup field (before 5.7).
-  return pid < 0 && (error == ENOSYS || error == E2BIG);
-}
 
 CloneResult ForkIntoCgroup(int cgroup_fd) {
   struct clone_args args;
@@ -68,8 +65,7 @@ CloneResult CloneOnStack(uint64_t flags, int cgroup_fd, char* stack, size_t stac
 #if defined(__x86_64__)
   struct clone_args args;
   std::memset(&args, 0, sizeof(args));
-  // The exit signal has a field of its own in clone3.
-  args.flags = (flags & ~uint64_t{CSIGNAL}) | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+  args.flags = flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
   args.pidfd = reinterpret_cast<uint64_t>(pidfd);
   args.exit_signal = SIGCHLD;
   args.stack = reinterpret_cast<uint64_t>(stack);

@@ -15,22 +15,25 @@
 
 namespace moat::sandbox {
 
-// The result of a clone attempt: a pid, or the errno that stopped it.
+// The result of a clone attempt: a pid, or the errno that stopped it. Callers fall back to
+// clone()/fork() and a cgroup.procs write on any failure: clone3 can be missing (before 5.7,
+// another architecture), refused by a container's seccomp profile (ENOSYS or EPERM; inside a
+// wall, Moat's own filter), or refuse a group that cgroup.procs would take. The old way then
+// reports the error that matters.
 struct CloneResult {
   pid_t pid = -1;
   int error = 0;
-  // clone3 or CLONE_INTO_CGROUP is missing here (kernel before 5.7, a seccomp filter, another
-  // architecture): the caller starts the process the old way.
-  bool Unsupported() const;
 };
 
 // As fork(), but the child starts in the cgroup2 group open at `cgroup_fd`. Only for a
-// single-threaded caller whose child only execs: glibc's fork handlers are not run.
+// single-threaded caller whose child only execs: none of glibc's fork work is done (no fork
+// handlers, the child's cached thread id is its parent's).
 CloneResult ForkIntoCgroup(int cgroup_fd);
 
-// clone3 with `flags` (CLONE_VM and CLONE_VFORK included, as glibc's clone is used for
-// posix_spawn), the child running fn(arg) on `stack` and exiting with its result. With
-// `cgroup_fd` >= 0 the child is born in that cgroup2 group. `pidfd` receives CLONE_PIDFD's fd.
+// clone3 with `flags` (no exit signal: the child's is SIGCHLD), the child running fn(arg) on
+// `stack` and exiting with its result, as glibc's clone() does; meant for CLONE_VM |
+// CLONE_VFORK, posix_spawn's way. With `cgroup_fd` >= 0 the child is born in that cgroup2 group.
+// `pidfd` receives CLONE_PIDFD's fd. ENOSYS on other architectures than x86-64.
 CloneResult CloneOnStack(uint64_t flags, int cgroup_fd, char* stack, size_t stack_size,
                          int (*fn)(void*), void* arg, int* pidfd);
 

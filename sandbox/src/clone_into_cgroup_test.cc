@@ -44,22 +44,29 @@ class ScratchCgroup2 {
   int fd_ = -1;
 };
 
-// Reads the caller's /proc/self/cgroup with system calls only (safe in a CLONE_VM child).
-std::string OwnCgroups() {
-  char text[4096] = {};
+// Reads the caller's /proc/self/cgroup into `text` with system calls only: no allocation in a
+// child that shares our memory.
+void ReadOwnCgroups(char (&text)[4096]) {
+  std::memset(text, 0, sizeof(text));
   int fd = ::open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  ssize_t n = ::read(fd, text, sizeof(text) - 1);
+  if (fd < 0) return;
+  (void)!::read(fd, text, sizeof(text) - 1);
   ::close(fd);
-  return n > 0 ? std::string(text, static_cast<size_t>(n)) : "";
 }
 
 TEST(CloneIntoCgroup, ForkedChildStartsInTheGroup) {
   ScratchCgroup2 group;
   if (group.fd() < 0) GTEST_SKIP() << "needs root and a cgroup2 mount";
   CloneResult child = ForkIntoCgroup(group.fd());
+  if (child.pid < 0 && (child.error == ENOSYS || child.error == E2BIG)) {
+    GTEST_SKIP() << "no clone3 with CLONE_INTO_CGROUP here";
+  }
   ASSERT_GT(child.pid, -1) << std::strerror(child.error);
-  if (child.pid == 0) ::_exit(OwnCgroups().find(group.line()) != std::string::npos ? 0 : 1);
+  if (child.pid == 0) {
+    char text[4096];
+    ReadOwnCgroups(text);
+    ::_exit(std::strstr(text, group.line().c_str()) != nullptr ? 0 : 1);
+  }
   int status = 0;
   ASSERT_EQ(::waitpid(child.pid, &status, 0), child.pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child not in " << group.line();
@@ -76,8 +83,7 @@ int RecordChild(void* arg) {
   auto& report = *static_cast<ChildReport*>(arg);
   char here = 0;
   report.on_given_stack = &here > report.stack_low && &here < report.stack_high;
-  std::string cgroups = OwnCgroups();
-  std::memcpy(report.cgroups, cgroups.data(), std::min(cgroups.size(), sizeof(report.cgroups) - 1));
+  ReadOwnCgroups(report.cgroups);
   return 42;
 }
 
@@ -94,7 +100,9 @@ TEST(CloneIntoCgroup, ChildRunsOnItsStackInTheGroupAndExitsWithTheResult) {
   int pidfd = -1;
   CloneResult child = CloneOnStack(CLONE_VM | CLONE_VFORK | CLONE_PIDFD, group.fd(), stack.get(),
                                    kStackBytes, RecordChild, &report, &pidfd);
-  if (child.Unsupported()) GTEST_SKIP() << "no clone3 with CLONE_INTO_CGROUP here";
+  if (child.pid < 0 && (child.error == ENOSYS || child.error == E2BIG)) {
+    GTEST_SKIP() << "no clone3 with CLONE_INTO_CGROUP here";
+  }
   ASSERT_GT(child.pid, 0) << std::strerror(child.error);
   EXPECT_GE(pidfd, 0);
   EXPECT_TRUE(report.on_given_stack);
@@ -112,9 +120,11 @@ TEST(CloneIntoCgroup, ABadGroupFdFailsWithItsErrno) {
   CloneResult child = ForkIntoCgroup(not_a_cgroup);
   if (child.pid == 0) ::_exit(0);  // must not happen: reaped below as a failure
   ::close(not_a_cgroup);
+  if (child.pid < 0 && (child.error == ENOSYS || child.error == E2BIG)) {
+    GTEST_SKIP() << "no clone3 with CLONE_INTO_CGROUP here";
+  }
   EXPECT_LT(child.pid, 0);
-  EXPECT_NE(child.error, 0);
-  EXPECT_FALSE(child.Unsupported());
+  EXPECT_EQ(child.error, EBADF) << std::strerror(child.error);
   if (child.pid > 0) ::waitpid(child.pid, nullptr, 0);
 }
 

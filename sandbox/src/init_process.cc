@@ -86,16 +86,14 @@ Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_f
   bool born_in_cgroup = cgroup_fd >= 0;
   if (born_in_cgroup) {
     child = CloneOnStack(kFlags, cgroup_fd, stack.get(), kChildStackBytes, ExecInit, &plan, &pidfd);
-    born_in_cgroup = !child.Unsupported();
+    born_in_cgroup = child.pid > 0;
   }
   if (!born_in_cgroup) {
     child.pid = ::clone(ExecInit, stack.get() + kChildStackBytes, kFlags | SIGCHLD, &plan, &pidfd);
     child.error = errno;
   }
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &ours_before, nullptr, sizeof(ours_before));
-  if (child.pid < 0) {
-    return FailErrno(born_in_cgroup ? "clone3" : "clone", "session namespaces", child.error);
-  }
+  if (child.pid < 0) return FailErrno("clone", "session namespaces", child.error);
   InitProcess process;
   process.pid = child.pid;
   process.born_in_cgroup = born_in_cgroup;

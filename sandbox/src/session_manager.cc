@@ -169,7 +169,6 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   info.id_slot = lease.slot();
   MOAT_TRY_VOID(cgroups_->Create(spec.id));
   info.cgroup = spec.id;  // ours from here on: the rollback may remove it
-  if (!(spec.limits == Limits{})) MOAT_TRY_VOID(cgroups_->ApplyToNewGroup(spec.id, spec.limits));
   // moat-init, as the user, makes one sub-group per application inside the session's group.
   MOAT_TRY_VOID(cgroups_->Delegate(spec.id, user.uid, user.gid));
   MOAT_TRY(auto seccomp_fd, ProgramToMemfd(program));
@@ -207,6 +206,10 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
     ::kill(init.pid, SIGKILL);
     ::waitpid(init.pid, nullptr, 0);
   });
+  // Limits only now: moat-init may have been born in the group, and until its execve it is
+  // borrowing our memory while we wait, so it should not be throttled there. Until it reads
+  // its configuration it does nothing.
+  if (!(spec.limits == Limits{})) MOAT_TRY_VOID(cgroups_->ApplyToNewGroup(spec.id, spec.limits));
   MOAT_TRY_VOID(SendControlMessage(init.setup_socket.get(), SetupConfigToJson(config)));
   MOAT_TRY_VOID_CTX(AwaitReady(init, user, id_base), "set up session '" + spec.id + "'");
   info.pid = init.pid;

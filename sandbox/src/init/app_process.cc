@@ -15,6 +15,9 @@
 namespace moat::sandbox::init {
 namespace {
 
+// Inside a wall our own seccomp filter refuses clone3 (ENOSYS): asked once, not at every launch.
+bool clone3_refused = false;
+
 std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   std::vector<char*> out;
   for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
@@ -107,7 +110,7 @@ Result<SpawnedApp> SpawnApplication(const AppSpawn& spawn) {
       if (::mkdirat(dir, spawn.cgroup_name.c_str(), 0755) != 0 && errno != EEXIST) {
         return FailErrno("create application cgroup", spawn.cgroup_name);
       }
-      if (i == spawn.cgroup2_index) {
+      if (i == spawn.cgroup2_index && !clone3_refused) {
         birth_group =
             UniqueFd(::openat(dir, spawn.cgroup_name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!birth_group) return FailErrno("open application cgroup", spawn.cgroup_name);
@@ -118,15 +121,17 @@ Result<SpawnedApp> SpawnApplication(const AppSpawn& spawn) {
   std::string cgroup2_move = spawn.cgroup_name + "/cgroup.procs";
   auto argv = CStrings(spawn.argv);
   auto envp = CStrings(spawn.env);
-  CloneResult child{-1, ENOSYS};
-  if (birth_group) child = ForkIntoCgroup(birth_group.get());
-  // Where the kernel cannot start it in its group, the child moves there itself.
-  int born_in = child.Unsupported() ? -1 : spawn.cgroup2_index;
-  if (child.Unsupported()) {
-    child.pid = ::fork();
-    child.error = errno;
+  CloneResult child;
+  if (birth_group) {
+    child = ForkIntoCgroup(birth_group.get());
+    clone3_refused = child.pid < 0 && child.error == ENOSYS;
   }
-  if (child.pid < 0) return FailErrno(born_in >= 0 ? "clone3" : "fork", spawn.argv[0], child.error);
+  // Where the kernel did not start it in its group, the child moves there itself.
+  int born_in = child.pid >= 0 ? spawn.cgroup2_index : -1;
+  if (child.pid < 0) {
+    child.pid = ::fork();
+    if (child.pid < 0) return FailErrno("fork", spawn.argv[0]);
+  }
   if (child.pid == 0) {
     ExecChild(spawn, argv.data(), envp.data(), spawn.tty ? pty_name.c_str() : nullptr,
               self_move.c_str(), cgroup2_move.c_str(), born_in, report_write.get());
