@@ -1,11 +1,13 @@
 // Mount-table and namespace attacks: chroot and pivot_root, new mounts (tmpfs, proc, cgroup),
-// the cgroup v1 release_agent (CVE-2022-0492), unmasking /proc, and new or foreign namespaces.
+// the cgroup v1 release_agent (CVE-2022-0492), unmasking /proc, new or foreign namespaces, and
+// clone3 (namespaces or another cgroup behind a pointer seccomp cannot read).
 // A wall grants no CAP_SYS_ADMIN and its seccomp policy denies these calls; every attack that
 // could change a mount table first moves into a private mount namespace, so that a bare-host
 // run (where these succeed, as they must for the probe to prove it can see an escape) leaves
 // the host's mounts alone.
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -212,6 +214,59 @@ Outcome CloneNewuser(const Facts&) {
   return Escaped("clone(CLONE_NEWUSER) created a child in a new user namespace");
 }
 
+// clone3 takes its flags behind a pointer that seccomp cannot read, so the session's filter
+// must refuse the call whole (ENOSYS, which sends libc back to clone): otherwise a session could
+// make namespaces through it, or be born in another cgroup.
+long Clone3(uint64_t flags, int cgroup_fd) {
+  struct clone_args args {};
+  args.flags = flags;
+  args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0) args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  return syscall(SYS_clone3, &args, sizeof(args));
+}
+
+Outcome Clone3Newuser(const Facts&) {
+  long pid = Clone3(CLONE_NEWUSER, -1);
+  if (pid == 0) _exit(0);
+  if (pid < 0) return Blocked(Failed("clone3(CLONE_NEWUSER)", errno));
+  waitpid(static_cast<pid_t>(pid), nullptr, 0);
+  return Escaped("clone3(CLONE_NEWUSER) created a child in a new user namespace");
+}
+
+// A child born in a cgroup the session does not own would leave its limits behind.
+Outcome Clone3IntoCgroup(const Facts&) {
+  std::string own = ReadFile("/proc/self/cgroup").data;
+  std::vector<std::string> lost;
+  for (const char* dir : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/pids"}) {
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      lost.push_back(std::string(dir) + ": open " + ErrName(errno));
+      continue;
+    }
+    int hold[2];
+    if (pipe2(hold, O_CLOEXEC) != 0) return Blocked(Failed("pipe2", errno));
+    long pid = Clone3(CLONE_INTO_CGROUP, fd);
+    if (pid == 0) {
+      char byte;
+      close(hold[1]);
+      (void)!read(hold[0], &byte, 1);  // until the parent has looked
+      _exit(0);
+    }
+    int err = errno;
+    close(fd);
+    std::string born = pid > 0 ? ReadFile("/proc/" + std::to_string(pid) + "/cgroup").data : "";
+    close(hold[1]);
+    close(hold[0]);
+    if (pid > 0) waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    if (pid > 0 && born != own) {
+      return Escaped(std::string("clone3(CLONE_INTO_CGROUP) started a child in ") + dir + ": " +
+                     born);
+    }
+    lost.push_back(std::string(dir) + ": " + (pid > 0 ? "born in our own group" : ErrName(err)));
+  }
+  return Blocked("clone3(CLONE_INTO_CGROUP) " + Join(lost, "; "));
+}
+
 Outcome SetnsInto(const std::string& proc_dir) {
   std::vector<std::string> won, lost;
   for (const char* ns : {"mnt", "pid", "net", "uts", "ipc", "cgroup", "user", "time"}) {
@@ -253,6 +308,8 @@ constexpr Attack kAttacks[] = {
     {"unshare-namespaces", UnshareNamespaces},
     {"unshare-userns", UnshareUserns},
     {"clone-newuser", CloneNewuser},
+    {"clone3-newuser", Clone3Newuser},
+    {"clone3-into-cgroup", Clone3IntoCgroup},
     {"setns-init", SetnsInit},
     {"setns-host-sentinel", SetnsHostSentinel},
 };
