@@ -48,12 +48,24 @@ moat_clone3_on_stack:
 static_assert(SYS_clone3 == 435 && SYS_exit == 60, "x86-64 system call numbers");
 #endif
 
-CloneResult ForkIntoCgroup(int cgroup_fd) {
+namespace {
+
+struct clone_args ArgsFor(uint64_t flags, int cgroup_fd) {
   struct clone_args args;
   std::memset(&args, 0, sizeof(args));
-  args.flags = CLONE_INTO_CGROUP;
+  args.flags = flags;
   args.exit_signal = SIGCHLD;
-  args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
+  return args;
+}
+
+}  // namespace
+
+CloneResult ForkIntoCgroup(int cgroup_fd) {
+  struct clone_args args = ArgsFor(0, cgroup_fd);
   // No stack given: the child goes on on a copy of ours, as after fork().
   long rc = ::syscall(SYS_clone3, &args, sizeof(args));
   if (rc < 0) return {-1, errno};
@@ -63,14 +75,10 @@ CloneResult ForkIntoCgroup(int cgroup_fd) {
 CloneResult CloneOnStack(uint64_t flags, int cgroup_fd, char* stack, size_t stack_size,
                          int (*fn)(void*), void* arg, int* pidfd) {
 #if defined(__x86_64__)
-  struct clone_args args;
-  std::memset(&args, 0, sizeof(args));
-  args.flags = flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+  struct clone_args args = ArgsFor(flags, cgroup_fd);
   args.pidfd = reinterpret_cast<uint64_t>(pidfd);
-  args.exit_signal = SIGCHLD;
   args.stack = reinterpret_cast<uint64_t>(stack);
   args.stack_size = stack_size;
-  if (cgroup_fd >= 0) args.cgroup = static_cast<uint64_t>(cgroup_fd);
   long rc = moat_clone3_on_stack(&args, sizeof(args), fn, arg);
   if (rc < 0) return {-1, static_cast<int>(-rc)};
   return {static_cast<pid_t>(rc), 0};

@@ -29,6 +29,17 @@ Status JoinSessionGroup(const SetupConfig& c, const std::string& dir) {
   return WriteCgroupFile(dir + "/cgroup.procs", "0");
 }
 
+// The controllers applications get limits of, among those `dir` (a cgroup2 group) offers.
+std::vector<const char*> ControllersToDelegate(const std::string& dir) {
+  std::vector<const char*> delegated;
+  if (auto available = moat::text::ReadFile(dir + "/cgroup.controllers")) {
+    for (const char* controller : {"cpu", "memory", "pids", "io"}) {
+      if (available->find(controller) != std::string::npos) delegated.push_back(controller);
+    }
+  }
+  return delegated;
+}
+
 // The session's group becomes the root of its cgroup namespace (join, then unshare), so that
 // moat-init can later move applications into sub-groups. On v2, where the group hands
 // controllers to its children, moat-init first moves to an "init" leaf: a group with processes
@@ -41,15 +52,9 @@ Result<std::vector<UniqueFd>> JoinCgroups(const SetupConfig& c) {
   if (::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("unshare", "CLONE_NEWCGROUP");
   std::vector<UniqueFd> dir_fds;
   for (const auto& dir : c.cgroup_dirs) {
+    // Only a cgroup2 group can hand controllers to sub-groups (v1 dirs lack the file).
     std::vector<const char*> delegated;
-    // Only a cgroup2 group can hand controllers to sub-groups (v1 dirs lack this file).
-    auto available = dir == c.cgroup2_dir ? moat::text::ReadFile(dir + "/cgroup.controllers")
-                                          : Result<std::string>(std::string());
-    if (available) {
-      for (const char* controller : {"cpu", "memory", "pids", "io"}) {
-        if (available->find(controller) != std::string::npos) delegated.push_back(controller);
-      }
-    }
+    if (dir == c.cgroup2_dir) delegated = ControllersToDelegate(dir);
     if (!delegated.empty()) {
       MOAT_TRY_VOID(MakeDirs(dir + "/init"));
       MOAT_TRY_VOID(WriteCgroupFile(dir + "/init/cgroup.procs", "0"));

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -43,10 +44,10 @@ Supervisor::Supervisor(SetupConfig config, UniqueFd listener, std::vector<Unique
     : config_(std::move(config)),
       listener_(std::move(listener)),
       cgroup_dirs_(std::move(cgroup_dirs)) {
-  for (int i = 0; i < static_cast<int>(config_.cgroup_dirs.size()); ++i) {
-    if (!config_.cgroup2_dir.empty() && config_.cgroup_dirs[i] == config_.cgroup2_dir) {
-      cgroup2_index_ = i;
-    }
+  const auto& dirs = config_.cgroup_dirs;
+  auto cgroup2 = std::find(dirs.begin(), dirs.end(), config_.cgroup2_dir);
+  if (!config_.cgroup2_dir.empty() && cgroup2 != dirs.end()) {
+    cgroup2_index_ = static_cast<int>(cgroup2 - dirs.begin());
   }
 }
 
