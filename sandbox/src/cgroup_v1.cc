@@ -147,7 +147,15 @@ class CgroupV1 final : public CgroupDriverBase {
     return unified_is_cgroup2_ ? Path(kCgroup2Hierarchy, group) : "";
   }
 
+  // No controller in the cgroup2 mount, so no rule against processes in the session group.
+  std::string InitDirectory(const std::string& group) const override {
+    return Cgroup2Directory(group);
+  }
+
   std::string SelfMoveFile() const override { return "tasks"; }
+
+  // v1 controllers reach every sub-group; the cgroup2 mount here has none to hand down.
+  Status HandControllersDown(const std::string&) override { return {}; }
 
   Status Delegate(const std::string& group, uid_t uid, gid_t gid) override {
     for (const auto& dir : Directories(group)) {

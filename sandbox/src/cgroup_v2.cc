@@ -14,6 +14,8 @@
 namespace moat::sandbox {
 namespace {
 
+constexpr const char* kInitLeaf = "init";
+
 class CgroupV2 final : public CgroupDriverBase {
  public:
   explicit CgroupV2(CgroupOptions options) : options_(std::move(options)) {}
@@ -21,7 +23,9 @@ class CgroupV2 final : public CgroupDriverBase {
   std::string Version() const override { return "v2"; }
 
   Status Create(const std::string& group) override {
-    MOAT_TRY_VOID_CTX(MakeDirs(Path(group)), "create cgroup '" + group + "'");
+    // The leaf too: made here, moat-init can be started in it (clone_into_cgroup.h) rather
+    // than move there itself by cgroup.procs.
+    MOAT_TRY_VOID_CTX(MakeDirs(InitDirectory(group)), "create cgroup '" + group + "'");
     MOAT_TRY_VOID_CTX(EnableControllersDownTo(group), "create cgroup '" + group + "'");
     return {};
   }
@@ -82,7 +86,16 @@ class CgroupV2 final : public CgroupDriverBase {
 
   std::string Cgroup2Directory(const std::string& group) const override { return Path(group); }
 
+  std::string InitDirectory(const std::string& group) const override {
+    return Path(group) + "/" + kInitLeaf;
+  }
+
   std::string SelfMoveFile() const override { return "cgroup.procs"; }
+
+  Status HandControllersDown(const std::string& group) override {
+    MOAT_TRY_VOID_CTX(EnableControllers(Path(group)), "hand controllers down in '" + group + "'");
+    return {};
+  }
 
   Status Delegate(const std::string& group, uid_t uid, gid_t gid) override {
     std::string dir = Path(group);

@@ -4,12 +4,16 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/sched.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <string>
+
+#include "cgroup_namespace.h"
+#include "moat/common/text.h"
 
 namespace moat::sandbox {
 namespace {
@@ -37,6 +41,7 @@ class ScratchCgroup2 {
     if (!path_.empty()) ::rmdir(path_.c_str());
   }
   int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
   std::string line() const { return "0::/" + name_ + "\n"; }
 
  private:
@@ -126,6 +131,42 @@ TEST(CloneIntoCgroup, ABadGroupFdFailsWithItsErrno) {
   EXPECT_LT(child.pid, 0);
   EXPECT_EQ(child.error, EBADF) << std::strerror(child.error);
   if (child.pid > 0) ::waitpid(child.pid, nullptr, 0);
+}
+
+// moat-init's namespace on v2: made by a helper born in the session group, which is empty
+// again afterwards (so it may hand controllers down), and a process born in the `init` leaf
+// that joins the namespace sees the group as its root.
+TEST(CgroupNamespace, MadeInTheGroupRootsTheViewThereAndLeavesTheGroupEmpty) {
+  ScratchCgroup2 group;
+  if (group.fd() < 0) GTEST_SKIP() << "needs root and a cgroup2 mount";
+  std::string leaf = group.path() + "/init";
+  ASSERT_EQ(::mkdir(leaf.c_str(), 0755), 0) << std::strerror(errno);
+  struct RemoveLeaf {
+    std::string path;
+    ~RemoveLeaf() { ::rmdir(path.c_str()); }
+  } remove_leaf{leaf};
+  auto made = MakeCgroupNamespaceIn(group.fd(), group.path());
+  if (!made && made.error().code() == std::error_code(ENOSYS, std::generic_category())) {
+    GTEST_SKIP() << "no clone3 with CLONE_INTO_CGROUP here";
+  }
+  ASSERT_TRUE(made) << made.error().message();
+  EXPECT_EQ(moat::text::ReadFile(group.path() + "/cgroup.procs").value_or("?"), "");
+
+  int leaf_fd = ::open(leaf.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(leaf_fd, 0) << std::strerror(errno);
+  CloneResult child = ForkIntoCgroup(leaf_fd);
+  ::close(leaf_fd);
+  ASSERT_GT(child.pid, -1) << std::strerror(child.error);
+  if (child.pid == 0) {
+    if (::setns(made->get(), CLONE_NEWCGROUP) != 0) ::_exit(2);
+    char text[4096];
+    ReadOwnCgroups(text);
+    ::_exit(std::strstr(text, "0::/init\n") != nullptr ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child.pid, &status, 0), child.pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "1: the child does not see itself in /init; 2: setns failed";
 }
 
 }  // namespace

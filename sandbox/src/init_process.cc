@@ -24,6 +24,7 @@ struct ChildPlan {
   const char* const* argv;
   const char* const* envp;
   int sources[3];  // setup socket, seccomp program, /dev/null
+  int cgroup_namespace = -1;
 };
 
 int ExecInit(void* arg) {
@@ -44,6 +45,9 @@ int ExecInit(void* arg) {
   // A session of its own: no controlling terminal of the host's, and no SIGHUP or SIGINT
   // when the terminal that started a detached session closes.
   if (::setsid() < 0) ::_exit(126);
+  if (plan.cgroup_namespace >= 0 && ::setns(plan.cgroup_namespace, CLONE_NEWCGROUP) != 0) {
+    ::_exit(126);
+  }
   // Only fds 0-4 may enter the wall: whatever the caller (a daemon with sockets of its own)
   // forgot to mark close-on-exec is closed here.
   if (::syscall(SYS_close_range, kSeccompProgramFd + 1, ~0U, 0) != 0) ::_exit(126);
@@ -53,7 +57,8 @@ int ExecInit(void* arg) {
 
 }  // namespace
 
-Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd, int cgroup_fd) {
+Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd, int cgroup_fd,
+                                     int cgroup_namespace_fd) {
   if (::access(init_path.c_str(), X_OK) != 0) return FailErrno("find moat-init", init_path);
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
@@ -67,7 +72,11 @@ Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_f
   // host's paths are none of its business.
   const char* argv[] = {"moat-init", nullptr};
   const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
-  ChildPlan plan{init_path.c_str(), argv, envp, {theirs.get(), seccomp_fd, dev_null.get()}};
+  ChildPlan plan{init_path.c_str(),
+                 argv,
+                 envp,
+                 {theirs.get(), seccomp_fd, dev_null.get()},
+                 cgroup_namespace_fd};
   // CLONE_VM | CLONE_VFORK, as posix_spawn does: the child borrows our memory until its
   // execve instead of copying our page tables only to drop them again. In a large caller
   // (the agent, the library benchmark) that copy cost more than the rest of the child's work.
@@ -88,12 +97,15 @@ Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_f
     child = CloneOnStack(kFlags, cgroup_fd, stack.get(), kChildStackBytes, ExecInit, &plan, &pidfd);
     born_in_cgroup = child.pid > 0;
   }
-  if (!born_in_cgroup) {
+  if (!born_in_cgroup && cgroup_namespace_fd < 0) {
     child.pid = ::clone(ExecInit, stack.get() + kChildStackBytes, kFlags | SIGCHLD, &plan, &pidfd);
     child.error = errno;
   }
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &ours_before, nullptr, sizeof(ours_before));
-  if (child.pid < 0) return FailErrno("clone", "session namespaces", child.error);
+  if (child.pid < 0) {
+    return FailErrno(cgroup_namespace_fd < 0 ? "clone" : "clone3", "session namespaces",
+                     child.error);
+  }
   InitProcess process;
   process.pid = child.pid;
   process.born_in_cgroup = born_in_cgroup;

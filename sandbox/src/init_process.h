@@ -22,8 +22,10 @@ struct InitProcess {
 // socket on fd 3, the seccomp program on fd 4 and /dev/null as stdio. The user and cgroup
 // namespaces come later, from moat-init itself, once its mounts are built. With `cgroup_fd`
 // >= 0 (a cgroup2 group's directory) moat-init starts in that group where the kernel can.
+// With `cgroup_namespace_fd` >= 0 it also starts in that cgroup namespace, and must be born
+// in the group: it could not enter it by cgroup.procs from outside the namespace's root.
 Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd,
-                                     int cgroup_fd = -1);
+                                     int cgroup_fd = -1, int cgroup_namespace_fd = -1);
 
 // Waits up to `timeout_ms` for the process behind `pidfd` to exit. True when it did.
 bool WaitForExit(int pidfd, int timeout_ms);

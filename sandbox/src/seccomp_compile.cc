@@ -158,7 +158,7 @@ Status AddRestrictionRules(scmp_filter_ctx ctx, int nr, const ArgRestriction& r)
   return Fail(InvalidArgument("unknown restriction kind"));
 }
 
-Status AddRestrictions(scmp_filter_ctx ctx, const Policy& policy) {
+Status AddRestrictions(scmp_filter_ctx ctx, const Policy& policy, SeccompAudience audience) {
   for (const ArgRestriction& r : policy.restrictions) {
     const std::string context = "restriction '" + std::string(r.name) + "'";
     const int nr = seccomp::ResolveSyscall(r.syscall);
@@ -167,6 +167,10 @@ Status AddRestrictions(scmp_filter_ctx ctx, const Policy& policy) {
       // ENOSYS, not EPERM, or glibc never falls back to clone), so refuse to build.
       return Fail(InvalidArgument(context + ": libseccomp does not know syscall '" +
                                   std::string(r.syscall) + "'; try a newer libseccomp"));
+    }
+    if (r.supervisor_exempt && audience == SeccompAudience::kSupervisor) {
+      MOAT_TRY_VOID_CTX(AddRule(ctx, SCMP_ACT_ALLOW, nr, r.syscall), context);
+      continue;
     }
     MOAT_TRY_VOID_CTX(AddRestrictionRules(ctx, nr, r), context);
   }
@@ -202,7 +206,7 @@ Result<SeccompProgram> ExportBpf(scmp_filter_ctx ctx) {
 
 }  // namespace
 
-Result<SeccompProgram> CompileSeccompProfile(const std::string& profile) {
+Result<SeccompProgram> CompileSeccompProfile(const std::string& profile, SeccompAudience audience) {
   const Policy* policy = seccomp::FindPolicy(profile);
   if (policy == nullptr) {
     std::string known;
@@ -216,20 +220,24 @@ Result<SeccompProgram> CompileSeccompProfile(const std::string& profile) {
   const std::string context = "compile seccomp profile '" + profile + "'";
   MOAT_TRY_CTX(Filter filter, NewFilter(*policy), context);
   MOAT_TRY_VOID_CTX(AddAllowedSets(filter.get(), *policy), context);
-  MOAT_TRY_VOID_CTX(AddRestrictions(filter.get(), *policy), context);
+  MOAT_TRY_VOID_CTX(AddRestrictions(filter.get(), *policy, audience), context);
   MOAT_TRY_CTX(SeccompProgram program, ExportBpf(filter.get()), context);
   return program;
 }
 
-Result<const SeccompProgram*> CachedSeccompProfile(const std::string& profile) {
+Result<const SeccompProgram*> CachedSeccompProfile(const std::string& profile,
+                                                   SeccompAudience audience) {
   // Leaked on purpose: pointers handed out stay valid until exit, whatever destructs first.
   static std::mutex& mutex = *new std::mutex;
-  static auto& cache = *new std::map<std::string, std::unique_ptr<const SeccompProgram>>;
+  using Key = std::pair<std::string, SeccompAudience>;
+  static auto& cache = *new std::map<Key, std::unique_ptr<const SeccompProgram>>;
   std::lock_guard lock(mutex);
-  if (auto it = cache.find(profile); it != cache.end()) return it->second.get();
-  MOAT_TRY(SeccompProgram program, CompileSeccompProfile(profile));  // failures are not cached
+  Key key{profile, audience};
+  if (auto it = cache.find(key); it != cache.end()) return it->second.get();
+  // Failures are not cached.
+  MOAT_TRY(SeccompProgram program, CompileSeccompProfile(profile, audience));
   auto inserted =
-      cache.emplace(profile, std::make_unique<const SeccompProgram>(std::move(program))).first;
+      cache.emplace(key, std::make_unique<const SeccompProgram>(std::move(program))).first;
   return inserted->second.get();
 }
 

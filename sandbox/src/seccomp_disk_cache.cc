@@ -34,17 +34,19 @@ std::string BinaryKey() {
 
 }  // namespace
 
-Result<SeccompProgram> LoadSeccompProgram(const std::string& cache_dir,
-                                          const std::string& profile) {
+Result<SeccompProgram> LoadSeccompProgram(const std::string& cache_dir, const std::string& profile,
+                                          SeccompAudience audience) {
   std::string key = BinaryKey();
-  std::string path = cache_dir + "/" + profile + "-" + key + ".bpf";
+  std::string path = cache_dir + "/" + profile +
+                     (audience == SeccompAudience::kSupervisor ? "-supervisor-" : "-") + key +
+                     ".bpf";
   if (!key.empty()) {
     if (auto text = moat::text::ReadFile(path);
         text && !text->empty() && text->size() % sizeof(struct sock_filter) == 0) {
       return SeccompProgram{std::vector<uint8_t>(text->begin(), text->end())};
     }
   }
-  MOAT_TRY(const SeccompProgram* program, CachedSeccompProfile(profile));
+  MOAT_TRY(const SeccompProgram* program, CachedSeccompProfile(profile, audience));
   if (!key.empty() && MakeDirs(cache_dir, 0700)) {
     // Best effort: a failed write only means the next run compiles again.
     std::string temp = path + "." + std::to_string(::getpid());

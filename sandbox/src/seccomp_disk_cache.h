@@ -10,6 +10,7 @@
 
 namespace moat::sandbox {
 
-Result<SeccompProgram> LoadSeccompProgram(const std::string& cache_dir, const std::string& profile);
+Result<SeccompProgram> LoadSeccompProgram(const std::string& cache_dir, const std::string& profile,
+                                          SeccompAudience audience);
 
 }  // namespace moat::sandbox

@@ -176,7 +176,9 @@ constexpr ArgRestriction kRestrictions[] = {
      .syscall = "clone3",
      .kind = RestrictionKind::kFailWithErrno,
      .errno_value = ENOSYS,
-     .reason = "flags sit behind a pointer seccomp cannot read; ENOSYS makes libc use clone"},
+     .reason = "flags sit behind a pointer seccomp cannot read; ENOSYS makes libc use clone",
+     // moat-init starts applications right in their cgroup2 groups (CLONE_INTO_CGROUP).
+     .supervisor_exempt = true},
     {.name = "kDenyTerminalInjectionIoctls",
      .syscall = "ioctl",
      .kind = RestrictionKind::kAllowUnlessLow32In,

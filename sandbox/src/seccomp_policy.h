@@ -40,6 +40,10 @@ struct ArgRestriction {
   std::span<const uint64_t> values = {};
   int errno_value = 0;
   std::string_view reason;
+  // Left out of moat-init's own program (SeccompAudience::kSupervisor), which lets the call
+  // through; every application adds it back before exec (InstallApplicationFilter). Only
+  // kFailWithErrno on clone3 may be so: that filter knows nothing else.
+  bool supervisor_exempt = false;
 };
 
 struct Policy {

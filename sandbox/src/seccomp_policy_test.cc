@@ -484,6 +484,50 @@ TEST(SeccompCompile, CachedProfileIsCompiledOnce) {
   EXPECT_EQ((*first)->bpf.size() % 8, 0u);
 }
 
+// moat-init's program lets clone3 through (it starts applications in their cgroup2 groups
+// with it) and keeps every other rule; the filter each application adds refuses clone3 again.
+TEST(SeccompSupervisorProgram, LetsOnlyClone3ThroughAndApplicationsLoseItAgain) {
+  const auto supervisor = CachedSeccompProfile("default", SeccompAudience::kSupervisor);
+  ASSERT_TRUE(supervisor) << supervisor.error().message();
+  ASSERT_NE(*supervisor, DefaultProgram());
+  const SeccompProgram* program = *supervisor;
+  constexpr int kClone3Refused = 1, kNamespaceAllowed = 2, kUnshareAllowed = 3, kStillAllowed = 4;
+  const Outcome outcome = RunInChild(
+      [program] {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            InstallSeccompProgram(program->bpf.data(), program->bpf.size()) != 0) {
+          return kExitSetupFailed;
+        }
+        // A zero size is EINVAL from the kernel itself: the call got through.
+        if (ErrnoOf(syscall(__NR_clone3, nullptr, 0)) != EINVAL) return kClone3Refused;
+        if (ErrnoOf(CloneWith(CLONE_NEWUSER)) != EPERM) return kNamespaceAllowed;
+        if (ErrnoOf(unshare(CLONE_NEWNS)) != EPERM) return kUnshareAllowed;
+        if (InstallApplicationFilter() != 0) return kExitSetupFailed;
+        if (ErrnoOf(Clone3(CLONE_NEWUSER)) != ENOSYS) return kStillAllowed;
+        if (ErrnoOf(syscall(__NR_clone3, nullptr, 0)) != ENOSYS) return kStillAllowed;
+        // ...and the rest of the program still holds under the added filter.
+        if (ErrnoOf(CloneWith(CLONE_NEWUSER)) != EPERM) return kNamespaceAllowed;
+        return 0;
+      },
+      /*filtered=*/false);
+  EXPECT_TRUE(outcome.exited) << Describe(outcome);
+  EXPECT_EQ(outcome.code, 0) << "1: clone3 refused, 2: a namespace clone allowed, 3: unshare "
+                                "allowed, 4: clone3 allowed after the application filter";
+}
+
+// InstallApplicationFilter adds back exactly what kSupervisor leaves out; it knows one rule.
+TEST(SeccompPolicy, OnlyClone3sEnosysIsLeftToTheApplicationFilter) {
+  int exempt = 0;
+  for (const seccomp::ArgRestriction& r : DefaultPolicy().restrictions) {
+    if (!r.supervisor_exempt) continue;
+    ++exempt;
+    EXPECT_EQ(r.syscall, "clone3") << r.name;
+    EXPECT_EQ(r.kind, seccomp::RestrictionKind::kFailWithErrno) << r.name;
+    EXPECT_EQ(r.errno_value, ENOSYS) << r.name;
+  }
+  EXPECT_EQ(exempt, 1);
+}
+
 TEST(SeccompCompile, InstallRejectsMalformedPrograms) {
   const uint8_t bytes[12] = {};
   EXPECT_EQ(InstallSeccompProgram(nullptr, 8), -EINVAL);

@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "cgroup_files.h"
+#include "cgroup_namespace.h"
 #include "host_dirs.h"
 #include "id_map.h"
 #include "init_process.h"
@@ -65,6 +66,21 @@ Status WriteIdMaps(pid_t pid, const UserIdentity& user, uint32_t base) {
   kept_groups.insert(kept_groups.end(), user.device_groups.begin(), user.device_groups.end());
   MOAT_TRY_VOID(WriteCgroupFile(proc + "/gid_map", FormatIdMap(kept_groups, base)));
   return {};
+}
+
+// On pure v2 the host makes moat-init's cgroup namespace (cgroup_namespace.h), so that neither
+// moat-init's entry into its leaf nor the session group's handing down of controllers waits
+// for the kernel's global lock. No fd: moat-init does both itself, the old way (hybrid and v1
+// hosts, where it moves itself through v1 `tasks` anyway; hosts that refuse clone3).
+Result<UniqueFd> CgroupNamespaceForInit(const SetupConfig& c) {
+  bool pure_v2 = c.cgroup_dirs.size() == 1 && c.cgroup_dirs[0] == c.cgroup2_dir &&
+                 c.cgroup_session_only_dirs.empty() && c.cgroup2_init_dir != c.cgroup2_dir;
+  if (!pure_v2) return UniqueFd();
+  UniqueFd group(::open(c.cgroup2_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!group) return FailErrno("open", c.cgroup2_dir);
+  auto made = MakeCgroupNamespaceIn(group.get(), c.cgroup2_dir);
+  if (!made) return UniqueFd();
+  return std::move(*made);
 }
 
 // Serves moat-init's set-up requests until it reports ready or failed.
@@ -137,7 +153,9 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
     }
     user.device_groups.push_back(node.st_gid);
   }
-  MOAT_TRY(auto program, LoadSeccompProgram(options_.run_dir + "/seccomp", spec.seccomp_profile));
+  // moat-init's own; applications get the rest of the profile from it (SeccompAudience).
+  MOAT_TRY(auto program, LoadSeccompProgram(options_.run_dir + "/seccomp", spec.seccomp_profile,
+                                            SeccompAudience::kSupervisor));
 
   std::string dir = SessionDir(spec.id);
   if (::mkdir(dir.c_str(), 0700) != 0) {
@@ -194,14 +212,20 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   config.env = spec.env;
 
   config.cgroup2_dir = cgroups_->Cgroup2Directory(spec.id);
+  config.cgroup2_init_dir = cgroups_->InitDirectory(spec.id);
   config.cgroup_self_move_file = cgroups_->SelfMoveFile();
   UniqueFd birth_group;
-  if (!config.cgroup2_dir.empty()) {
-    birth_group = UniqueFd(::open(config.cgroup2_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!birth_group) return FailErrno("open", config.cgroup2_dir);
+  if (!config.cgroup2_init_dir.empty()) {
+    birth_group =
+        UniqueFd(::open(config.cgroup2_init_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!birth_group) return FailErrno("open", config.cgroup2_init_dir);
   }
-  MOAT_TRY(auto init, StartInitProcess(options_.init_path, seccomp_fd.get(), birth_group.get()));
-  config.born_in_cgroup2_dir = init.born_in_cgroup;
+  MOAT_TRY(UniqueFd cgroup_namespace, CgroupNamespaceForInit(config));
+  if (cgroup_namespace) MOAT_TRY_VOID(cgroups_->HandControllersDown(spec.id));
+  MOAT_TRY(auto init, StartInitProcess(options_.init_path, seccomp_fd.get(), birth_group.get(),
+                                       cgroup_namespace.get()));
+  config.born_in_cgroup2_init_dir = init.born_in_cgroup;
+  config.cgroup_namespace_made = bool(cgroup_namespace);
   ScopeGuard kill_init([&] {
     ::kill(init.pid, SIGKILL);
     ::waitpid(init.pid, nullptr, 0);

@@ -25,7 +25,9 @@ nlohmann::json SetupConfigToJson(const SetupConfig& config) {
           {"cgroup_dirs", config.cgroup_dirs},
           {"cgroup_session_only_dirs", config.cgroup_session_only_dirs},
           {"cgroup2_dir", config.cgroup2_dir},
-          {"born_in_cgroup2_dir", config.born_in_cgroup2_dir},
+          {"cgroup2_init_dir", config.cgroup2_init_dir},
+          {"born_in_cgroup2_init_dir", config.born_in_cgroup2_init_dir},
+          {"cgroup_namespace_made", config.cgroup_namespace_made},
           {"cgroup_self_move_file", config.cgroup_self_move_file},
           {"hidden_paths", config.hidden_paths},
           {"devices", config.devices},
@@ -57,7 +59,15 @@ Result<SetupConfig> SetupConfigFromJson(const nlohmann::json& json) {
     config.cgroup_session_only_dirs =
         json.at("cgroup_session_only_dirs").get<std::vector<std::string>>();
     config.cgroup2_dir = json.value("cgroup2_dir", std::string());
-    config.born_in_cgroup2_dir = json.value("born_in_cgroup2_dir", false);
+    config.cgroup2_init_dir = json.value("cgroup2_init_dir", std::string());
+    config.born_in_cgroup2_init_dir = json.value("born_in_cgroup2_init_dir", false);
+    config.cgroup_namespace_made = json.value("cgroup_namespace_made", false);
+    // moat-init creates its cgroup namespace at cgroup2_dir and lives in this one.
+    if (config.cgroup2_init_dir != config.cgroup2_dir &&
+        !config.cgroup2_init_dir.starts_with(config.cgroup2_dir + "/")) {
+      return Fail(InvalidArgument("cgroup2_init_dir '" + config.cgroup2_init_dir +
+                                  "' is not cgroup2_dir '" + config.cgroup2_dir + "' or below it"));
+    }
     config.cgroup_self_move_file = json.value("cgroup_self_move_file", std::string("cgroup.procs"));
     if (config.cgroup_self_move_file != "cgroup.procs" && config.cgroup_self_move_file != "tasks") {
       return Fail(

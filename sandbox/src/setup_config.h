@@ -29,9 +29,16 @@ struct SetupConfig {
   // Hierarchies where moat-init and every application stay in the session group itself.
   std::vector<std::string> cgroup_session_only_dirs;
   // The one of those in a cgroup2 hierarchy, if any: processes enter it only by cgroup.procs
-  // or by being started in it; moat-init was, when `born_in_cgroup2_dir`.
+  // or by being started in it.
   std::string cgroup2_dir;
-  bool born_in_cgroup2_dir = false;
+  // Where moat-init lives in that hierarchy (CgroupDriver::InitDirectory): cgroup2_dir itself,
+  // or a leaf below it when cgroup2_dir hands controllers down. moat-init was started there
+  // when `born_in_cgroup2_init_dir`.
+  std::string cgroup2_init_dir;
+  bool born_in_cgroup2_init_dir = false;
+  // The host made our cgroup namespace at cgroup2_dir, started us in it and had cgroup2_dir
+  // hand controllers down (pure v2; cgroup_namespace.h): nothing is left to do in cgroups.
+  bool cgroup_namespace_made = false;
   // What a process writes "0" to, to move itself into its group in the other hierarchies
   // (CgroupDriver::SelfMoveFile).
   std::string cgroup_self_move_file = "cgroup.procs";

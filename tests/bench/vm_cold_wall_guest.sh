@@ -1,30 +1,36 @@
 #!/bin/bash
-# Guest half of vm_cold_wall.sh: rebuilds the build machines' hybrid cgroup layout on a kernel
-# as booted (no favordynmods), then times `moat-sandbox run -- /bin/true` from each build in
-# turn, with a pause before every run (cold) and back to back.
-#   vm_cold_wall_guest.sh RUNS DIR...   (each DIR holds moat-sandbox and moat-init)
+# Guest half of vm_cold_wall.sh: on a kernel as booted (no favordynmods), rebuilds the build
+# machines' hybrid cgroup layout (LAYOUT hybrid) or keeps the guest's pure cgroup v2 (v2), then
+# times `moat-sandbox run -- /bin/true` from each build in turn, with a pause before every run
+# (cold) and back to back.
+#   vm_cold_wall_guest.sh RUNS LAYOUT DIR...   (each DIR holds moat-sandbox and moat-init)
 set -u
 runs="$1"
-shift
+layout="$2"
+shift 2
 
-# Free the controllers from the guest's cgroup2 root, then mount them as v1 hierarchies and the
-# controller-less cgroup2 at unified, as on the hosts. memory stays busy on cgroup2 (kernel
-# memory is charged there already) and is left out; Moat skips a missing hierarchy.
-echo 0 >/sys/fs/cgroup/cgroup.procs
-for pid in $(cat /sys/fs/cgroup/init.scope/cgroup.procs 2>/dev/null); do
-  echo "$pid" >/sys/fs/cgroup/cgroup.procs 2>/dev/null
-done
-rmdir /sys/fs/cgroup/init.scope 2>/dev/null
-echo "-cpu -memory -pids -io" >/sys/fs/cgroup/cgroup.subtree_control
-umount -l /sys/fs/cgroup
-mount -t tmpfs cgroup /sys/fs/cgroup
-for controller in cpu cpuacct pids freezer blkio; do
-  mkdir "/sys/fs/cgroup/$controller"
-  mount -t cgroup -o "$controller" cgroup "/sys/fs/cgroup/$controller" ||
-    { echo "vm_cold_wall: cannot mount $controller"; exit 1; }
-done
-mkdir /sys/fs/cgroup/unified
-mount -t cgroup2 none /sys/fs/cgroup/unified
+make_hybrid_layout() {
+  # Free the controllers from the guest's cgroup2 root, then mount them as v1 hierarchies and the
+  # controller-less cgroup2 at unified, as on the hosts. memory stays busy on cgroup2 (kernel
+  # memory is charged there already) and is left out; Moat skips a missing hierarchy.
+  echo 0 >/sys/fs/cgroup/cgroup.procs
+  for pid in $(cat /sys/fs/cgroup/init.scope/cgroup.procs 2>/dev/null); do
+    echo "$pid" >/sys/fs/cgroup/cgroup.procs 2>/dev/null
+  done
+  rmdir /sys/fs/cgroup/init.scope 2>/dev/null
+  echo "-cpu -memory -pids -io" >/sys/fs/cgroup/cgroup.subtree_control
+  umount -l /sys/fs/cgroup
+  mount -t tmpfs cgroup /sys/fs/cgroup
+  for controller in cpu cpuacct pids freezer blkio; do
+    mkdir "/sys/fs/cgroup/$controller"
+    mount -t cgroup -o "$controller" cgroup "/sys/fs/cgroup/$controller" ||
+      { echo "vm_cold_wall: cannot mount $controller"; exit 1; }
+  done
+  mkdir /sys/fs/cgroup/unified
+  mount -t cgroup2 none /sys/fs/cgroup/unified
+}
+
+[[ "$layout" == hybrid ]] && make_hybrid_layout
 useradd -m moat-bench >/dev/null 2>&1 || true
 
 times=$(mktemp)

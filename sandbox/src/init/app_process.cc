@@ -11,11 +11,12 @@
 #include <cstdlib>
 
 #include "../clone_into_cgroup.h"
+#include "moat/sandbox/seccomp_policy.h"
 
 namespace moat::sandbox::init {
 namespace {
 
-// Inside a wall our own seccomp filter refuses clone3 (ENOSYS): asked once, not at every launch.
+// Where the kernel or a filter refuses clone3 (ENOSYS): asked once, not at every launch.
 bool clone3_refused = false;
 
 std::vector<char*> CStrings(const std::vector<std::string>& strings) {
@@ -73,6 +74,9 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   if (spawn.confine != nullptr) {
     if (int err = ConfineApplication(*spawn.confine); err != 0) die(err);
   }
+  // Our own filter lets clone3 through (SeccompAudience::kSupervisor); the application's
+  // refuses it, as the profile does.
+  if (int rc = InstallApplicationFilter(); rc != 0) die(-rc);
   if (spawn.no_huge_pages && ::prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) die(errno);
   if (!spawn.cwd.empty() && ::chdir(spawn.cwd.c_str()) != 0 && ::chdir("/") != 0) die(errno);
   ::execvpe(argv[0], argv, envp);

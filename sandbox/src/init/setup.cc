@@ -25,8 +25,24 @@ namespace {
 // cgroup2 group we were born (clone_into_cgroup.h): neither waits for the kernel's global lock.
 Status JoinSessionGroup(const SetupConfig& c, const std::string& dir) {
   if (dir != c.cgroup2_dir) return WriteCgroupFile(dir + "/" + c.cgroup_self_move_file, "0");
-  if (c.born_in_cgroup2_dir) return {};
+  if (c.born_in_cgroup2_init_dir) return {};
   return WriteCgroupFile(dir + "/cgroup.procs", "0");
+}
+
+// Roots our cgroup namespace at the session groups (join, then unshare), leaving us in them,
+// or on v2 in the session group's `init` leaf (CgroupDriver::InitDirectory). Unless the host
+// did it without cgroup.procs writes (SetupConfig::cgroup_namespace_made), each of those here
+// in a cgroup2 group waits for the kernel's global lock.
+Status EnterCgroupNamespace(const SetupConfig& c) {
+  bool in_leaf = c.cgroup2_init_dir != c.cgroup2_dir;
+  for (const auto& dir : c.cgroup_dirs) {
+    if (!in_leaf || dir != c.cgroup2_dir) MOAT_TRY_VOID(JoinSessionGroup(c, dir));
+  }
+  for (const auto& dir : c.cgroup_session_only_dirs) MOAT_TRY_VOID(JoinSessionGroup(c, dir));
+  if (in_leaf) MOAT_TRY_VOID(WriteCgroupFile(c.cgroup2_dir + "/cgroup.procs", "0"));
+  if (::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("unshare", "CLONE_NEWCGROUP");
+  if (in_leaf) MOAT_TRY_VOID(WriteCgroupFile(c.cgroup2_init_dir + "/cgroup.procs", "0"));
+  return {};
 }
 
 // The controllers applications get limits of, among those `dir` (a cgroup2 group) offers.
@@ -40,24 +56,20 @@ std::vector<const char*> ControllersToDelegate(const std::string& dir) {
   return delegated;
 }
 
-// The session's group becomes the root of its cgroup namespace (join, then unshare), so that
-// moat-init can later move applications into sub-groups. On v2, where the group hands
-// controllers to its children, moat-init first moves to an "init" leaf: a group with processes
-// of its own may not do that (the no-internal-processes rule). v1 has no such rule, nor has a
-// v2 hierarchy without controllers (a hybrid host's), so moat-init stays in the session group
-// there: three fewer cgroup operations per hierarchy and wall (docs/performance.md).
+// The session's group becomes the root of its cgroup namespace, so that moat-init can later
+// move applications into sub-groups. On v2, where the group hands controllers to its children,
+// moat-init lives in an "init" leaf: a group with processes of its own may not do that (the
+// no-internal-processes rule). v1 has no such rule, nor has a v2 hierarchy without
+// controllers (a hybrid host's), so moat-init stays in the session group there: fewer cgroup
+// operations per hierarchy and wall (docs/performance.md).
 Result<std::vector<UniqueFd>> JoinCgroups(const SetupConfig& c) {
-  for (const auto& dir : c.cgroup_dirs) MOAT_TRY_VOID(JoinSessionGroup(c, dir));
-  for (const auto& dir : c.cgroup_session_only_dirs) MOAT_TRY_VOID(JoinSessionGroup(c, dir));
-  if (::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("unshare", "CLONE_NEWCGROUP");
+  if (!c.cgroup_namespace_made) MOAT_TRY_VOID(EnterCgroupNamespace(c));
   std::vector<UniqueFd> dir_fds;
   for (const auto& dir : c.cgroup_dirs) {
-    // Only a cgroup2 group can hand controllers to sub-groups (v1 dirs lack the file).
+    // Only a cgroup2 group with moat-init in a leaf hands controllers to sub-groups.
     std::vector<const char*> delegated;
-    if (dir == c.cgroup2_dir) delegated = ControllersToDelegate(dir);
-    if (!delegated.empty()) {
-      MOAT_TRY_VOID(MakeDirs(dir + "/init"));
-      MOAT_TRY_VOID(WriteCgroupFile(dir + "/init/cgroup.procs", "0"));
+    if (dir == c.cgroup2_dir && c.cgroup2_init_dir != dir && !c.cgroup_namespace_made) {
+      delegated = ControllersToDelegate(dir);
     }
     for (const char* controller : delegated) {
       MOAT_TRY_VOID(

@@ -110,6 +110,13 @@ class CgroupDriver {
   // started right in their group there (clone_into_cgroup.h). The hybrid layout's is its
   // controller-less cgroup2 mount.
   virtual std::string Cgroup2Directory(const std::string& group) const = 0;
+  // Where in that hierarchy moat-init lives ("" when there is none): the group itself, or
+  // on v2, where the group hands controllers down and so may hold no process of its own, the
+  // leaf Create made for it. moat-init is started right there.
+  virtual std::string InitDirectory(const std::string& group) const = 0;
+  // On v2, lets the group's sub-groups have every controller it has. Only while no process is
+  // in the group or below it: then the kernel's global lock is not taken.
+  virtual Status HandControllersDown(const std::string& group) = 0;
   // The file a single-threaded process writes "0" to, to move itself into a group of the
   // other hierarchies. v1's "tasks" moves one thread without the kernel's global lock, which
   // a cgroup.procs write takes and which costs a grace period after a pause.

@@ -1,0 +1,61 @@
+#include "cgroup_namespace.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "clone_into_cgroup.h"
+
+namespace moat::sandbox {
+namespace {
+
+struct Helper {
+  int namespace_fd = -1;
+};
+
+// Runs in the helper, which shares our memory and fd table until it exits: system calls only.
+int CreateNamespace(void* arg) {
+  if (::unshare(CLONE_NEWCGROUP) != 0) return errno;
+  int fd = ::open("/proc/thread-self/ns/cgroup", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  static_cast<Helper*>(arg)->namespace_fd = fd;
+  return 0;
+}
+
+}  // namespace
+
+Result<UniqueFd> MakeCgroupNamespaceIn(int cgroup_fd, const std::string& group_path) {
+  Helper helper;
+  constexpr size_t kStackBytes = 16 * 1024;
+  auto stack = std::make_unique<char[]>(kStackBytes);
+  // As in StartInitProcess: none of our signal handlers may run in a child sharing our memory.
+  uint64_t all = ~uint64_t{0}, ours = 0;
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &ours, sizeof(all));
+  CloneResult child = CloneOnStack(CLONE_VM | CLONE_VFORK | CLONE_FILES, cgroup_fd, stack.get(),
+                                   kStackBytes, CreateNamespace, &helper, nullptr);
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &ours, nullptr, sizeof(ours));
+  if (child.pid < 0) return FailErrno("clone3", "namespace helper in " + group_path, child.error);
+  UniqueFd namespace_fd(helper.namespace_fd);
+  // Reaped, not only gone from vfork: until it has fully exited it is a process of the group,
+  // which then may not hand controllers down. ECHILD: a caller ignoring SIGCHLD reaped it.
+  int status = 0;
+  pid_t reaped;
+  do {
+    reaped = ::waitpid(child.pid, &status, 0);
+  } while (reaped < 0 && errno == EINTR);
+  if (reaped < 0 && errno != ECHILD) return FailErrno("waitpid", "namespace helper");
+  if (!namespace_fd) {
+    int err =
+        reaped > 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : ECHILD;
+    return FailErrno("unshare", "CLONE_NEWCGROUP in " + group_path, err);
+  }
+  return namespace_fd;
+}
+
+}  // namespace moat::sandbox
