@@ -188,6 +188,10 @@ TEST_F(ResourceControl, InitAndApplicationsSitInTheirGroupsInEveryHierarchy) {
   if (Exists("/sys/fs/cgroup/cgroup.subtree_control")) {
     EXPECT_EQ(init_groups[""], session + "/init");
     EXPECT_EQ(app_groups[""], session + "/app-1");
+    // Inside, the session's group is the root: the cgroup namespace the host made for
+    // moat-init (cgroup_namespace.h) holds its applications too.
+    EXPECT_EQ(sandbox_.Exec(id, "cat /proc/self/cgroup").out, "0::/app-2\n");
+    EXPECT_EQ(sandbox_.Exec(id, "cat /proc/1/cgroup").out, "0::/init\n");
   } else {
     int v1_hierarchies = 0;
     for (const char* controller : {"cpu", "cpuacct", "memory", "pids", "freezer", "blkio"}) {
