@@ -53,7 +53,7 @@ Result<UniqueFd> MakeCgroupNamespaceIn(int cgroup_fd, const std::string& group_p
   if (!namespace_fd) {
     int err =
         reaped > 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : ECHILD;
-    return FailErrno("unshare", "CLONE_NEWCGROUP in " + group_path, err);
+    return FailErrno("unshare or open", "CLONE_NEWCGROUP in " + group_path, err);
   }
   return namespace_fd;
 }

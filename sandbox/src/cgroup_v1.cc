@@ -130,11 +130,11 @@ class CgroupV1 final : public CgroupDriverBase {
 
   // v1 blk-throttle rules apply only to the group's own processes, and a removed sub-group's
   // IO counts vanish from its parent: sessions stay whole in blkio.
-  // The controller-less cgroup2 hierarchy gives only PSI figures, and an application could
-  // enter a sub-group there only by cgroup.procs (the session's seccomp filter, which moat-init
-  // runs under too, refuses clone3): the kernel's global lock, 12-16 ms after a pause
-  // (clone_into_cgroup.h), for every application started. Sessions stay whole there too: PSI
-  // per session, not per application.
+  // The controller-less cgroup2 hierarchy gives only PSI figures. Session 7 made sessions
+  // whole there too (PSI per session, not per application) when applications could enter a
+  // sub-group only by cgroup.procs, the kernel's global lock (clone_into_cgroup.h). moat-init
+  // may now start them there with clone3 (SeccompAudience); per-application groups here would
+  // cost a mkdir and an rmdir per application and are not back yet.
   std::vector<std::string> SessionOnlyDirectories(const std::string& group) const override {
     std::vector<std::string> dirs;
     for (const char* hierarchy : {kFlatHierarchy, kCgroup2Hierarchy}) {

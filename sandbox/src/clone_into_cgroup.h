@@ -17,9 +17,8 @@ namespace moat::sandbox {
 
 // The result of a clone attempt: a pid, or the errno that stopped it. Callers fall back to
 // clone()/fork() and a cgroup.procs write on any failure: clone3 can be missing (before 5.7,
-// another architecture), refused by a container's seccomp profile (ENOSYS or EPERM; inside a
-// wall, Moat's own filter), or refuse a group that cgroup.procs would take. The old way then
-// reports the error that matters.
+// another architecture), refused by a container's seccomp profile (ENOSYS or EPERM), or refuse
+// a group that cgroup.procs would take. The old way then reports the error that matters.
 struct CloneResult {
   pid_t pid = -1;
   int error = 0;

@@ -29,6 +29,10 @@ struct ChildPlan {
 
 int ExecInit(void* arg) {
   const auto& plan = *static_cast<const ChildPlan*>(arg);
+  // First: its fd may be one of those the dup2s below overwrite.
+  if (plan.cgroup_namespace >= 0 && ::setns(plan.cgroup_namespace, CLONE_NEWCGROUP) != 0) {
+    ::_exit(126);
+  }
   // Move the sources above the targets first so that no dup2 clobbers a later source.
   int moved[3];
   for (int i = 0; i < 3; ++i) {
@@ -45,9 +49,6 @@ int ExecInit(void* arg) {
   // A session of its own: no controlling terminal of the host's, and no SIGHUP or SIGINT
   // when the terminal that started a detached session closes.
   if (::setsid() < 0) ::_exit(126);
-  if (plan.cgroup_namespace >= 0 && ::setns(plan.cgroup_namespace, CLONE_NEWCGROUP) != 0) {
-    ::_exit(126);
-  }
   // Only fds 0-4 may enter the wall: whatever the caller (a daemon with sockets of its own)
   // forgot to mark close-on-exec is closed here.
   if (::syscall(SYS_close_range, kSeccompProgramFd + 1, ~0U, 0) != 0) ::_exit(126);
@@ -60,6 +61,9 @@ int ExecInit(void* arg) {
 Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd, int cgroup_fd,
                                      int cgroup_namespace_fd) {
   if (::access(init_path.c_str(), X_OK) != 0) return FailErrno("find moat-init", init_path);
+  if (cgroup_namespace_fd >= 0 && cgroup_fd < 0) {
+    return Fail(InvalidArgument("a cgroup namespace for moat-init needs the group to start in"));
+  }
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return FailErrno("socketpair", "setup socket");

@@ -19,11 +19,12 @@ struct InitProcess {
 };
 
 // clone() into new mount, pid, uts, ipc and net namespaces and exec moat-init with the setup
-// socket on fd 3, the seccomp program on fd 4 and /dev/null as stdio. The user and cgroup
-// namespaces come later, from moat-init itself, once its mounts are built. With `cgroup_fd`
-// >= 0 (a cgroup2 group's directory) moat-init starts in that group where the kernel can.
-// With `cgroup_namespace_fd` >= 0 it also starts in that cgroup namespace, and must be born
-// in the group: it could not enter it by cgroup.procs from outside the namespace's root.
+// socket on fd 3, the seccomp program on fd 4 and /dev/null as stdio. The user namespace
+// comes later, from moat-init itself, once its mounts are built; so does the cgroup one,
+// unless given. With `cgroup_fd` >= 0 (a cgroup2 group's directory) moat-init starts in that
+// group where the kernel can. With `cgroup_namespace_fd` >= 0 (cgroup_namespace.h; needs
+// `cgroup_fd`) it also starts in that cgroup namespace, and must be born in the group: it could
+// not enter it by cgroup.procs from outside the namespace's root.
 Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_fd,
                                      int cgroup_fd = -1, int cgroup_namespace_fd = -1);
 

@@ -226,6 +226,11 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
                                        cgroup_namespace.get()));
   config.born_in_cgroup2_init_dir = init.born_in_cgroup;
   config.cgroup_namespace_made = bool(cgroup_namespace);
+  if (!config.cgroup2_init_dir.empty()) {
+    bool pure_v2 = config.cgroup2_init_dir != config.cgroup2_dir;
+    info.cgroup_entry =
+        init.born_in_cgroup && (!pure_v2 || config.cgroup_namespace_made) ? "born" : "moved";
+  }
   ScopeGuard kill_init([&] {
     ::kill(init.pid, SIGKILL);
     ::waitpid(init.pid, nullptr, 0);

@@ -21,7 +21,8 @@ Status WriteSessionState(const std::string& path, const SessionInfo& info) {
                          {"host_id_base", info.host_id_base},
                          {"created_unix", info.created_unix},
                          {"control_socket", info.control_socket},
-                         {"cgroup", info.cgroup}};
+                         {"cgroup", info.cgroup},
+                         {"cgroup_entry", info.cgroup_entry}};
   std::string text = json.dump(2) + "\n";
   std::string temp = path + ".tmp";
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
@@ -49,6 +50,7 @@ Result<SessionInfo> ReadSessionState(const std::string& path) {
     info.created_unix = json.at("created_unix").get<int64_t>();
     info.control_socket = json.at("control_socket").get<std::string>();
     info.cgroup = json.at("cgroup").get<std::string>();
+    info.cgroup_entry = json.value("cgroup_entry", std::string());
     return info;
   } catch (const nlohmann::json::exception& e) {
     return Fail(InvalidArgument("session state '" + path + "' is corrupt: " + e.what()));

@@ -62,6 +62,10 @@ Result<SetupConfig> SetupConfigFromJson(const nlohmann::json& json) {
     config.cgroup2_init_dir = json.value("cgroup2_init_dir", std::string());
     config.born_in_cgroup2_init_dir = json.value("born_in_cgroup2_init_dir", false);
     config.cgroup_namespace_made = json.value("cgroup_namespace_made", false);
+    if (config.cgroup_namespace_made && !config.born_in_cgroup2_init_dir) {
+      // moat-init would sit outside its namespace's root, where it cannot move in.
+      return Fail(InvalidArgument("cgroup_namespace_made without born_in_cgroup2_init_dir"));
+    }
     // moat-init creates its cgroup namespace at cgroup2_dir and lives in this one.
     if (config.cgroup2_init_dir != config.cgroup2_dir &&
         !config.cgroup2_init_dir.starts_with(config.cgroup2_dir + "/")) {

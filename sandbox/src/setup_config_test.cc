@@ -57,5 +57,14 @@ TEST(SetupConfig, InitDirOutsideTheSessionGroupIsRefused) {
   }
 }
 
+// A namespace made by the host holds moat-init only if it was born in its group.
+TEST(SetupConfig, HostMadeNamespaceWithoutBirthInTheGroupIsRefused) {
+  auto json = SetupConfigToJson(Example());
+  json["born_in_cgroup2_init_dir"] = false;
+  EXPECT_FALSE(SetupConfigFromJson(json));
+  json["cgroup_namespace_made"] = false;
+  EXPECT_TRUE(SetupConfigFromJson(json));
+}
+
 }  // namespace
 }  // namespace moat::sandbox

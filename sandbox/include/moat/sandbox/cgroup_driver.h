@@ -114,8 +114,8 @@ class CgroupDriver {
   // on v2, where the group hands controllers down and so may hold no process of its own, the
   // leaf Create made for it. moat-init is started right there.
   virtual std::string InitDirectory(const std::string& group) const = 0;
-  // On v2, lets the group's sub-groups have every controller it has. Only while no process is
-  // in the group or below it: then the kernel's global lock is not taken.
+  // On v2, lets the group's sub-groups have every controller it has. Called while no process
+  // is in the group or below it: then Linux 6.0 and later take no global lock for it.
   virtual Status HandControllersDown(const std::string& group) = 0;
   // The file a single-threaded process writes "0" to, to move itself into a group of the
   // other hierarchies. v1's "tasks" moves one thread without the kernel's global lock, which

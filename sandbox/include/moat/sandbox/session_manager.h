@@ -40,6 +40,10 @@ struct SessionInfo {
   bool running = false;
   std::string control_socket;
   std::string cgroup;  // relative group name
+  // How moat-init reached its cgroup2 group: "born" there (clone3; on v2 also in the cgroup
+  // namespace the host made), so without the kernel's global cgroup lock, or "moved" by
+  // cgroup.procs where clone3 failed; "" without a cgroup2 hierarchy.
+  std::string cgroup_entry;
 };
 
 class SessionManager {
