@@ -73,9 +73,10 @@ Status WriteIdMaps(pid_t pid, const UserIdentity& user, uint32_t base) {
 // for the kernel's global lock. No fd: moat-init does both itself, the old way (hybrid and v1
 // hosts, where it moves itself through v1 `tasks` anyway; hosts that refuse clone3).
 Result<UniqueFd> CgroupNamespaceForInit(const SetupConfig& c) {
-  bool pure_v2 = c.cgroup_dirs.size() == 1 && c.cgroup_dirs[0] == c.cgroup2_dir &&
-                 c.cgroup_session_only_dirs.empty() && c.cgroup2_init_dir != c.cgroup2_dir;
-  if (!pure_v2) return UniqueFd();
+  // The helper would root the v1 hierarchies' view at our own groups, not the session's.
+  bool only_cgroup2 = c.cgroup_dirs.size() == 1 && c.cgroup_dirs[0] == c.cgroup2_dir &&
+                      c.cgroup_session_only_dirs.empty();
+  if (!only_cgroup2 || c.cgroup2_init_dir == c.cgroup2_dir) return UniqueFd();
   UniqueFd group(::open(c.cgroup2_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!group) return FailErrno("open", c.cgroup2_dir);
   auto made = MakeCgroupNamespaceIn(group.get(), c.cgroup2_dir);
@@ -227,9 +228,10 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   config.born_in_cgroup2_init_dir = init.born_in_cgroup;
   config.cgroup_namespace_made = bool(cgroup_namespace);
   if (!config.cgroup2_init_dir.empty()) {
-    bool pure_v2 = config.cgroup2_init_dir != config.cgroup2_dir;
+    // In a leaf, moat-init born without the host's namespace still moves (EnterCgroupNamespace).
+    bool in_leaf = config.cgroup2_init_dir != config.cgroup2_dir;
     info.cgroup_entry =
-        init.born_in_cgroup && (!pure_v2 || config.cgroup_namespace_made) ? "born" : "moved";
+        init.born_in_cgroup && (!in_leaf || config.cgroup_namespace_made) ? "born" : "moved";
   }
   ScopeGuard kill_init([&] {
     ::kill(init.pid, SIGKILL);
