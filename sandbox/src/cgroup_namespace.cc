@@ -2,12 +2,9 @@
 
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdint>
 #include <memory>
 
 #include "clone_into_cgroup.h"
@@ -15,33 +12,30 @@
 namespace moat::sandbox {
 namespace {
 
-struct Helper {
-  int namespace_fd = -1;
-};
-
 // Runs in the helper, which shares our memory and fd table until it exits: system calls only.
+// `arg` is where the namespace's fd goes.
 int CreateNamespace(void* arg) {
   if (::unshare(CLONE_NEWCGROUP) != 0) return errno;
   int fd = ::open("/proc/thread-self/ns/cgroup", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno;
-  static_cast<Helper*>(arg)->namespace_fd = fd;
+  *static_cast<int*>(arg) = fd;
   return 0;
 }
 
 }  // namespace
 
 Result<UniqueFd> MakeCgroupNamespaceIn(int cgroup_fd, const std::string& group_path) {
-  Helper helper;
+  int made_fd = -1;
   constexpr size_t kStackBytes = 16 * 1024;
   auto stack = std::make_unique<char[]>(kStackBytes);
-  // As in StartInitProcess: none of our signal handlers may run in a child sharing our memory.
-  uint64_t all = ~uint64_t{0}, ours = 0;
-  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &ours, sizeof(all));
-  CloneResult child = CloneOnStack(CLONE_VM | CLONE_VFORK | CLONE_FILES, cgroup_fd, stack.get(),
-                                   kStackBytes, CreateNamespace, &helper, nullptr);
-  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &ours, nullptr, sizeof(ours));
+  CloneResult child;
+  {
+    AllSignalsBlocked blocked;
+    child = CloneOnStack(CLONE_VM | CLONE_VFORK | CLONE_FILES, cgroup_fd, stack.get(), kStackBytes,
+                         CreateNamespace, &made_fd, nullptr);
+  }
   if (child.pid < 0) return FailErrno("clone3", "namespace helper in " + group_path, child.error);
-  UniqueFd namespace_fd(helper.namespace_fd);
+  UniqueFd namespace_fd(made_fd);
   // Reaped, not only gone from vfork: until it has fully exited it is a process of the group,
   // which then may not hand controllers down. ECHILD: a caller ignoring SIGCHLD reaped it.
   int status = 0;

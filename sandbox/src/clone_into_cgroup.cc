@@ -64,6 +64,15 @@ struct clone_args ArgsFor(uint64_t flags, int cgroup_fd) {
 
 }  // namespace
 
+AllSignalsBlocked::AllSignalsBlocked() {
+  uint64_t all = ~uint64_t{0};
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &before_, sizeof(all));
+}
+
+AllSignalsBlocked::~AllSignalsBlocked() {
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &before_, nullptr, sizeof(before_));
+}
+
 CloneResult ForkIntoCgroup(int cgroup_fd) {
   struct clone_args args = ArgsFor(0, cgroup_fd);
   // No stack given: the child goes on on a copy of ours, as after fork().

@@ -29,6 +29,22 @@ struct CloneResult {
 // handlers, the child's cached thread id is its parent's).
 CloneResult ForkIntoCgroup(int cgroup_fd);
 
+// Every signal blocked while alive, as posix_spawn does around its clone: a child made with
+// CLONE_VM shares our memory, and one of our handlers run there would act on it as if it were
+// us. The raw call, because glibc's sigfillset leaves out the two signals it uses internally
+// (thread cancellation and setxid), which posix_spawn blocks too. The child starts with every
+// signal blocked.
+class AllSignalsBlocked {
+ public:
+  AllSignalsBlocked();
+  ~AllSignalsBlocked();
+  AllSignalsBlocked(const AllSignalsBlocked&) = delete;
+  AllSignalsBlocked& operator=(const AllSignalsBlocked&) = delete;
+
+ private:
+  uint64_t before_ = 0;
+};
+
 // clone3 with `flags` (no exit signal: the child's is SIGCHLD), the child running fn(arg) on
 // `stack` and exiting with its result, as glibc's clone() does; meant for CLONE_VM |
 // CLONE_VFORK, posix_spawn's way. With `cgroup_fd` >= 0 the child is born in that cgroup2 group.

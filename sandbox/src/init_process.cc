@@ -88,24 +88,24 @@ Result<InitProcess> StartInitProcess(const std::string& init_path, int seccomp_f
   std::unique_ptr<char[]> stack(new char[kChildStackBytes]);
   constexpr int kFlags = CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
                          CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
-  // Every signal blocked around the clone, as posix_spawn does: until its execve the child
-  // shares our memory, and one of our handlers run there would act on it as if it were us.
-  // The raw call, because glibc's sigfillset leaves out the two signals it uses internally
-  // (thread cancellation and setxid), which posix_spawn blocks too.
-  uint64_t all = ~uint64_t{0}, ours_before = 0;
-  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &ours_before, sizeof(all));
   int pidfd = -1;
   CloneResult child;
   bool born_in_cgroup = cgroup_fd >= 0;
-  if (born_in_cgroup) {
-    child = CloneOnStack(kFlags, cgroup_fd, stack.get(), kChildStackBytes, ExecInit, &plan, &pidfd);
-    born_in_cgroup = child.pid > 0;
+  {
+    // Until its execve the child shares our memory; signals stay blocked in it until
+    // moat-init's main unblocks them.
+    AllSignalsBlocked blocked;
+    if (born_in_cgroup) {
+      child =
+          CloneOnStack(kFlags, cgroup_fd, stack.get(), kChildStackBytes, ExecInit, &plan, &pidfd);
+      born_in_cgroup = child.pid > 0;
+    }
+    if (!born_in_cgroup && cgroup_namespace_fd < 0) {
+      child.pid =
+          ::clone(ExecInit, stack.get() + kChildStackBytes, kFlags | SIGCHLD, &plan, &pidfd);
+      child.error = errno;
+    }
   }
-  if (!born_in_cgroup && cgroup_namespace_fd < 0) {
-    child.pid = ::clone(ExecInit, stack.get() + kChildStackBytes, kFlags | SIGCHLD, &plan, &pidfd);
-    child.error = errno;
-  }
-  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &ours_before, nullptr, sizeof(ours_before));
   if (child.pid < 0) {
     return FailErrno(cgroup_namespace_fd < 0 ? "clone" : "clone3", "session namespaces",
                      child.error);

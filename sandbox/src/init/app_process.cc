@@ -71,12 +71,14 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
       if (::dup2(moved[fd], fd) < 0) die(errno);
     }
   }
+  // Confined (a VM guest's unfiltered moat-init), the application gets the whole profile.
+  // Otherwise it has our own program, which lets clone3 through (SeccompAudience::kSupervisor),
+  // and adds the refusal: a second filter only where needed, as each runs at every syscall.
   if (spawn.confine != nullptr) {
     if (int err = ConfineApplication(*spawn.confine); err != 0) die(err);
+  } else if (int rc = InstallApplicationFilter(); rc != 0) {
+    die(-rc);
   }
-  // Our own filter lets clone3 through (SeccompAudience::kSupervisor); the application's
-  // refuses it, as the profile does.
-  if (int rc = InstallApplicationFilter(); rc != 0) die(-rc);
   if (spawn.no_huge_pages && ::prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) die(errno);
   if (!spawn.cwd.empty() && ::chdir(spawn.cwd.c_str()) != 0 && ::chdir("/") != 0) die(errno);
   ::execvpe(argv[0], argv, envp);

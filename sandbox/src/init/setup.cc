@@ -29,22 +29,6 @@ Status JoinSessionGroup(const SetupConfig& c, const std::string& dir) {
   return WriteCgroupFile(dir + "/cgroup.procs", "0");
 }
 
-// Roots our cgroup namespace at the session groups (join, then unshare), leaving us in them,
-// or on v2 in the session group's `init` leaf (CgroupDriver::InitDirectory). Unless the host
-// did it without cgroup.procs writes (SetupConfig::cgroup_namespace_made), each of those here
-// in a cgroup2 group waits for the kernel's global lock.
-Status EnterCgroupNamespace(const SetupConfig& c) {
-  bool in_leaf = c.cgroup2_init_dir != c.cgroup2_dir;
-  for (const auto& dir : c.cgroup_dirs) {
-    if (!in_leaf || dir != c.cgroup2_dir) MOAT_TRY_VOID(JoinSessionGroup(c, dir));
-  }
-  for (const auto& dir : c.cgroup_session_only_dirs) MOAT_TRY_VOID(JoinSessionGroup(c, dir));
-  if (in_leaf) MOAT_TRY_VOID(WriteCgroupFile(c.cgroup2_dir + "/cgroup.procs", "0"));
-  if (::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("unshare", "CLONE_NEWCGROUP");
-  if (in_leaf) MOAT_TRY_VOID(WriteCgroupFile(c.cgroup2_init_dir + "/cgroup.procs", "0"));
-  return {};
-}
-
 // The controllers applications get limits of, among those `dir` (a cgroup2 group) offers.
 std::vector<const char*> ControllersToDelegate(const std::string& dir) {
   std::vector<const char*> delegated;
@@ -54,6 +38,28 @@ std::vector<const char*> ControllersToDelegate(const std::string& dir) {
     }
   }
   return delegated;
+}
+
+// Roots our cgroup namespace at the session groups (join, then unshare), leaving us in them,
+// or on v2 in the session group's `init` leaf (CgroupDriver::InitDirectory), from where the
+// group hands its controllers down. Unless the host did it without cgroup.procs writes
+// (SetupConfig::cgroup_namespace_made), each of those here in a cgroup2 group, and the
+// subtree_control writes with us below, wait for the kernel's global lock.
+Status EnterCgroupNamespace(const SetupConfig& c) {
+  bool in_leaf = c.cgroup2_init_dir != c.cgroup2_dir;
+  for (const auto& dir : c.cgroup_dirs) {
+    if (!in_leaf || dir != c.cgroup2_dir) MOAT_TRY_VOID(JoinSessionGroup(c, dir));
+  }
+  for (const auto& dir : c.cgroup_session_only_dirs) MOAT_TRY_VOID(JoinSessionGroup(c, dir));
+  if (in_leaf) MOAT_TRY_VOID(WriteCgroupFile(c.cgroup2_dir + "/cgroup.procs", "0"));
+  if (::unshare(CLONE_NEWCGROUP) != 0) return FailErrno("unshare", "CLONE_NEWCGROUP");
+  if (!in_leaf) return {};
+  MOAT_TRY_VOID(WriteCgroupFile(c.cgroup2_init_dir + "/cgroup.procs", "0"));
+  for (const char* controller : ControllersToDelegate(c.cgroup2_dir)) {
+    MOAT_TRY_VOID(
+        WriteCgroupFile(c.cgroup2_dir + "/cgroup.subtree_control", std::string("+") + controller));
+  }
+  return {};
 }
 
 // The session's group becomes the root of its cgroup namespace, so that moat-init can later
@@ -66,15 +72,6 @@ Result<std::vector<UniqueFd>> JoinCgroups(const SetupConfig& c) {
   if (!c.cgroup_namespace_made) MOAT_TRY_VOID(EnterCgroupNamespace(c));
   std::vector<UniqueFd> dir_fds;
   for (const auto& dir : c.cgroup_dirs) {
-    // Only a cgroup2 group with moat-init in a leaf hands controllers to sub-groups.
-    std::vector<const char*> delegated;
-    if (dir == c.cgroup2_dir && c.cgroup2_init_dir != dir && !c.cgroup_namespace_made) {
-      delegated = ControllersToDelegate(dir);
-    }
-    for (const char* controller : delegated) {
-      MOAT_TRY_VOID(
-          WriteCgroupFile(dir + "/cgroup.subtree_control", std::string("+") + controller));
-    }
     UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return FailErrno("open", dir);
     dir_fds.push_back(std::move(fd));
