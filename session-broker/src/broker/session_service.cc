@@ -29,6 +29,36 @@ std::string Detail(std::string_view key, std::string_view value) {
   return wire::Json{{key, value}}.dump();
 }
 
+// A create request with the policy's defaults filled in.
+struct CreatePlan {
+  std::string backend;
+  std::string geometry;
+  std::int64_t depth = 0;
+  wire::Json limits;  // the policy's default_limits with the request's over them
+  wire::SessionLimits typed_limits;
+};
+
+// Checks every value of the request, and of the policy defaults it falls back on.
+Result<CreatePlan> PlanCreate(const CreateSessionRequest& request,
+                              const db::EffectivePolicy& policy) {
+  CreatePlan plan;
+  plan.backend = request.backend.value_or(policy.backend);
+  if (plan.backend != "sandbox" && plan.backend != "vm") {
+    return Fail(InvalidArgument("backend must be 'sandbox' or 'vm', not '" + plan.backend + "'"));
+  }
+  if (!request.limits.is_object()) return Fail(InvalidArgument("'limits' must be an object"));
+  plan.geometry = request.geometry.value_or(policy.desktop_geometry);
+  plan.depth = request.depth.value_or(policy.desktop_depth);
+  MOAT_TRY_VOID(CheckDesktopGeometry(plan.geometry, "geometry"));
+  MOAT_TRY_VOID(CheckDesktopDepth(plan.depth, "depth"));
+  plan.limits = wire::Json::parse(policy.default_limits);
+  for (const auto& [key, value] : request.limits.items()) plan.limits[key] = value;
+  MOAT_TRY_CTX(plan.typed_limits, wire::SessionLimitsFromJson(plan.limits, "limits"),
+               "session limits");
+  MOAT_TRY_VOID(wire::CheckLimitRanges(plan.typed_limits));
+  return plan;
+}
+
 }  // namespace
 
 SessionService::SessionService(db::ConnectionPool& pool, AgentHub& agents, Events& events,
@@ -77,6 +107,11 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
   auto db = pool_.Acquire();
   MOAT_TRY(db::User user, db::UserStore(*db).Get(request.user));
   if (user.disabled) return Fail(db::Conflict("user '" + user.name + "' is disabled"));
+  MOAT_TRY(db::EffectivePolicy policy,
+           db::PolicyStore(*db).Effective(user.name, SystemGroups(user.name)));
+  // The whole request is checked before anything changes, even when a disconnected session
+  // is given back instead: a bad request is refused the same way whatever the user has.
+  MOAT_TRY(CreatePlan plan, PlanCreate(request, policy));
 
   // A user with a disconnected session gets it back instead of a new one.
   MOAT_TRY(auto disconnected,
@@ -86,23 +121,6 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
                                              actor, R"({"reason":"reconnect"})"));
     return CreatedSession{std::move(session), true};
   }
-
-  MOAT_TRY(db::EffectivePolicy policy,
-           db::PolicyStore(*db).Effective(user.name, SystemGroups(user.name)));
-  std::string backend = request.backend.value_or(policy.backend);
-  if (backend != "sandbox" && backend != "vm") {
-    return Fail(InvalidArgument("backend must be 'sandbox' or 'vm', not '" + backend + "'"));
-  }
-  if (!request.limits.is_object()) return Fail(InvalidArgument("'limits' must be an object"));
-  std::string geometry = request.geometry.value_or(policy.desktop_geometry);
-  std::int64_t depth = request.depth.value_or(policy.desktop_depth);
-  MOAT_TRY_VOID(CheckDesktopGeometry(geometry, "geometry"));
-  MOAT_TRY_VOID(CheckDesktopDepth(depth, "depth"));
-  wire::Json limits = wire::Json::parse(policy.default_limits);
-  for (const auto& [key, value] : request.limits.items()) limits[key] = value;
-  MOAT_TRY_CTX(wire::SessionLimits typed_limits, wire::SessionLimitsFromJson(limits, "limits"),
-               "session limits");
-  MOAT_TRY_VOID(wire::CheckLimitRanges(typed_limits));
 
   // Check and insert under one lock: two creates at once must not both pass the count or both
   // take a host's last slot. Held only until the row exists, not across the agent's work.
@@ -122,8 +140,10 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
 
   // Recorded as 'starting' and placed before the agent hears of it: a broker that dies now
   // leaves a row that reconciliation settles, never a wall nobody knows about.
-  db::NewSession row{
-      .user_id = user.id, .host_id = host->id, .backend = backend, .limits = limits.dump()};
+  db::NewSession row{.user_id = user.id,
+                     .host_id = host->id,
+                     .backend = plan.backend,
+                     .limits = plan.limits.dump()};
   MOAT_TRY(db::Session created, db::SessionStore(*db).Create(row, actor));
   placement.unlock();
   {
@@ -145,12 +165,12 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
   wire::SessionCreate spec;
   spec.session_id = created.id;
   spec.user = user.name;
-  spec.backend = backend == "vm" ? wire::Backend::kVm : wire::Backend::kSandbox;
-  spec.limits = typed_limits;
+  spec.backend = plan.backend == "vm" ? wire::Backend::kVm : wire::Backend::kSandbox;
+  spec.limits = plan.typed_limits;
   spec.desktop = request.desktop;
   if (request.desktop) {
-    spec.geometry = geometry;
-    spec.depth = static_cast<uint64_t>(depth);
+    spec.geometry = plan.geometry;
+    spec.depth = static_cast<uint64_t>(plan.depth);
   }
   auto reply = AgentCall(host->id, wire::MakeMessage(spec));
   if (!reply) {
