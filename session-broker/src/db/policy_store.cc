@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "moat/common/desktop_geometry.h"
+#include "moat/common/wire/messages.h"
 
 namespace moat::broker::db {
 namespace {
@@ -15,10 +16,6 @@ constexpr std::string_view kKeys[] = {
     "sessions_per_user", "idle_timeout_s", "disconnected_timeout_s",
     "max_lifetime_s",    "default_limits", "backend",
     "desktop_geometry",  "desktop_depth",  "display_takeover"};
-
-// The limit names of moat::sandbox's session spec.
-constexpr std::string_view kLimitKeys[] = {"cpu_percent", "cpu_weight", "memory_max", "memory_high",
-                                           "swap_max",    "pids_max",   "io_weight",  "io_devices"};
 
 constexpr std::pair<PolicyScope, std::string_view> kScopes[] = {
     {PolicyScope::kGlobal, "global"}, {PolicyScope::kGroup, "group"}, {PolicyScope::kUser, "user"}};
@@ -33,24 +30,17 @@ Status CheckInteger(std::string_view key, const Json& value, std::int64_t min, s
   return {};
 }
 
+// Read and range-checked as a create request's limits are (SessionService::Create): a default
+// that every create would refuse is refused here instead.
 Status CheckLimits(const Json& value) {
   if (!value.is_object()) {
     return Fail(
         InvalidArgument("policy 'default_limits' must be a JSON object, not " + value.dump()));
   }
-  for (const auto& [name, limit] : value.items()) {
-    if (std::find(std::begin(kLimitKeys), std::end(kLimitKeys), name) == std::end(kLimitKeys)) {
-      return Fail(InvalidArgument("policy 'default_limits' has unknown limit '" + name +
-                                  "'; known: cpu_percent, cpu_weight, memory_max, memory_high, "
-                                  "swap_max, pids_max, io_weight, io_devices"));
-    }
-    bool ok = name == "io_devices"
-                  ? limit.is_array()
-                  : (limit.is_number() && limit.get<double>() >= 0) || limit == "max";
-    if (!ok) {
-      return Fail(InvalidArgument("policy 'default_limits' limit '" + name + "' = " + limit.dump() +
-                                  " is not a non-negative number or \"max\""));
-    }
+  auto limits = wire::SessionLimitsFromJson(value, "default_limits");
+  if (!limits) return Fail(std::move(limits).error().Wrap("policy 'default_limits'"));
+  if (auto ranges = wire::CheckLimitRanges(*limits); !ranges) {
+    return Fail(std::move(ranges).error().Wrap("policy 'default_limits'"));
   }
   return {};
 }

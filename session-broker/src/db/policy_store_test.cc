@@ -36,11 +36,11 @@ TEST_F(PolicyStoreTest, UserOverGroupOverGlobal) {
   ASSERT_TRUE(Set(PolicyScope::kGlobal, "", "sessions_per_user", "3"));
   ASSERT_TRUE(Set(PolicyScope::kGlobal, "", "idle_timeout_s", "600"));
   ASSERT_TRUE(Set(PolicyScope::kGlobal, "", "default_limits",
-                  R"({"cpu_percent": 100, "memory_max": 1000})"));
+                  R"({"cpu_percent": 100, "memory_max": 1000000000})"));
   ASSERT_TRUE(Set(PolicyScope::kGroup, "devs", "sessions_per_user", "5"));
   ASSERT_TRUE(Set(PolicyScope::kGroup, "devs", "backend", R"("vm")"));
   ASSERT_TRUE(Set(PolicyScope::kGroup, "staff", "backend", R"("sandbox")"));
-  ASSERT_TRUE(Set(PolicyScope::kGroup, "devs", "default_limits", R"({"memory_max": 2000})"));
+  ASSERT_TRUE(Set(PolicyScope::kGroup, "devs", "default_limits", R"({"memory_max": 2000000000})"));
   ASSERT_TRUE(Set(PolicyScope::kUser, "alice", "sessions_per_user", "1"));
   ASSERT_TRUE(Set(PolicyScope::kUser, "alice", "default_limits", R"({"pids_max": 64})"));
 
@@ -53,13 +53,13 @@ TEST_F(PolicyStoreTest, UserOverGroupOverGlobal) {
   EXPECT_EQ(alice->sources.at("idle_timeout_s"), "global");
   EXPECT_EQ(alice->backend, "vm");  // the earlier group wins
   EXPECT_EQ(alice->sources.at("backend"), "group:devs");
-  EXPECT_EQ(alice->default_limits, R"({"cpu_percent":100,"memory_max":2000,"pids_max":64})");
+  EXPECT_EQ(alice->default_limits, R"({"cpu_percent":100,"memory_max":2000000000,"pids_max":64})");
 
   auto bob = store_->Effective("bob", std::vector<std::string>{"staff"});
   ASSERT_TRUE(bob);
   EXPECT_EQ(bob->sessions_per_user, 3);
   EXPECT_EQ(bob->backend, "sandbox");
-  EXPECT_EQ(bob->default_limits, R"({"cpu_percent":100,"memory_max":1000})");
+  EXPECT_EQ(bob->default_limits, R"({"cpu_percent":100,"memory_max":1000000000})");
 }
 
 TEST_F(PolicyStoreTest, BadKeysAndValuesAreRefusedAndChangeNothing) {
@@ -77,6 +77,27 @@ TEST_F(PolicyStoreTest, BadKeysAndValuesAreRefusedAndChangeNothing) {
   EXPECT_NE(error.error().message().find("unknown policy key 'colour'"), std::string::npos);
   EXPECT_EQ(CountRows("SELECT count(*) FROM policies"), 0);
   EXPECT_EQ(CountRows("SELECT count(*) FROM session_events"), 0);
+}
+
+// The ranges of a create request's limits: a default every create would refuse is refused.
+TEST_F(PolicyStoreTest, DefaultLimitsOutsideWhatACreateAcceptsAreRefused) {
+  for (const char* bad :
+       {R"({"cpu_weight": 0})", R"({"cpu_weight": 10001})", R"({"cpu_percent": 0.5})",
+        R"({"memory_max": 1000})", R"({"pids_max": 0})", R"({"io_weight": 0})",
+        R"({"io_weight": "max"})", R"({"pids_max": 1.5})", R"({"io_devices": [{"read_bps": 1}]})",
+        R"({"io_devices": [{"device": "8:0", "read_bps": 0}]})"}) {
+    SCOPED_TRACE(bad);
+    auto refused = Set(PolicyScope::kGlobal, "", "default_limits", bad);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), std::errc::invalid_argument);
+    EXPECT_NE(refused.error().message().find("default_limits"), std::string::npos)
+        << refused.error().message();
+  }
+  EXPECT_EQ(CountRows("SELECT count(*) FROM policies"), 0);
+  EXPECT_EQ(CountRows("SELECT count(*) FROM session_events"), 0);
+  EXPECT_TRUE(Set(PolicyScope::kGlobal, "", "default_limits",
+                  R"({"cpu_percent": "max", "cpu_weight": 1, "memory_max": 4194304,
+                      "pids_max": "max", "io_devices": [{"device": "8:0", "read_bps": 1}]})"));
 }
 
 TEST_F(PolicyStoreTest, ChangesAreAuditedWithOldAndNewValues) {
