@@ -115,7 +115,12 @@ Result<std::unique_ptr<VmBackend>> VmBackend::Open(VmBackendOptions options,
   }
   // The records: root's alone.
   std::string records = options.run_dir + "/vm";
-  if (::mkdir(records.c_str(), 0700) != 0 && errno != EEXIST) return FailErrno("mkdir", records);
+  std::error_code made;
+  std::filesystem::create_directories(std::filesystem::path(options.run_dir).parent_path(), made);
+  if (made) return FailErrno("mkdir", options.run_dir, made.value());
+  for (const std::string& dir : {options.run_dir, records}) {
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return FailErrno("mkdir", dir);
+  }
   if (::chmod(records.c_str(), 0700) != 0) return FailErrno("chmod", records);
   std::unique_ptr<VmBackend> backend(new VmBackend(std::move(options), std::move(*image), manager));
   backend->AdoptAll();

@@ -119,10 +119,8 @@ Result<std::unique_ptr<SessionManager>> SessionManager::Open(ManagerOptions opti
                       "moat-sandbox must run as root: it builds namespaces, mounts and cgroups"));
   }
   options.init_path = FindInitBinary(options.init_path);
-  for (const std::string& dir :
-       {options.run_dir, options.run_dir + "/sessions", options.id_lease_dir}) {
-    MOAT_TRY_VOID_CTX(MakeDirs(dir, 0700), "prepare run directory");
-  }
+  // The run directory is made by the first Create: a refused request, a list or a stop of
+  // an unknown id leaves nothing behind.
   MOAT_TRY(auto cgroups, CgroupDriver::Detect(options.cgroups));
   return std::unique_ptr<SessionManager>(
       new SessionManager(std::move(options), std::move(cgroups)));
@@ -153,6 +151,10 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
                                   "' is group root's: that group never enters a wall"));
     }
     user.device_groups.push_back(node.st_gid);
+  }
+  for (const std::string& dir :
+       {options_.run_dir, options_.run_dir + "/sessions", options_.id_lease_dir}) {
+    MOAT_TRY_VOID_CTX(MakeDirs(dir, 0700), "prepare run directory");
   }
   // moat-init's own; applications get the rest of the profile from it (SeccompAudience).
   MOAT_TRY(auto program, LoadSeccompProgram(options_.run_dir + "/seccomp", spec.seccomp_profile,
@@ -271,6 +273,7 @@ Result<std::vector<SessionInfo>> SessionManager::List() const {
   std::vector<SessionInfo> sessions;
   std::string root = options_.run_dir + "/sessions";
   DIR* dir = ::opendir(root.c_str());
+  if (dir == nullptr && errno == ENOENT) return sessions;  // no session was ever made here
   if (dir == nullptr) return FailErrno("opendir", root);
   while (struct dirent* entry = ::readdir(dir)) {
     if (entry->d_name[0] == '.') continue;

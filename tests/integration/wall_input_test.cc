@@ -24,10 +24,14 @@ class WallInput : public ::testing::Test {
     std::string id = UniqueId("bad");
     std::vector<std::string> full = {"run", "--id", id};
     full.insert(full.end(), args.begin(), args.end());
+    bool had_sessions_dir = Exists(sandbox_.run_dir() + "/sessions");
     auto r = sandbox_.Cli(full);
     EXPECT_EQ(r.exit_code, 125) << r.err;
     EXPECT_NE(r.err.find(message), std::string::npos) << "stderr: " << r.err;
     ExpectNothingCreated(id);
+    if (!had_sessions_dir) {
+      EXPECT_FALSE(Exists(sandbox_.run_dir() + "/sessions")) << "a refused run made the run dir";
+    }
   }
 
   ScratchRunDir run_dir_;
@@ -41,6 +45,35 @@ TEST_F(WallInput, BadFlagsAreRefused) {
   ExpectRefused({"--user", "moat-wall-a", "--upper-size", "lots", "--", "true"}, "size 'lots'");
   ExpectRefused({"--user", "moat-wall-a", "--env", "=x", "--", "true"}, "NAME=VALUE");
   ExpectRefused({"--user"}, "needs a value");
+  ExpectRefused({"--user", "moat-wall-a", "--spec"}, "'--spec' needs a value");
+  ExpectRefused({"--user", "moat-wall-a", "--cpu", "inf", "--", "true"}, "--cpu 'inf'");
+  ExpectRefused({"--user", "moat-wall-a", "--cpu", "nan", "--", "true"}, "--cpu 'nan'");
+  // The largest number would silently mean "max".
+  ExpectRefused({"--user", "moat-wall-a", "--pids", "18446744073709551615", "--", "true"},
+                "use 'max'");
+  ExpectRefused({"--user", "moat-wall-a", "--memory", "18446744073709551615", "--", "true"},
+                "use 'max'");
+  ExpectRefused({"--user", "moat-wall-a", "--seccomp-profile", "lax", "--", "true"},
+                "unknown seccomp profile 'lax'");
+}
+
+TEST_F(WallInput, HelpAfterACommandPrintsTheUsage) {
+  for (const char* command : {"run", "exec", "stop", "list", "set"}) {
+    auto r = sandbox_.Cli({command, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
+    EXPECT_NE(r.out.find("usage: moat-sandbox"), std::string::npos) << command;
+  }
+  EXPECT_FALSE(Exists(sandbox_.run_dir() + "/sessions"));
+}
+
+TEST_F(WallInput, AWorkingDirectoryThatIsNotThereIsAnErrorNotSlash) {
+  std::string id = sandbox_.Detach("moat-wall-a");
+  auto missing = sandbox_.Cli({"exec", id, "--cwd", "/no/such/dir", "--", "pwd"});
+  EXPECT_EQ(missing.exit_code, 127) << missing.out;
+  EXPECT_EQ(missing.out, "");
+  EXPECT_NE(missing.err.find("chdir '/no/such/dir'"), std::string::npos) << missing.err;
+  EXPECT_EQ(sandbox_.Cli({"exec", id, "--cwd", "/tmp", "--", "pwd"}).out, "/tmp\n");
+  sandbox_.Stop(id);
 }
 
 TEST_F(WallInput, BadUsersAreRefused) {
@@ -138,12 +171,25 @@ TEST_F(WallInput, ABindTargetThroughAUserPlantedSymlinkIsRefused) {
 }
 
 TEST_F(WallInput, UnknownSessionsGetAClearError) {
+  auto list = sandbox_.Cli({"list"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
   auto stop = sandbox_.Cli({"stop", "nope"});
   EXPECT_EQ(stop.exit_code, 125);
   EXPECT_NE(stop.err.find("no session 'nope'"), std::string::npos) << stop.err;
   auto bad = sandbox_.Cli({"stop", "../etc"});
   EXPECT_EQ(bad.exit_code, 125);
   EXPECT_NE(bad.err.find("invalid"), std::string::npos) << bad.err;
+  for (const char* grace : {"nan", "inf", "", "-1", "1e9"}) {
+    auto r = sandbox_.Cli({"stop", "nope", "--grace", grace});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_NE(r.err.find("must be 0..3600 seconds"), std::string::npos) << grace << ": " << r.err;
+  }
+  auto no_value = sandbox_.Cli({"exec", "nope", "--env"});
+  EXPECT_NE(no_value.err.find("'--env' needs a value"), std::string::npos) << no_value.err;
+  auto no_equals = sandbox_.Cli({"exec", "nope", "--env", "NOEQ", "--", "true"});
+  EXPECT_NE(no_equals.err.find("must be NAME=VALUE"), std::string::npos) << no_equals.err;
+  // Neither a list, nor a stop or exec of an unknown session, makes the run directory.
+  EXPECT_FALSE(Exists(sandbox_.run_dir() + "/sessions"));
 }
 
 }  // namespace

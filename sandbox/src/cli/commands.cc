@@ -1,10 +1,13 @@
 #include "commands.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "app_runner.h"
@@ -25,6 +28,34 @@ int ExitCodeOf(const Result<ExitStatus>& status) {
   }
   return status->ShellCode();
 }
+
+// The signals a terminal or a service manager stops us with. Held back while a wall is being
+// built, so that its rollback (or, once it stands, its stop) always runs; RunApplication then
+// forwards them to the application (a pending one included).
+class StopSignalsHeld {
+ public:
+  StopSignalsHeld() {
+    sigemptyset(&held_);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&held_, sig);
+    ::sigprocmask(SIG_BLOCK, &held_, &previous_);
+  }
+  ~StopSignalsHeld() { ::sigprocmask(SIG_SETMASK, &previous_, nullptr); }
+  StopSignalsHeld(const StopSignalsHeld&) = delete;
+  StopSignalsHeld& operator=(const StopSignalsHeld&) = delete;
+
+  // The first held signal that arrived, or 0.
+  int Pending() const {
+    sigset_t pending;
+    if (::sigpending(&pending) != 0) return 0;
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+      if (sigismember(&pending, sig) == 1) return sig;
+    }
+    return 0;
+  }
+
+ private:
+  sigset_t held_{}, previous_{};
+};
 
 }  // namespace
 
@@ -49,8 +80,16 @@ int CommandRun(const GlobalOptions& global, const std::vector<std::string>& args
   if (!options) return Report(options.error());
   auto manager = OpenManager(global);
   if (!manager) return Report(manager.error());
+  StopSignalsHeld held;
   auto session = (*manager)->Create(options->spec);
   if (!session) return Report(session.error());
+  if (int sig = held.Pending(); sig != 0 && (options->detach || !options->keep)) {
+    // Interrupted while the wall was built: take it down again rather than start CMD.
+    (void)(*manager)->Stop(session->id, std::chrono::seconds(1));
+    std::fprintf(stderr, "moat-sandbox: interrupted by signal %d; session '%s' stopped\n", sig,
+                 session->id.c_str());
+    return 128 + sig;
+  }
 
   RunRequest request;
   request.argv = options->command;
@@ -94,9 +133,18 @@ int CommandExec(const GlobalOptions& global, const std::vector<std::string>& arg
   request.tty = StdioIsTerminal();
   size_t i = 1;
   for (; i < args.size() && args[i] != "--"; ++i) {
-    if ((args[i] == "--env" || args[i] == "--cwd") && i + 1 < args.size()) {
-      (args[i] == "--env" ? request.env.emplace_back() : request.cwd) = args[i + 1];
-      ++i;
+    if (args[i] == "--env" || args[i] == "--cwd") {
+      if (i + 1 >= args.size() || args[i + 1] == "--") {
+        return Report(InvalidArgument("flag '" + args[i] + "' needs a value"));
+      }
+      const std::string& value = args[++i];
+      if (args[i - 1] == "--cwd") {
+        request.cwd = value;
+      } else if (auto eq = value.find('='); eq == std::string::npos || eq == 0) {
+        return Report(InvalidArgument("--env '" + value + "' must be NAME=VALUE"));
+      } else {
+        request.env.push_back(value);
+      }
     } else if (args[i] == "--tty" || args[i] == "--no-tty") {
       request.tty = args[i] == "--tty";
     } else {
@@ -143,10 +191,19 @@ int CommandList(const GlobalOptions& global, const std::vector<std::string>& arg
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
-  std::printf("%-20s %-16s %-8s %-10s %s\n", "ID", "USER", "PID", "STATE", "HOST-ID-BASE");
+  int id_width = 20;
+  for (const auto& s : *sessions) id_width = std::max(id_width, static_cast<int>(s.id.size()));
+  std::printf("%-*s %-16s %-8s %-10s %-20s %s\n", id_width, "ID", "USER", "PID", "STATE", "CREATED",
+              "HOST-ID-BASE");
   for (const auto& s : *sessions) {
-    std::printf("%-20s %-16s %-8d %-10s %u\n", s.id.c_str(), s.user.c_str(), s.pid,
-                s.running ? "running" : "ended", s.host_id_base);
+    char created[32] = "-";
+    std::time_t when = s.created_unix;
+    struct tm local {};
+    if (when > 0 && ::localtime_r(&when, &local) != nullptr) {
+      std::strftime(created, sizeof(created), "%Y-%m-%d %H:%M:%S", &local);
+    }
+    std::printf("%-*s %-16s %-8d %-10s %-20s %u\n", id_width, s.id.c_str(), s.user.c_str(), s.pid,
+                s.running ? "running" : "ended", created, s.host_id_base);
   }
   return 0;
 }
@@ -157,10 +214,14 @@ int CommandStop(const GlobalOptions& global, const std::vector<std::string>& arg
   }
   int grace_ms = 5000;
   for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--grace" && i + 1 < args.size()) {
+    if (args[i] == "--grace") {
+      if (i + 1 >= args.size()) return Report(InvalidArgument("flag '--grace' needs a value"));
       char* end = nullptr;
-      double seconds = std::strtod(args[++i].c_str(), &end);
-      if (*end != '\0' || seconds < 0 || seconds > 3600) {
+      const std::string& value = args[++i];
+      double seconds = std::strtod(value.c_str(), &end);
+      bool decimal = !value.empty() && value.find_first_not_of("0123456789.") == std::string::npos;
+      // Written so that NaN fails too.
+      if (!decimal || *end != '\0' || !(seconds >= 0 && seconds <= 3600)) {
         return Report(InvalidArgument("--grace '" + args[i] + "' must be 0..3600 seconds"));
       }
       grace_ms = static_cast<int>(seconds * 1000);

@@ -1,6 +1,7 @@
 #include "flags.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -47,8 +48,9 @@ Result<uint64_t> ParseSize(const std::string& text) {
     scale = 1ull << 30;
   else if (!suffix.empty())
     return Fail(InvalidArgument("size '" + text + "' has an unknown unit"));
-  if (errno == ERANGE || value > UINT64_MAX / scale) {
-    return Fail(InvalidArgument("size '" + text + "' is too large"));
+  // The largest value is the kernel's "max": that must be said, not reached by a large number.
+  if (errno == ERANGE || value >= UINT64_MAX / scale) {
+    return Fail(InvalidArgument("size '" + text + "' is too large (use 'max' for no limit)"));
   }
   return value * scale;
 }
@@ -63,6 +65,9 @@ Result<uint64_t> ParseCount(const std::string& flag, const std::string& text) {
   if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end != '\0' ||
       errno == ERANGE) {
     return Fail(InvalidArgument(flag + " '" + text + "' is not a whole number"));
+  }
+  if (value >= kUnlimited) {
+    return Fail(InvalidArgument(flag + " '" + text + "' is too large (use 'max' for no limit)"));
   }
   return value;
 }
@@ -100,7 +105,10 @@ Result<bool> ParseLimitFlag(const std::string& flag, const std::string& value, L
     }
     char* end = nullptr;
     double pct = std::strtod(value.c_str(), &end);
-    if (value.empty() || *end != '\0') {
+    // strtod also reads "inf", "nan" and hex: only a finite decimal is a percentage.
+    bool decimal =
+        !value.empty() && value.find_first_not_of("0123456789.-+eE") == std::string::npos;
+    if (!decimal || *end != '\0' || !std::isfinite(pct)) {
       return Fail(InvalidArgument("--cpu '" + value + "' is not a percentage of one core"));
     }
     limits.cpu_percent = pct;
@@ -146,7 +154,7 @@ Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args) {
   RunOptions options;
   // The spec file first, so that flags override it whatever their order.
   for (size_t i = 0; i + 1 < args.size() && args[i] != "--"; ++i) {
-    if (args[i] == "--spec") {
+    if (args[i] == "--spec" && args[i + 1] != "--") {
       MOAT_TRY(auto text, ReadFile(args[i + 1]));
       MOAT_TRY_CTX(options.spec, ParseSessionSpecJson(text), "spec '" + args[i + 1] + "'");
     }
@@ -165,7 +173,7 @@ Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args) {
       break;
     }
     if (flag == "--spec") {
-      ++i;
+      MOAT_TRY_VOID(value(flag));  // read above
     } else if (flag == "--id") {
       MOAT_TRY(options.spec.id, value(flag));
     } else if (flag == "--user") {
@@ -174,6 +182,8 @@ Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args) {
       MOAT_TRY(options.spec.root, value(flag));
     } else if (flag == "--hostname") {
       MOAT_TRY(options.spec.hostname, value(flag));
+    } else if (flag == "--seccomp-profile") {
+      MOAT_TRY(options.spec.seccomp_profile, value(flag));
     } else if (flag == "--bind" || flag == "--ro-bind") {
       MOAT_TRY(auto text, value(flag));
       MOAT_TRY(auto mount, ParseBind(text, flag == "--ro-bind"));

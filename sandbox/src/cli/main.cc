@@ -17,7 +17,7 @@ constexpr const char* kUsage =
     R"(usage: moat-sandbox [--run-dir DIR] [--cgroup-parent PATH|delegated] COMMAND ...
 
   run [--spec FILE] [--id ID] [--user NAME] [--root DIR] [--hostname NAME]
-      [--bind SRC[:DST]] [--ro-bind SRC[:DST]] [--host-dir NAME] [--upper-size SIZE]
+      [--seccomp-profile NAME] [--bind SRC[:DST]] [--ro-bind SRC[:DST]] [--host-dir NAME] [--upper-size SIZE]
       [--env K=V] [--cwd DIR] [--tty|--no-tty] [--detach] [--keep] [LIMIT FLAGS] -- CMD [ARG...]
   list [--json]
   set ID [--app N] LIMIT FLAGS        change limits live; prints the effective values
@@ -70,6 +70,14 @@ int main(int argc, char** argv) {
   }
   std::string command = args[i];
   std::vector<std::string> rest(args.begin() + static_cast<long>(i) + 1, args.end());
+  // `run --help` asks for help, `run -- CMD --help` asks CMD.
+  for (const auto& arg : rest) {
+    if (arg == "--") break;
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  }
   if (command == "run") return CommandRun(global, rest);
   if (command == "list") return CommandList(global, rest);
   if (command == "exec") return CommandExec(global, rest);

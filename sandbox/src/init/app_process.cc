@@ -26,7 +26,8 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   return out;
 }
 
-// Runs in the forked child: only async-signal-safe calls; reports errno on `report_fd`.
+// Runs in the forked child: only async-signal-safe calls; reports errno on `report_fd`,
+// negated when it was the working directory asked for that failed.
 [[noreturn]] void ExecChild(const AppSpawn& spawn, char* const* argv, char* const* envp,
                             const char* pty_name, const char* self_move, const char* cgroup2_move,
                             int born_in, int report_fd) {
@@ -80,7 +81,10 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
     die(-rc);
   }
   if (spawn.no_huge_pages && ::prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) die(errno);
-  if (!spawn.cwd.empty() && ::chdir(spawn.cwd.c_str()) != 0 && ::chdir("/") != 0) die(errno);
+  if (!spawn.cwd.empty() && ::chdir(spawn.cwd.c_str()) != 0) {
+    if (spawn.cwd_required) die(-errno);
+    if (::chdir("/") != 0) die(errno);
+  }
   ::execvpe(argv[0], argv, envp);
   die(errno);
   __builtin_unreachable();
@@ -151,6 +155,7 @@ Result<SpawnedApp> SpawnApplication(const AppSpawn& spawn) {
   } while (n < 0 && errno == EINTR);
   if (n == sizeof(err)) {
     // The child has already exited with 127; the reaper collects it.
+    if (err < 0) return FailErrno("chdir", spawn.cwd, -err);
     return FailErrno("exec", spawn.argv[0], err);
   }
   app.pid = pid;

@@ -17,6 +17,9 @@ struct AppSpawn {
   std::vector<std::string> argv;
   std::vector<std::string> env;  // complete environment, "K=V"
   std::string cwd;
+  // Asked for by name: when it cannot be entered the launch fails. The default (the home)
+  // falls back to "/", as a login does.
+  bool cwd_required = false;
   bool tty = false;
   unsigned short rows = 0, cols = 0;
   bool no_huge_pages = false;  // PR_SET_THP_DISABLE before exec (see LaunchRequest)

@@ -357,6 +357,7 @@ nlohmann::json Supervisor::HandleLaunch(int fd, const nlohmann::json& body,
   } catch (const nlohmann::json::exception& e) {
     return {{"error", std::string("bad launch request: ") + e.what()}};
   }
+  spawn.cwd_required = !spawn.cwd.empty();
   if (spawn.cwd.empty()) spawn.cwd = config_.user.home;
   spawn.env = ApplicationEnvironment(body);
   spawn.cgroup_dirs = &cgroup_dirs_;
