@@ -1,5 +1,7 @@
 // moat-init's duties (reaping, exit codes, SIGTERM then SIGKILL) and clean teardown.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sstream>
@@ -64,6 +66,37 @@ TEST_F(WallLifecycle, StopOfADetachedSessionLeavesNothingBehind) {
   EXPECT_TRUE(Exists("/sys/fs/cgroup/pids/moat/" + id) || Exists("/sys/fs/cgroup/moat/" + id));
   sandbox_.Stop(id);
   EXPECT_EQ(Traces(id), std::vector<std::string>{});
+}
+
+// Ctrl-C (or a service manager's SIGTERM) may come at any moment of a foreground run: while
+// the wall is being built too. Whenever it lands, nothing may be left behind.
+TEST_F(WallLifecycle, AStopSignalAtAnyMomentOfARunLeavesNothingBehind) {
+  std::string log = sandbox_.run_dir() + "/cli.log";
+  for (int delay_us = 0; delay_us <= 12000; delay_us += 400) {
+    for (int sig : {SIGINT, SIGTERM}) {
+      std::string id = UniqueId("sig");
+      pid_t cli = SpawnLogged({MOAT_SANDBOX_BIN, "--run-dir", sandbox_.run_dir(), "run", "--id", id,
+                               "--user", "moat-wall-a", "--no-tty", "--", "/bin/sleep", "30"},
+                              log, log);
+      ASSERT_GT(cli, 0);
+      ::usleep(static_cast<useconds_t>(delay_us));
+      ::kill(cli, sig);
+      int status = 0;
+      pid_t done = 0;
+      for (int waited_ms = 0; waited_ms < 10000 && done == 0; waited_ms += 10) {
+        done = ::waitpid(cli, &status, WNOHANG);
+        if (done == 0) ::usleep(10000);
+      }
+      if (done == 0) {
+        ::kill(cli, SIGKILL);
+        ::waitpid(cli, nullptr, 0);
+        FAIL() << "moat-sandbox run ignored signal " << sig << " sent after " << delay_us << " us";
+      }
+      EXPECT_EQ(Traces(id), std::vector<std::string>{})
+          << "signal " << sig << " after " << delay_us << " us; CLI said: " << ReadFile(log);
+    }
+  }
+  ::unlink(log.c_str());
 }
 
 TEST_F(WallLifecycle, InitReapsOrphans) {
