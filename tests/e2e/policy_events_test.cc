@@ -1,6 +1,8 @@
-// Policies that act over time (maximum lifetime, default limits) and the live event stream,
-// against a real broker.
+// Policies that act over time (maximum lifetime, default limits), from a user's own and their
+// group's settings, and the live event stream, against a real broker.
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
 
 #include <mutex>
 
@@ -31,15 +33,24 @@ TEST(Policies, DefaultLimitsAndMaximumLifetimeApply) {
   ASSERT_EQ(limits.status, 200) << limits.raw;
   EXPECT_EQ(limits.body["effective_limits"]["pids_max"], 123) << limits.raw;
 
-  // The broker checks lifetimes every 10 s.
-  ASSERT_EQ(admin
-                .Call("PUT", "/api/v1/policies",
-                      {{"scope", "user"},
-                       {"subject", "moat-e2e-frank"},
-                       {"key", "max_lifetime_s"},
-                       {"value", 1}})
-                .status,
-            204);
+  // Set for frank's system group: the lifetime check (every 10 s) and effective_for see it as
+  // a create does.
+  struct passwd* account = ::getpwnam("moat-e2e-frank");
+  ASSERT_NE(account, nullptr);
+  struct group* primary = ::getgrgid(account->pw_gid);
+  ASSERT_NE(primary, nullptr);
+  std::string group = primary->gr_name;
+  ASSERT_EQ(
+      admin
+          .Call("PUT", "/api/v1/policies",
+                {{"scope", "group"}, {"subject", group}, {"key", "max_lifetime_s"}, {"value", 1}})
+          .status,
+      204);
+  Reply effective = admin.Call("GET", "/api/v1/policies?effective_for=moat-e2e-frank");
+  ASSERT_EQ(effective.status, 200) << effective.raw;
+  EXPECT_EQ(effective.body["effective"]["max_lifetime_s"], 1) << effective.raw;
+  EXPECT_EQ(effective.body["effective"]["sources"]["max_lifetime_s"], "group:" + group)
+      << effective.raw;
   EXPECT_TRUE(WaitFor(
       [&] {
         return frank.Call("GET", "/api/v1/sessions/" + id).body.value("state", "") == "ended";

@@ -1,6 +1,7 @@
 // /api/v1/users and /api/v1/policies (admin; auditors and operators may read).
 #include "api/api.h"
 #include "api/request_body.h"
+#include "broker/system_groups.h"
 #include "db/policy_store.h"
 #include "db/token_store.h"
 
@@ -184,7 +185,7 @@ Status AddUserRoutes(http::Router& router, ApiContext& ctx) {
               }
               wire::Json out{{"policies", std::move(list)}};
               if (auto user = request.QueryParam("effective_for")) {
-                MOAT_TRY(auto effective, policies.Effective(*user, {}));
+                MOAT_TRY(auto effective, EffectivePolicyOf(*db, *user));
                 out["effective"] = {{"user", *user},
                                     {"sessions_per_user", effective.sessions_per_user},
                                     {"idle_timeout_s", effective.idle_timeout_s},

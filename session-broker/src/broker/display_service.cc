@@ -7,7 +7,6 @@
 #include "broker/system_groups.h"
 #include "db/audit.h"
 #include "db/clock.h"
-#include "db/policy_store.h"
 #include "db/user_store.h"
 #include "display/stream_bridge.h"
 #include "moat/common/log.h"
@@ -68,8 +67,7 @@ Result<display::DisplayTarget> DisplayService::Target(const SessionView& session
     socket = "host '" + session.host.value_or("?") + "', session '" + session.id + "'";
   }
   auto db = pool_.Acquire();
-  MOAT_TRY(db::EffectivePolicy policy,
-           db::PolicyStore(*db).Effective(session.user, SystemGroups(session.user)));
+  MOAT_TRY(db::EffectivePolicy policy, EffectivePolicyOf(*db, session.user));
   return display::DisplayTarget{.session_id = session.id,
                                 .owner = session.user,
                                 .viewer = viewer.name,

@@ -4,8 +4,8 @@
 #include <time.h>
 
 #include "broker/session_service.h"
+#include "broker/system_groups.h"
 #include "db/host_store.h"
-#include "db/policy_store.h"
 #include "db/session_store.h"
 #include "moat/common/log.h"
 
@@ -190,13 +190,12 @@ Result<int> SessionService::ApplyTimeouts() {
     auto db = pool_.Acquire();
     MOAT_TRY(auto sessions, ListSessionViews(*db, {.live_only = true, .limit = 1000000}));
     std::int64_t now = db::SystemClock()();
-    db::PolicyStore policies(*db);
     std::map<std::string, db::EffectivePolicy> by_user;
     for (const SessionView& s : sessions) {
       if (s.state == "ending" || s.state == "starting") continue;
       auto found = by_user.find(s.user);
       if (found == by_user.end()) {
-        MOAT_TRY(auto policy, policies.Effective(s.user, {}));
+        MOAT_TRY(auto policy, EffectivePolicyOf(*db, s.user));
         found = by_user.emplace(s.user, std::move(policy)).first;
       }
       const db::EffectivePolicy& p = found->second;

@@ -3,7 +3,6 @@
 #include "broker/system_groups.h"
 #include "db/app_store.h"
 #include "db/host_store.h"
-#include "db/policy_store.h"
 #include "db/session_store.h"
 #include "moat/common/desktop_geometry.h"
 #include "moat/common/log.h"
@@ -107,8 +106,7 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
   auto db = pool_.Acquire();
   MOAT_TRY(db::User user, db::UserStore(*db).Get(request.user));
   if (user.disabled) return Fail(db::Conflict("user '" + user.name + "' is disabled"));
-  MOAT_TRY(db::EffectivePolicy policy,
-           db::PolicyStore(*db).Effective(user.name, SystemGroups(user.name)));
+  MOAT_TRY(db::EffectivePolicy policy, EffectivePolicyOf(*db, user.name));
   // The whole request is checked before anything changes, even when a disconnected session
   // is given back instead: a bad request is refused the same way whatever the user has.
   MOAT_TRY(CreatePlan plan, PlanCreate(request, policy));

@@ -1,8 +1,11 @@
 #include "broker/session_service.h"
 
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
 
 #include "db/host_store.h"
+#include "db/policy_store.h"
 #include "db/session_store.h"
 #include "db/test_support.h"
 #include "http/event_hub.h"
@@ -84,6 +87,22 @@ TEST_F(SessionServiceTest, ABadCreateLeavesADisconnectedSessionAlone) {
   EXPECT_TRUE(again->reconnected);
   EXPECT_EQ(again->session.id, id);
   EXPECT_EQ(StateOf(id), "active");
+}
+
+// The timeouts see a group's policy as a create does ("root" has a system account everywhere).
+TEST_F(SessionServiceTest, TimeoutsFollowAGroupPolicy) {
+  struct passwd* root = ::getpwnam("root");
+  ASSERT_NE(root, nullptr);
+  struct group* group = ::getgrgid(root->pw_gid);
+  ASSERT_NE(group, nullptr);
+  std::string id = SessionOf(InsertUser("root"), {SessionState::kActive});
+  ASSERT_TRUE(db::PolicyStore(*db_).Set(db::PolicyScope::kGroup, group->gr_name, "max_lifetime_s",
+                                        "60", db::Actor::System()));
+  ASSERT_TRUE(db_->Exec("UPDATE sessions SET created_at = created_at - 3600"));
+  auto applied = service_->ApplyTimeouts();
+  ASSERT_TRUE(applied) << applied.error().message();
+  // No agent answers for its host, so the end stops at 'ending' (reconciliation finishes it).
+  EXPECT_EQ(StateOf(id), "ending");
 }
 
 }  // namespace

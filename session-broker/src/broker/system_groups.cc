@@ -34,4 +34,8 @@ std::vector<std::string> SystemGroups(const std::string& user) {
   return groups;
 }
 
+Result<db::EffectivePolicy> EffectivePolicyOf(const db::Database& db, const std::string& user) {
+  return db::PolicyStore(db).Effective(user, SystemGroups(user));
+}
+
 }  // namespace moat::broker
