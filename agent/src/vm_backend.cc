@@ -276,6 +276,7 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
                       "VM session '" + spec.session_id + "' exists"));
   }
   MOAT_TRY(auto limits, ResolveLimits(spec.limits));
+  MOAT_TRY_VOID(CheckVmMemoryFloor(limits));
   const auto split = SplitSessionLimits(limits);
   const std::string& id = spec.session_id;
   vm::VmSpec vm;
@@ -286,10 +287,6 @@ Result<BackendSession> VmBackend::Create(const wire::SessionCreate& spec) {
   vm.memory_mib = options_.memory_mib;
   if (limits.memory_max) {
     uint64_t max_mib = *limits.memory_max / kMiB;
-    if (max_mib < 128 + kQemuOverheadMiB) {
-      return Fail(InvalidArgument("a VM session needs a memory max of at least " +
-                                  std::to_string(128 + kQemuOverheadMiB) + " MiB"));
-    }
     vm.memory_mib =
         static_cast<unsigned>(std::min<uint64_t>(vm.memory_mib, max_mib - kQemuOverheadMiB));
   }
@@ -419,6 +416,8 @@ Status VmBackend::Signal(const std::string& session, pid_t pid, int signal) {
 Status VmBackend::SetLimits(const std::string& session, const std::string& app,
                             const wire::SessionLimits& limits) {
   MOAT_TRY(auto resolved, ResolveLimits(limits));
+  // One application's limits live in the guest: QEMU's group is not touched by them.
+  if (app.empty()) MOAT_TRY_VOID(CheckVmMemoryFloor(resolved));
   MOAT_TRY(auto* entry, FindRunning(session));
   const auto split = SplitSessionLimits(resolved);
   const bool guest = !app.empty() || split.guest.pids_max;

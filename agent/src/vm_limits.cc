@@ -25,6 +25,18 @@ Result<sandbox::Limits> ApplicationLimits(const sandbox::Limits& limits) {
   return limits;
 }
 
+Status CheckVmMemoryFloor(const sandbox::Limits& limits) {
+  for (const auto& [name, value] :
+       {std::pair{"memory_max", limits.memory_max}, std::pair{"memory_high", limits.memory_high}}) {
+    if (value && *value != sandbox::kUnlimited && (*value >> 20) < kVmMemoryFloorMiB) {
+      return Fail(InvalidArgument("a VM session needs a " + std::string(name) + " of at least " +
+                                  std::to_string(kVmMemoryFloorMiB) +
+                                  " MiB (the guest's smallest RAM and QEMU's own)"));
+    }
+  }
+  return {};
+}
+
 unsigned VcpusForCap(const sandbox::Limits& limits, unsigned host_cores, unsigned uncapped) {
   unsigned most = std::max(host_cores, 1u);
   if (!limits.cpu_percent || *limits.cpu_percent == sandbox::kNoCpuCap) {

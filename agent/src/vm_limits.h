@@ -31,6 +31,11 @@ unsigned VcpusForCap(const sandbox::Limits& limits, unsigned host_cores, unsigne
 // device state): a memory max below guest RAM plus this would make the cgroup reclaim or
 // OOM-kill the VM under load rather than the guest's own kernel.
 inline constexpr uint64_t kQemuOverheadMiB = 192;
+// The least memory max (or high) a VM session may have, at creation and later: the guest's
+// smallest RAM plus QEMU's allowance. Below it QEMU itself would be reclaimed or OOM-killed.
+inline constexpr uint64_t kVmMemoryFloorMiB = 128 + kQemuOverheadMiB;
+// Refuses a memory max or high below kVmMemoryFloorMiB (`max` passes), naming the limit.
+Status CheckVmMemoryFloor(const sandbox::Limits& limits);
 // The guest's RAM allowed by a memory max: what the balloon leaves the guest, in bytes
 // (min(guest RAM, memory max − QEMU's allowance), and never below 64 MiB, below which Debian's
 // kernel does not keep running).

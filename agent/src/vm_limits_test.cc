@@ -56,5 +56,24 @@ TEST(VmLimitsTest, TheBalloonLeavesQemuItsAllowance) {
   EXPECT_EQ(BalloonTargetBytes(512 * kMiB, 100 * kMiB), 64 * kMiB);
 }
 
+TEST(VmLimitsTest, AMemoryLimitQemuCannotLiveUnderIsRefused) {
+  sandbox::Limits limits;
+  EXPECT_TRUE(CheckVmMemoryFloor(limits));
+  limits.memory_max = kVmMemoryFloorMiB * kMiB;
+  EXPECT_TRUE(CheckVmMemoryFloor(limits));
+  limits.memory_max = sandbox::kUnlimited;
+  EXPECT_TRUE(CheckVmMemoryFloor(limits));
+  limits.memory_max = 64 * kMiB;
+  auto refused = CheckVmMemoryFloor(limits);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("memory_max of at least 320 MiB"), std::string::npos)
+      << refused.error().message();
+  limits.memory_max.reset();
+  limits.memory_high = kVmMemoryFloorMiB * kMiB - 1;
+  refused = CheckVmMemoryFloor(limits);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("memory_high"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace moat::agent

@@ -23,8 +23,11 @@ struct CgroupWrite {
 inline constexpr uint64_t kCpuPeriodUs = 100000;
 
 // The writes that put `limits` into force, in a safe order. Unset limits produce no write.
-// `current_memory_max` is needed on v1 to turn swap_max into memory.memsw.limit_in_bytes.
-std::vector<CgroupWrite> LimitWritesV1(const Limits& limits, uint64_t current_memory_max);
+// `current_memory_max` is needed on v1 to turn swap_max into memory.memsw.limit_in_bytes, and
+// `current_swap_max` (the swap the group is limited to, if any) to keep that swap when only
+// the memory max changes: memsw counts memory and swap together.
+std::vector<CgroupWrite> LimitWritesV1(const Limits& limits, uint64_t current_memory_max,
+                                       std::optional<uint64_t> current_swap_max = std::nullopt);
 std::vector<CgroupWrite> LimitWritesV2(const Limits& limits);
 
 // Reads one file of the group: (controller, file) → contents. A missing file is an error.

@@ -61,6 +61,20 @@ TEST(CgroupLimitTable, V1LiftsMemswBeforeTheMemoryLimitAndUsesTheCurrentLimitFor
             std::to_string(300 << 20));
 }
 
+TEST(CgroupLimitTable, AV1MemoryChangeAloneKeepsTheSwapInForce) {
+  Limits memory_only;
+  memory_only.memory_max = 128 << 20;
+  auto writes = LimitWritesV1(memory_only, kUnlimited, /*current_swap_max=*/0);
+  EXPECT_EQ(Find(writes, "memory.memsw.limit_in_bytes"), std::to_string(128 << 20));
+  writes = LimitWritesV1(memory_only, kUnlimited, /*current_swap_max=*/uint64_t{16} << 20);
+  EXPECT_EQ(Find(writes, "memory.memsw.limit_in_bytes"), std::to_string(144 << 20));
+  // No swap limit in force: memsw is left alone.
+  EXPECT_EQ(Find(LimitWritesV1(memory_only, kUnlimited, kUnlimited), "memory.memsw.limit_in_bytes"),
+            "<absent>");
+  EXPECT_EQ(Find(LimitWritesV1(memory_only, kUnlimited), "memory.memsw.limit_in_bytes"),
+            "<absent>");
+}
+
 TEST(CgroupLimitTable, MapsEveryLimitForV2) {
   auto v2 = LimitWritesV2(Everything());
   EXPECT_EQ(Find(v2, "cpu.max"), "25000 100000");

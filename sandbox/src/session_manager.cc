@@ -394,7 +394,11 @@ Result<std::vector<std::string>> SessionManager::Applications(const std::string&
 
 Status SessionManager::Freeze(const std::string& id) {
   MOAT_TRY(auto group, GroupOf(id, ""));
-  return cgroups_->Freeze(group);
+  auto frozen = cgroups_->Freeze(group);
+  // A freeze that did not finish leaves part of the session stopped: undo it, so that a
+  // refused freeze changes nothing.
+  if (!frozen) (void)cgroups_->Thaw(group);
+  return frozen;
 }
 
 Status SessionManager::Thaw(const std::string& id) {

@@ -146,6 +146,25 @@ TEST_F(ResourceControl, InvalidLimitsAreRefusedAndChangeNothing) {
   sandbox_.Stop(id);
 }
 
+// On v1 the kernel limits memory + swap in one file: a change of the memory max alone must
+// keep the swap limit as it was, not fail or silently change it.
+TEST_F(ResourceControl, ChangingTheMemoryMaxAloneKeepsTheSwapLimit) {
+  std::string id = sandbox_.Detach("moat-res-a", {"--memory", "64M", "--swap", "0"});
+  for (const char* memory : {"128M", "32M", "96M"}) {
+    auto r = sandbox_.Cli({"set", id, "--memory", memory});
+    EXPECT_EQ(r.exit_code, 0) << memory << ": " << r.err;
+  }
+  auto limits = Stats(sandbox_, id)["limits"];
+  EXPECT_EQ(limits.value("memory_max", 0ull), 96ull << 20);
+  EXPECT_EQ(limits.value("swap_max", 1ull), 0ull);
+  EXPECT_EQ(sandbox_.Cli({"set", id, "--memory", "max", "--swap", "max"}).exit_code, 0);
+  EXPECT_EQ(sandbox_.Cli({"set", id, "--swap", "16M", "--memory", "100M"}).exit_code, 0);
+  limits = Stats(sandbox_, id)["limits"];
+  EXPECT_EQ(limits.value("memory_max", 0ull), 100ull << 20);
+  EXPECT_EQ(limits.value("swap_max", 0ull), 16ull << 20);
+  sandbox_.Stop(id);
+}
+
 TEST_F(ResourceControl, LimitsGivenAtCreationAreInForce) {
   std::string id = sandbox_.Detach(
       "moat-res-a", {"--cpu", "150", "--cpu-weight", "300", "--memory", "200M", "--memory-high",
