@@ -290,6 +290,14 @@ TEST_F(Moatctl, ExitCodesScriptsCanTrust) {
       Ctl({"--broker", broker_->url(), "--ca", ca_file_, "--token", "nonsense", "sessions", "ls"});
   EXPECT_EQ(bad_token.exit_code, 3) << bad_token.out << bad_token.err;
   EXPECT_EQ(bad_token.err.rfind("moatctl: ", 0), 0u) << bad_token.err;
+  // The event stream: a token it does not know is 3, a valid one of a role that may not watch 4.
+  auto bad_watch =
+      Ctl({"--broker", broker_->url(), "--ca", ca_file_, "--token", "nonsense", "watch"}, 30);
+  EXPECT_EQ(bad_watch.exit_code, 3) << bad_watch.out << bad_watch.err;
+  std::string user_token = MakeUser(*broker_, "moat-e2e-ctl-viewer", "user").token();
+  auto user_watch =
+      Ctl({"--broker", broker_->url(), "--ca", ca_file_, "--token", user_token, "watch"}, 30);
+  EXPECT_EQ(user_watch.exit_code, 4) << user_watch.out << user_watch.err;
 
   LoginAdmin();
   // Unknown session: 5.

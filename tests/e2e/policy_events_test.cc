@@ -100,7 +100,8 @@ TEST(Events, StateChangesAndUsageArriveOnTheStream) {
   EXPECT_EQ(gina.Call("POST", "/api/v1/sessions/" + id + "/end").status, 200);
   EXPECT_TRUE(WaitFor([&] { return seen("session.state", "\"to\":\"ended\""); }));
 
-  // Users may not listen in on everyone's events.
+  // Users may not listen in on everyone's events: their token is valid, their role is not
+  // enough (403, not 401).
   auto user_ctx = tls::MakeClientContext({.ca_pem = broker.ca_pem()});
   ASSERT_TRUE(user_ctx);
   net::WssOptions denied;
@@ -111,7 +112,7 @@ TEST(Events, StateChangesAndUsageArriveOnTheStream) {
   denied.on_close = [](const Error&) {};
   auto refused = net::WssClient::Connect(std::move(denied));
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message().find("401"), std::string::npos) << refused.error().message();
+  EXPECT_NE(refused.error().message().find("403"), std::string::npos) << refused.error().message();
   (*stream)->Close();
 }
 

@@ -85,6 +85,11 @@ wire::Json UserJson(const db::User& user);
 Result<Caller> Authenticate(ApiContext& context, const http::HttpRequest& request,
                             bool query_ok = false);
 
+// The event stream's guard: nullopt admits the upgrade; otherwise its refusal, 401 without a
+// valid token, 403 for a role that does not read everything (for HttpServerOptions).
+std::optional<http::HttpResponse> AuthorizeEventStream(ApiContext& context,
+                                                       const http::HttpRequest& request);
+
 // Adds one route with its guard.
 Status Route(http::Router& router, ApiContext& context, std::string method,
              std::string_view pattern, Access access, ApiHandler handler);

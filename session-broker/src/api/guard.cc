@@ -42,6 +42,11 @@ std::string_view AccessName(Access access) {
   }
 }
 
+Error RoleRefusal(Access access, const Caller& caller) {
+  return Forbidden("this needs the role " + std::string(AccessName(access)) + "; you are " +
+                   std::string(db::ToString(caller.user.role)));
+}
+
 }  // namespace
 
 std::optional<db::TokenOwner> TokenCache::Find(const std::string& token, std::int64_t now) {
@@ -131,6 +136,15 @@ Result<Caller> Authenticate(ApiContext& context, const http::HttpRequest& reques
   return Caller{owner->user, token};
 }
 
+std::optional<http::HttpResponse> AuthorizeEventStream(ApiContext& context,
+                                                       const http::HttpRequest& request) {
+  auto caller = Authenticate(context, request, /*query_ok=*/true);
+  if (!caller) return ErrorResponse(caller.error());
+  if (!Admits(Access::kReadAll, *caller))
+    return ErrorResponse(RoleRefusal(Access::kReadAll, *caller));
+  return std::nullopt;
+}
+
 Status Route(http::Router& router, ApiContext& context, std::string method,
              std::string_view pattern, Access access, ApiHandler handler) {
   auto guarded = [&context, access, handler = std::move(handler)](
@@ -143,9 +157,7 @@ Status Route(http::Router& router, ApiContext& context, std::string method,
     if (!authenticated) {
       response = ErrorResponse(authenticated.error());
     } else if (!Admits(access, *authenticated)) {
-      response = ErrorResponse(Forbidden("this needs the role " + std::string(AccessName(access)) +
-                                         "; you are " +
-                                         std::string(db::ToString(authenticated->user.role))));
+      response = ErrorResponse(RoleRefusal(access, *authenticated));
     } else {
       auto result = handler(request, *authenticated);
       response = result ? std::move(*result) : ErrorResponse(result.error());

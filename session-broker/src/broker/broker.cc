@@ -148,9 +148,8 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
                                                         .key_pem = server_cert.key_pem,
                                                         .client_ca_pem = std::nullopt,
                                                         .require_client_cert = false}));
-  api_options.authenticate_events = [raw](const http::HttpRequest& request) {
-    auto caller = api::Authenticate(*raw->api, request, /*query_ok=*/true);
-    return caller && caller->CanReadAll();
+  api_options.authorize_events = [raw](const http::HttpRequest& request) {
+    return api::AuthorizeEventStream(*raw->api, request);
   };
   api_options.stream_endpoints.push_back(
       {.path = "/api/v1/display", .accept = [raw](const http::HttpRequest& request) {

@@ -159,10 +159,13 @@ class ClientTest : public ::testing::Test {
     options.ssl_ctx = std::move(*server_ctx);
     options.port = port;
     options.request_timeout = request_timeout;
-    options.authenticate_events = [](const HttpRequest& request) {
+    options.authorize_events = [](const HttpRequest& request) -> std::optional<HttpResponse> {
       auto header = request.headers.Get("authorization");
-      return (header && *header == std::string("Bearer ") + kToken) ||
-             request.QueryParam("token") == kToken;
+      if ((header && *header == std::string("Bearer ") + kToken) ||
+          request.QueryParam("token") == kToken) {
+        return std::nullopt;
+      }
+      return broker::http::JsonError(401, "unauthorized", "no token");
     };
     server_.reset();
     auto server = HttpServer::Start(std::move(options), router_, hub_);

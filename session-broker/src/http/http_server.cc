@@ -198,9 +198,8 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
     // The authentication callback sees the request without its body (an upgrade has none).
     BeastRequest headers_only = request;
     HttpRequest http_request = ToHttpRequest(std::move(headers_only), peer_address_, peer_);
-    if (!Authenticate(http_request)) {
-      return Respond(JsonError(401, "unauthorized", "the event stream needs a valid token"),
-                     /*close=*/true);
+    if (auto refusal = AuthorizeEvents(http_request)) {
+      return Respond(std::move(*refusal), /*close=*/true);
     }
     handed_off_ = true;
     shared_.connections.Remove(this);
@@ -250,13 +249,15 @@ class HttpSession : public internal::Connection, public std::enable_shared_from_
                               shared_.connections);
   }
 
-  bool Authenticate(const HttpRequest& request) const {
-    const auto& authenticate = shared_.options.authenticate_events;
-    if (!authenticate) return false;
+  // The refusal of an event stream upgrade, or nullopt to admit it.
+  std::optional<HttpResponse> AuthorizeEvents(const HttpRequest& request) const {
+    const auto& authorize = shared_.options.authorize_events;
+    if (!authorize) return JsonError(401, "unauthorized", "the event stream needs a valid token");
     try {
-      return authenticate(request);
+      return authorize(request);
     } catch (...) {
-      return false;  // an exception must not escape into the I/O thread
+      // an exception must not escape into the I/O thread
+      return JsonError(500, "internal", "internal error while checking the event stream's token");
     }
   }
 

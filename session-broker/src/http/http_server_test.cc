@@ -42,6 +42,7 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxBody = 1024;
 constexpr size_t kEventQueueMessages = 256;
 constexpr const char* kToken = "secret-token";
+constexpr const char* kReaderlessToken = "user-token";
 
 using TempDir = ::moat::testing::TempDir;
 
@@ -197,10 +198,17 @@ class HttpServerTest : public ::testing::Test {
     options.ssl_ctx = std::move(*server_ctx);
     options.max_body_bytes = kMaxBody;
     options.event_queue_messages = kEventQueueMessages;
-    options.authenticate_events = [](const HttpRequest& request) {
+    // kToken may watch, kReaderlessToken is valid but of a role that may not.
+    options.authorize_events = [](const HttpRequest& request) -> std::optional<HttpResponse> {
       auto header = request.headers.Get("authorization");
-      return (header && *header == std::string("Bearer ") + kToken) ||
-             request.QueryParam("token") == kToken;
+      if ((header && *header == std::string("Bearer ") + kToken) ||
+          request.QueryParam("token") == kToken) {
+        return std::nullopt;
+      }
+      if (header && *header == std::string("Bearer ") + kReaderlessToken) {
+        return JsonError(403, "forbidden", "this role may not watch events");
+      }
+      return JsonError(401, "unauthorized", "the event stream needs a valid token");
     };
     auto server = HttpServer::Start(std::move(options), router_, hub_);
     ASSERT_TRUE(server) << server.error().message();
@@ -372,6 +380,16 @@ TEST_F(HttpServerTest, UnauthenticatedUpgradeIsRefusedWith401) {
   EventClient wrong_token(*client_tls_, server_->port());
   EXPECT_TRUE(wrong_token.Upgrade("/api/v1/events", "wrong", &response));
   EXPECT_EQ(response.result_int(), 401);
+  EXPECT_EQ(hub_.subscriber_count(), 0u);
+}
+
+TEST_F(HttpServerTest, AnUpgradeOfTheWrongRoleGetsTheRefusalItWasGiven) {
+  EventClient user(*client_tls_, server_->port());
+  websocket::response_type response;
+  EXPECT_TRUE(user.Upgrade("/api/v1/events", kReaderlessToken, &response));
+  EXPECT_EQ(response.result_int(), 403);
+  auto body = nlohmann::json::parse(response.body(), nullptr, false);
+  EXPECT_EQ(body["error"], "forbidden");
   EXPECT_EQ(hub_.subscriber_count(), 0u);
 }
 

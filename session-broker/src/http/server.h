@@ -164,10 +164,12 @@ struct HttpServerOptions {
   // A request must arrive whole within this; also the idle limit of a keep-alive connection.
   std::chrono::milliseconds request_timeout{30'000};
 
-  // The WebSocket event stream. Upgrades are refused with 401 unless `authenticate_events`
-  // accepts the upgrade request (e.g. its bearer token or its `token` query parameter).
+  // The WebSocket event stream. `authorize_events` looks at the upgrade request (e.g. its
+  // bearer token or its `token` query parameter) and answers nullopt to admit it, or the
+  // response that refuses it (401 without a valid token, 403 for a caller who may not watch).
+  // Unset, every upgrade is refused with 401.
   std::string events_path = "/api/v1/events";
-  std::function<bool(const HttpRequest&)> authenticate_events;
+  std::function<std::optional<HttpResponse>(const HttpRequest&)> authorize_events;
   // A client whose unsent messages exceed either bound is dropped: slow readers never stall
   // the publisher.
   size_t event_queue_messages = 1024;
