@@ -143,6 +143,20 @@ TEST_F(ResourceControl, InvalidLimitsAreRefusedAndChangeNothing) {
   auto bad_app = sandbox_.Cli({"set", id, "--app", "99", "--cpu", "10"});
   EXPECT_EQ(bad_app.exit_code, 125);
   EXPECT_NE(bad_app.err.find("no running application"), std::string::npos) << bad_app.err;
+  // --app may come anywhere after the id.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"set", id, "--cpu", "10", "--json", "--app", "99"},
+        {"stats", id, "--json", "--app", "99"}}) {
+    auto r = sandbox_.Cli(args);
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_NE(r.err.find("no running application '99'"), std::string::npos) << r.err;
+  }
+  for (const char* interval : {"nan", "inf", "0", ""}) {
+    auto r = sandbox_.Cli({"stats", id, "--interval", interval});
+    EXPECT_NE(r.err.find("must be 0.05..3600 seconds"), std::string::npos) << r.err;
+  }
+  EXPECT_NE(sandbox_.Cli({"stats", id, "--interval"}).err.find("needs a value"), std::string::npos);
+  EXPECT_EQ(Stats(sandbox_, id)["limits"], before);
   sandbox_.Stop(id);
 }
 

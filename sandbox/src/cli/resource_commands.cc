@@ -84,18 +84,17 @@ struct Target {
   std::string app;
 };
 
-// "ID [--app N]" plus the rest of the arguments.
+// The ID, first; the rest of the arguments are read from `i` on.
 Result<Target> ParseTarget(const std::vector<std::string>& args, size_t& i, const char* usage) {
   if (args.empty() || args[0].starts_with("-")) return Fail(InvalidArgument(usage));
-  Target target{args[0], ""};
-  for (i = 1; i < args.size(); ++i) {
-    if (args[i] == "--app" && i + 1 < args.size()) {
-      target.app = args[++i];
-    } else {
-      break;
-    }
-  }
-  return target;
+  i = 1;
+  return Target{args[0], ""};
+}
+
+// The value of the flag at args[i], which it then steps over.
+Result<std::string> FlagValue(const std::vector<std::string>& args, size_t& i) {
+  if (i + 1 >= args.size()) return Fail(InvalidArgument("flag '" + args[i] + "' needs a value"));
+  return args[++i];
 }
 
 }  // namespace
@@ -110,6 +109,12 @@ int CommandSet(const GlobalOptions& global, const std::vector<std::string>& args
   for (; i < args.size(); ++i) {
     if (args[i] == "--json") {
       json = true;
+      continue;
+    }
+    if (args[i] == "--app") {
+      auto app = FlagValue(args, i);
+      if (!app) return Report(app.error());
+      target->app = *app;
       continue;
     }
     if (!IsLimitFlag(args[i]) || i + 1 >= args.size()) {
@@ -146,10 +151,20 @@ int CommandStats(const GlobalOptions& global, const std::vector<std::string>& ar
       watch = true;
     } else if (args[i] == "--json") {
       json = true;
-    } else if (args[i] == "--interval" && i + 1 < args.size()) {
-      interval = std::strtod(args[++i].c_str(), nullptr);
-      if (interval < 0.05 || interval > 3600) {
-        return Report(InvalidArgument("--interval must be 0.05..3600 seconds"));
+    } else if (args[i] == "--app") {
+      auto app = FlagValue(args, i);
+      if (!app) return Report(app.error());
+      target->app = *app;
+    } else if (args[i] == "--interval") {
+      auto value = FlagValue(args, i);
+      if (!value) return Report(value.error());
+      char* end = nullptr;
+      interval = std::strtod(value->c_str(), &end);
+      bool decimal =
+          !value->empty() && value->find_first_not_of("0123456789.") == std::string::npos;
+      // Written so that NaN fails too.
+      if (!decimal || *end != '\0' || !(interval >= 0.05 && interval <= 3600)) {
+        return Report(InvalidArgument("--interval '" + *value + "' must be 0.05..3600 seconds"));
       }
     } else {
       return Report(InvalidArgument("unknown flag '" + args[i] + "' for 'stats'"));
