@@ -149,6 +149,15 @@ TEST_F(AgentApps, KillingMoatInitIsRefusedAndTheSessionRuns) {
   EXPECT_EQ(WireErrorCode(direct.error()), "invalid_argument");
 }
 
+TEST(WireErrorCode, LimitsTheHostCannotCarryAreTheRequestsFault) {
+  for (int err : {EINVAL, ENOTSUP, ENODEV}) {
+    EXPECT_EQ(WireErrorCode(Error(std::error_code(err, std::generic_category()), "x")),
+              "invalid_argument")
+        << err;
+  }
+  EXPECT_EQ(WireErrorCode(Error(std::error_code(EIO, std::generic_category()), "x")), "internal");
+}
+
 TEST_F(AgentApps, UnknownSessionProcessOrAppIsNotFound) {
   for (const auto& request :
        {LaunchRequest("no-such-session", {"/bin/true"}), PsRequest("no-such-session"),

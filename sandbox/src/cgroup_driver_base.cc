@@ -48,6 +48,14 @@ Status CgroupDriverBase::ApplyWrites(const std::string& group, const Limits& lim
   // others half-applied.
   for (const auto& [path, value] : writes) {
     if (::access(path.c_str(), W_OK) != 0) {
+      std::string dir = path.substr(0, path.rfind('/'));
+      if (group.find('/') != std::string::npos && ::access(dir.c_str(), F_OK) != 0) {
+        // On v1, blkio (and a hybrid host's cgroup2) hold the session as a whole.
+        return Fail(Error(std::make_error_code(std::errc::not_supported),
+                          "limit file '" + path.substr(path.rfind('/') + 1) +
+                              "' cannot be set for one application on this host's cgroup " +
+                              Version() + ": set it on the session"));
+      }
       return Fail(Error(std::make_error_code(std::errc::not_supported),
                         "limit file '" + path + "' is not available on this host's cgroup " +
                             Version() + " (controller missing or not enabled)"));

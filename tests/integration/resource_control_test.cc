@@ -97,6 +97,19 @@ TEST_F(ResourceControl, AFrozenSessionCanStillBeStopped) {
   EXPECT_FALSE(Exists("/sys/fs/cgroup/pids/moat/" + id));
 }
 
+// On v1 blkio holds the session as a whole: one application's io limit is refused with that
+// reason, and as the request's fault, not as a host failure.
+TEST_F(ResourceControl, OneApplicationsIoLimitOnV1IsRefusedWithTheReason) {
+  if (!Exists("/sys/fs/cgroup/blkio")) GTEST_SKIP() << "a cgroup v2 host has per-app io groups";
+  auto device =
+      Trim(RunCommand({"findmnt", "-n", "-o", "MAJ:MIN", "-T", HomeOf("moat-res-a")}).out);
+  std::string id = sandbox_.Detach("moat-res-a", {}, {"sleep", "600"});
+  auto r = sandbox_.Cli({"set", id, "--app", "1", "--io-write-bps", device + "=4M"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("cannot be set for one application"), std::string::npos) << r.err;
+  sandbox_.Stop(id);
+}
+
 TEST_F(ResourceControl, WriteBandwidthIsCappedPerDevice) {
   // The home directory's device is what the session writes to.
   auto device =
