@@ -60,12 +60,47 @@ TEST_F(Access, RolesAreEnforced) {
               "forbidden");
   ExpectError(auditor.Call("POST", s + "/end"), 403, "forbidden");
   ExpectError(auditor.Call("POST", "/api/v1/hosts/e2e-local/drain"), 403, "forbidden");
+  ExpectError(auditor.Call("POST", "/api/v1/sessions", Json::object({{"desktop", false}})), 403,
+              "forbidden");
+  // Nor do they use or watch a desktop through the browser endpoint.
+  std::vector<std::pair<std::string, std::string>> upgrade = {
+      {"Connection", "Upgrade"},
+      {"Upgrade", "websocket"},
+      {"Sec-WebSocket-Version", "13"},
+      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  for (const char* mode : {"control", "shadow"}) {
+    ExpectError(Api(*broker_).CallRaw("GET",
+                                      "/api/v1/display?session=" + *session_ + "&mode=" + mode +
+                                          "&token=" + auditor.token(),
+                                      "", upgrade),
+                403, "forbidden");
+  }
   // Operators throttle but do not administer.
   ExpectError(operator_.Call("POST", "/api/v1/users", {{"name", "x"}, {"password", "12345678"}}),
               403, "forbidden");
   ExpectError(operator_.Call("POST", "/api/v1/hosts/e2e-local/drain"), 403, "forbidden");
   ExpectError(operator_.Call("POST", "/api/v1/sql", {{"query", "SELECT 1"}}), 403, "forbidden");
   EXPECT_EQ(DatabaseSnapshot(broker_->database()), before);
+
+  // A user made auditor is read-only on their own session too.
+  Api demoted = MakeUser(*broker_, "moat-e2e-demoted", "user");
+  Reply own = demoted.Call("POST", "/api/v1/sessions", Json::object({{"desktop", false}}));
+  ASSERT_EQ(own.status, 201) << own.raw;
+  const std::string mine = "/api/v1/sessions/" + own.body["id"].get<std::string>();
+  Api admin = AdminApi(*broker_);
+  ASSERT_EQ(admin.Call("POST", "/api/v1/users/moat-e2e-demoted/role", {{"role", "auditor"}}).status,
+            200);
+  std::string demoted_before = DatabaseSnapshot(broker_->database());
+  EXPECT_EQ(demoted.Call("GET", mine).status, 200);
+  ExpectError(demoted.Call("POST", "/api/v1/sessions", Json::object({{"desktop", false}})), 403,
+              "forbidden");
+  ExpectError(demoted.Call("POST", mine + "/disconnect"), 403, "forbidden");
+  ExpectError(demoted.Call("POST", mine + "/end"), 403, "forbidden");
+  ExpectError(demoted.Call("DELETE", mine), 403, "forbidden");
+  ExpectError(demoted.Call("POST", mine + "/apps", {{"argv", {"/bin/true"}}}), 403, "forbidden");
+  ExpectError(demoted.Call("POST", mine + "/processes/1/kill"), 403, "forbidden");
+  EXPECT_EQ(DatabaseSnapshot(broker_->database()), demoted_before);
+  EXPECT_EQ(admin.Call("POST", mine + "/end").status, 200);
 
   Reply throttled = operator_.Call("POST", s + "/limits", {{"limits", {{"cpu_percent", 40}}}});
   EXPECT_EQ(throttled.status, 200) << throttled.raw;

@@ -173,6 +173,18 @@ TEST_F(DisplayGateway, WrongPasswordIsRefusedWithAReasonAndStartsNothing) {
   EXPECT_FALSE(RfbTestClient::ConnectVencrypt(wrong_ca, milliseconds(10000)));
 }
 
+// Auditors are read-only: a login of theirs neither starts a desktop nor reaches one.
+TEST_F(DisplayGateway, AnAuditorLoginStartsNoDesktop) {
+  MakeUser(*broker_, "moat-e2e-audra", "auditor");
+  auto refused = Connect("moat-e2e-audra", "pw-moat-e2e-audra-secret");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("read-only"), std::string::npos)
+      << refused.error().message();
+  Reply sessions = AdminApi(*broker_).Call("GET", "/api/v1/sessions?user=moat-e2e-audra");
+  ASSERT_EQ(sessions.status, 200) << sessions.raw;
+  EXPECT_TRUE(sessions.body["sessions"].empty()) << sessions.raw;
+}
+
 TEST_F(DisplayGateway, LoginShowsTheDesktopAndReconnectFindsItAsItWas) {
   Api dora = MakeUser(*broker_, kUser, "user");
   Api admin = AdminApi(*broker_);

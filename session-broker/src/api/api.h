@@ -27,6 +27,9 @@ struct Caller {
   std::string token;
   bool Is(db::Role role) const { return user.role == role; }
   bool CanReadAll() const { return user.role != db::Role::kUser; }
+  // Auditors are read-only: they see everything and change nothing (but their own password
+  // and token).
+  bool CanChange() const { return user.role != db::Role::kAuditor; }
   bool CanOperate() const {
     return user.role == db::Role::kAdmin || user.role == db::Role::kOperator;
   }
@@ -66,6 +69,7 @@ struct ApiContext {
 enum class Access {
   kAnyone,   // no token needed (login, enrolment, the CA certificate, metrics)
   kAnyUser,  // any valid token; handlers keep 'user' callers to their own sessions
+  kChange,   // any valid token but an auditor's: the route changes something; as kAnyUser else
   kReadAll,  // admin, operator, auditor
   kOperate,  // admin, operator
   kAdmin,

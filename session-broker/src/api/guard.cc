@@ -19,6 +19,8 @@ bool Admits(Access access, const Caller& caller) {
     case Access::kAnyone:
     case Access::kAnyUser:
       return true;
+    case Access::kChange:
+      return caller.CanChange();
     case Access::kReadAll:
       return caller.CanReadAll();
     case Access::kOperate:
@@ -31,6 +33,8 @@ bool Admits(Access access, const Caller& caller) {
 
 std::string_view AccessName(Access access) {
   switch (access) {
+    case Access::kChange:
+      return "admin, operator or user (auditors are read-only)";
     case Access::kReadAll:
       return "admin, operator or auditor";
     case Access::kOperate:

@@ -144,7 +144,7 @@ using Action = Result<SessionView> (SessionService::*)(std::string_view, const d
 Status AddAction(http::Router& router, ApiContext& ctx, std::string_view verb, Action action,
                  bool owner_ok) {
   std::string pattern = "/api/v1/sessions/{id}/" + std::string(verb);
-  return Route(router, ctx, "POST", pattern, Access::kAnyUser,
+  return Route(router, ctx, "POST", pattern, Access::kChange,
                [&ctx, action, owner_ok](const http::HttpRequest& request,
                                         const Caller& caller) -> Result<http::HttpResponse> {
                  MOAT_TRY(auto body, RequestBody::Parse(request, {}, /*empty_ok=*/true));
@@ -188,7 +188,7 @@ Status AddSessionRoutes(http::Router& router, ApiContext& ctx) {
                         return http::JsonResponse(200, *page);
                       }));
   MOAT_TRY_VOID(Route(
-      router, ctx, "POST", "/api/v1/sessions", Access::kAnyUser,
+      router, ctx, "POST", "/api/v1/sessions", Access::kChange,
       [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
         MOAT_TRY(auto body,
                  RequestBody::Parse(request,
@@ -232,11 +232,11 @@ Status AddSessionRoutes(http::Router& router, ApiContext& ctx) {
         MOAT_TRY(SessionView session, Visible(ctx, caller, request.PathParam("id")));
         return Json(200, WithUsage(ctx, session));
       }));
-  MOAT_TRY_VOID(Route(router, ctx, "DELETE", "/api/v1/sessions/{id}", Access::kAnyUser,
+  MOAT_TRY_VOID(Route(router, ctx, "DELETE", "/api/v1/sessions/{id}", Access::kChange,
                       [&ctx](const http::HttpRequest& request, const Caller& caller) {
                         return EndSession(ctx, request, caller);
                       }));
-  MOAT_TRY_VOID(Route(router, ctx, "POST", "/api/v1/sessions/{id}/end", Access::kAnyUser,
+  MOAT_TRY_VOID(Route(router, ctx, "POST", "/api/v1/sessions/{id}/end", Access::kChange,
                       [&ctx](const http::HttpRequest& request, const Caller& caller) {
                         return EndSession(ctx, request, caller);
                       }));
@@ -275,7 +275,7 @@ Status AddSessionRoutes(http::Router& router, ApiContext& ctx) {
 
   // Applications and processes.
   MOAT_TRY_VOID(Route(
-      router, ctx, "POST", "/api/v1/sessions/{id}/apps", Access::kAnyUser,
+      router, ctx, "POST", "/api/v1/sessions/{id}/apps", Access::kChange,
       [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
         MOAT_TRY(auto body, RequestBody::Parse(request, {"argv", "env", "cwd", "cpu_percent"}));
         MOAT_TRY(auto argv, body.StringArray("argv", 256));
@@ -337,7 +337,7 @@ Status AddSessionRoutes(http::Router& router, ApiContext& ctx) {
         return Json(200, processes);
       }));
   MOAT_TRY_VOID(Route(
-      router, ctx, "POST", "/api/v1/sessions/{id}/processes/{pid}/kill", Access::kAnyUser,
+      router, ctx, "POST", "/api/v1/sessions/{id}/processes/{pid}/kill", Access::kChange,
       [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
         MOAT_TRY(auto body, RequestBody::Parse(request, {"signal"}, /*empty_ok=*/true));
         MOAT_TRY(auto signal, body.Integer("signal", 1, 64));

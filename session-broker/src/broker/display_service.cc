@@ -85,6 +85,13 @@ Result<display::DisplayTarget> DisplayService::Open(const display::DisplayReques
   auto db = pool_.Acquire();
   MOAT_TRY(db::User viewer, db::UserStore(*db).Get(request.user));
   if (viewer.disabled) return Fail(Denied("user '" + viewer.name + "' is disabled"));
+  // Auditors are read-only: no desktop of their own, no control of anyone's. Watching is for
+  // admins and operators (MayWatchOthers), so an auditor's login reaches nothing.
+  if (viewer.role == db::Role::kAuditor) {
+    return Fail(Denied("user '" + viewer.name +
+                       "' is an auditor; auditors are read-only and may not use, start or watch "
+                       "desktops"));
+  }
 
   if (request.session_id) {
     auto session = GetSessionView(*db, *request.session_id);

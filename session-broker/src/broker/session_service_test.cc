@@ -89,6 +89,17 @@ TEST_F(SessionServiceTest, ABadCreateLeavesADisconnectedSessionAlone) {
   EXPECT_EQ(StateOf(id), "active");
 }
 
+TEST_F(SessionServiceTest, AnAuditorGetsNoSession) {
+  std::int64_t auditor = InsertUser("audrey", "auditor");
+  std::int64_t events = CountRows("SELECT count(*) FROM session_events");
+  auto created = service_->Create({.user = "audrey", .desktop = false}, db::Actor::User(auditor));
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code(), std::errc::operation_not_supported)
+      << created.error().message();
+  EXPECT_EQ(CountRows("SELECT count(*) FROM sessions"), 0);
+  EXPECT_EQ(CountRows("SELECT count(*) FROM session_events"), events);
+}
+
 // The timeouts see a group's policy as a create does ("root" has a system account everywhere).
 TEST_F(SessionServiceTest, TimeoutsFollowAGroupPolicy) {
   struct passwd* root = ::getpwnam("root");
