@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace moat::sandbox {
 
 Status UsageSampler::Track(const std::string& group) {
@@ -28,12 +30,34 @@ void UsageSampler::Untrack(const std::string& group) { groups_.erase(group); }
 Status UsageSampler::Read(TrackedGroup& group, bool include_slow) {
   char buffer[4096];
   // Counters that add up over files (v1 OOM kills of sub-groups) start again from zero.
-  if (include_slow) group.last.oom_kills = 0;
-  for (const auto& counter : group.counters) {
-    if (!include_slow && IsSlowCounter(counter.kind)) continue;
+  if (include_slow) group.last.oom_kills = group.ended_oom_kills;
+  for (size_t i = 0; i < group.counters.size();) {
+    OpenCounter& counter = group.counters[i];
+    if (!include_slow && IsSlowCounter(counter.kind)) {
+      ++i;
+      continue;
+    }
     ssize_t n = ::pread(counter.fd.get(), buffer, sizeof(buffer) - 1, 0);
+    // The group's own memory.oom_control comes before its sub-groups' (CgroupDriver::
+    // CounterFiles): a later one that reads no more is of an application group that was
+    // removed, which must not cost the session its sample.
+    auto first_oom = std::find_if(group.counters.begin(), group.counters.end(),
+                                  [](auto& c) { return c.kind == CounterKind::kV1OomControl; });
+    if (n < 0 && counter.kind == CounterKind::kV1OomControl && &*first_oom != &counter) {
+      group.ended_oom_kills += counter.oom_kills;
+      group.last.oom_kills += counter.oom_kills;
+      group.counters.erase(group.counters.begin() + static_cast<long>(i));
+      continue;
+    }
     if (n < 0) return FailErrno("pread", "cgroup counter");
-    ApplyCounter(counter.kind, std::string_view(buffer, static_cast<size_t>(n)), group.last);
+    std::string_view text(buffer, static_cast<size_t>(n));
+    if (counter.kind == CounterKind::kV1OomControl) {
+      CgroupUsage alone;
+      ApplyCounter(counter.kind, text, alone);
+      counter.oom_kills = alone.oom_kills;
+    }
+    ApplyCounter(counter.kind, text, group.last);
+    ++i;
   }
   return {};
 }

@@ -53,6 +53,29 @@ TEST(UsageSampler, AgreesWithADirectReadAndSeesAProcessArriveAndCpuGrow) {
   EXPECT_FALSE((*driver)->Exists("g"));
 }
 
+// On v1 moat-init removes an application's group when it ends; the sampler holds that group's
+// memory.oom_control open. Its end must not cost the session its samples.
+TEST(UsageSampler, AnApplicationGroupThatEndsDoesNotCostTheSessionItsSamples) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+  CgroupOptions options;
+  options.parent = "moat-unit-app-" + std::to_string(getpid());
+  auto driver = CgroupDriver::Detect(options);
+  ASSERT_TRUE(driver) << driver.error().message();
+  ASSERT_TRUE((*driver)->Create("g"));
+  ASSERT_TRUE((*driver)->Create("g/app-1"));
+  UsageSampler sampler(**driver);
+  ASSERT_TRUE(sampler.Track("g"));
+  ASSERT_TRUE((*driver)->Destroy("g/app-1"));
+  for (unsigned pass = 0; pass < 2 * UsageSampler::kSlowEvery; ++pass) {
+    auto samples = sampler.SampleAll();
+    ASSERT_EQ(samples.size(), 1u) << "pass " << pass;
+  }
+  EXPECT_TRUE(sampler.Sample("g"));
+  sampler.Untrack("g");
+  EXPECT_TRUE((*driver)->Destroy("g"));
+  EXPECT_TRUE((*driver)->Destroy(""));
+}
+
 TEST(UsageSampler, RefusesAGroupThatDoesNotExist) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to read cgroups";
   auto driver = CgroupDriver::Detect();

@@ -36,10 +36,14 @@ class UsageSampler {
   struct OpenCounter {
     UniqueFd fd;
     CounterKind kind;
+    uint64_t oom_kills = 0;  // its last reading, for a v1 sub-group's file
   };
   struct TrackedGroup {
     std::vector<OpenCounter> counters;
     CgroupUsage last;  // keeps the slow counters between their reads
+    // v1 OOM kills counted in application groups that have gone since (moat-init removes an
+    // application's group when it ends): their files read no more, their kills still count.
+    uint64_t ended_oom_kills = 0;
   };
   Status Read(TrackedGroup& group, bool include_slow);
 
