@@ -166,6 +166,13 @@ Status Apply(const toml::table& root, BrokerConfig& c) {
     return Fail(InvalidArgument("log.level must be debug, info, warning or error, not '" +
                                 c.log_level + "'"));
   }
+  if (c.usage_minute_retention_s < c.usage_raw_retention_s) {
+    // UsageStore::Prune refuses such a pair every time, so no usage would ever be pruned.
+    return Fail(InvalidArgument(
+        "usage.minute_retention_s (" + std::to_string(c.usage_minute_retention_s) +
+        ") must be at least usage.raw_retention_s (" + std::to_string(c.usage_raw_retention_s) +
+        "): per-minute roll-ups are kept at least as long as the per-second samples"));
+  }
   if (c.novnc_dir.empty()) {
     return Fail(
         InvalidArgument("display.novnc_dir must name a directory (default /usr/share/novnc)"));

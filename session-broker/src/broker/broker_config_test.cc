@@ -77,6 +77,22 @@ TEST(BrokerConfig, ABadFileIsRefusedWithItsLine) {
   EXPECT_FALSE(half_tls);
 }
 
+// Pruning refuses minute rows kept shorter than raw samples, so such a config would never
+// prune: refused at load, with both keys named.
+TEST(BrokerConfig, MinuteRetentionShorterThanRawIsRefused) {
+  testing::TempDir dir;
+  auto shorter = LoadBrokerConfig(
+      {"--config", Write(dir, "[usage]\nraw_retention_s = 86400\nminute_retention_s = 7200\n")});
+  ASSERT_FALSE(shorter);
+  EXPECT_NE(shorter.error().message().find("usage.minute_retention_s"), std::string::npos)
+      << shorter.error().message();
+  EXPECT_NE(shorter.error().message().find("usage.raw_retention_s"), std::string::npos)
+      << shorter.error().message();
+  EXPECT_FALSE(LoadBrokerConfig({"--usage.raw_retention_s", "7776001"}));  // over the default
+  EXPECT_TRUE(
+      LoadBrokerConfig({"--usage.raw_retention_s", "7200", "--usage.minute_retention_s", "7200"}));
+}
+
 TEST(BrokerConfig, BadFlagsAreRefused) {
   EXPECT_FALSE(LoadBrokerConfig({"--listen.prot", "1"}));
   EXPECT_FALSE(LoadBrokerConfig({"--listen.port"}));
