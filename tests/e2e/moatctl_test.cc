@@ -274,6 +274,14 @@ TEST_F(Moatctl, SqlSelectPrintsTableAndWriteIsRefused) {
   EXPECT_EQ(json["columns"], Json::array({"name"}));
   EXPECT_FALSE(json["rows"].empty());
 
+  // Text that is not UTF-8 comes back with U+FFFD in its place, not as a failure.
+  auto bytes = Ctl({"--json", "sql", "SELECT CAST(x'41ff42' AS TEXT) AS t"});
+  ASSERT_EQ(bytes.exit_code, 0) << bytes.out << bytes.err;
+  EXPECT_EQ(ParseJson(bytes)["rows"][0][0],
+            "A\xEF\xBF\xBD"
+            "B")
+      << bytes.out;
+
   auto write = Ctl({"sql", "DELETE FROM sessions"});
   EXPECT_EQ(write.exit_code, 4) << write.out << write.err;  // the broker answers 403
   EXPECT_EQ(write.err.rfind("moatctl: ", 0), 0u) << write.err;

@@ -81,6 +81,7 @@ using ApiHandler =
 // 400 invalid_argument / malformed_json, 401, 403, 404, 409 conflict, 429, 502 host_failed,
 // 503 unavailable, 504 timeout, 500 internal.
 http::HttpResponse ErrorResponse(const Error& error);
+// `body` as the answer; text that is not UTF-8 has U+FFFD in place of each bad byte sequence.
 http::HttpResponse Json(int status, const wire::Json& body);
 // A user as the API shows one (never the password hash).
 wire::Json UserJson(const db::User& user);

@@ -76,7 +76,10 @@ void TokenCache::Clear() {
 }
 
 http::HttpResponse Json(int status, const wire::Json& body) {
-  return http::JsonResponse(status, body.dump());
+  // Text read back from the database or an agent (a SQL cell, a command line) may hold bytes
+  // that are not UTF-8: each becomes U+FFFD instead of an exception.
+  return http::JsonResponse(status,
+                            body.dump(-1, ' ', false, wire::Json::error_handler_t::replace));
 }
 
 http::HttpResponse ErrorResponse(const Error& error) {
