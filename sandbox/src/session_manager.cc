@@ -136,7 +136,10 @@ std::string SessionManager::HostDirPath(const std::string& id, const std::string
 
 Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
   if (spec.id.empty()) spec.id = GenerateSessionId();
-  if (spec.hostname.empty()) spec.hostname = "moat-" + spec.id;
+  if (spec.hostname.empty()) {
+    // An id may end in '-', a host name may not.
+    spec.hostname = "moat-" + spec.id.substr(0, spec.id.find_last_not_of('-') + 1);
+  }
   MOAT_TRY_VOID(ValidateSessionSpec(spec));
   MOAT_TRY(auto user, LookupUser(spec.user));
   // A device's access is checked against host ids: its group enters the wall with it, unless

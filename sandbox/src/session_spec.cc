@@ -23,6 +23,13 @@ template <typename T>
 Status ReadKey(const Json& object, const char* key, T& out) {
   auto it = object.find(key);
   if (it == object.end()) return {};
+  // nlohmann would turn -1 into 2^64-1 and 1.5e9 into 1500000000: a count is written as one.
+  if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && !std::is_same_v<T, bool>) {
+    if (!it->is_number_unsigned()) {
+      return Fail(InvalidArgument(std::string("spec key '") + key +
+                                  "' must be a whole number >= 0, not " + it->dump()));
+    }
+  }
   try {
     out = it->get<T>();
   } catch (const Json::exception&) {
@@ -45,6 +52,10 @@ Status RejectUnknownKeys(const Json& object, const std::set<std::string>& known,
 Result<BindMount> ParseMount(const Json& item) {
   if (!item.is_object()) return Fail(InvalidArgument("each of 'mounts' must be an object"));
   MOAT_TRY_VOID(RejectUnknownKeys(item, {"source", "target", "read_only"}, "'mounts'"));
+  if (!item.contains("source") || !item.contains("target")) {
+    return Fail(
+        InvalidArgument("each of 'mounts' needs a 'source' and a 'target': " + item.dump()));
+  }
   BindMount mount;
   MOAT_TRY_VOID(ReadKey(item, "source", mount.source));
   MOAT_TRY_VOID(ReadKey(item, "target", mount.target));
@@ -72,6 +83,12 @@ Status ReadLimit(const Json& object, const char* key, std::optional<T>& out) {
                                 " or \"max\""));
   }
   out = it->get<T>();
+  if constexpr (!std::is_floating_point_v<T>) {
+    if (*out == kUnlimited) {
+      return Fail(InvalidArgument(std::string("limit '") + key +
+                                  "' is too large (write \"max\" for no limit)"));
+    }
+  }
   return {};
 }
 
@@ -116,6 +133,21 @@ Result<Limits> ParseLimits(const Json& object) {
     }
   }
   return limits;
+}
+
+// RFC 1123: labels of 1-63 letters, digits and '-', not starting or ending with '-'.
+bool IsValidHostname(const std::string& name) {
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('.', start);
+    if (end == std::string::npos) end = name.size();
+    std::string label = name.substr(start, end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    start = end + 1;
+  }
+  return true;
 }
 
 bool IsAbsoluteCleanPath(const std::string& path) {
@@ -262,8 +294,14 @@ Status ValidateSessionSpec(const SessionSpec& spec) {
                                   "letters, digits, '-' and '.'"));
     }
   }
+  if (!spec.hostname.empty() && !IsValidHostname(spec.hostname)) {
+    return Fail(InvalidArgument("hostname '" + spec.hostname +
+                                "' is not a host name: dot-separated labels of letters, digits "
+                                "and '-', none empty and none starting or ending with '-'"));
+  }
   if (spec.upper_size_bytes < (1ull << 20) || spec.upper_size_bytes > (64ull << 30)) {
-    return Fail(InvalidArgument("upper size " + std::to_string(spec.upper_size_bytes) +
+    return Fail(InvalidArgument("upper size (--upper-size, upper_size_bytes) " +
+                                std::to_string(spec.upper_size_bytes) +
                                 " is outside 1 MiB..64 GiB"));
   }
   for (const auto& mount : spec.mounts) {

@@ -61,6 +61,32 @@ TEST(SessionSpec, RejectsUnknownKeysWrongTypesAndBadJson) {
   EXPECT_FALSE(ParseSessionSpecJson("[]"));
   auto error = ParseSessionSpecJson(R"({"usr":"x"})").error().message();
   EXPECT_NE(error.find("'usr'"), std::string::npos) << error;
+  // Numbers that a lenient reader would convert silently, each named by its key.
+  for (const char* text : {R"({"upper_size_bytes":-1})", R"({"upper_size_bytes":1.5e9})",
+                           R"({"limits":{"memory_max":18446744073709551615}})",
+                           R"({"limits":{"pids_max":-3}})", R"({"mounts":[{"source":"/usr"}]})"}) {
+    auto parsed = ParseSessionSpecJson(text);
+    ASSERT_FALSE(parsed) << text;
+    const std::string message = parsed.error().message();
+    bool names_it = message.find("upper_size_bytes") != std::string::npos ||
+                    message.find("memory_max") != std::string::npos ||
+                    message.find("pids_max") != std::string::npos ||
+                    message.find("'target'") != std::string::npos;
+    EXPECT_TRUE(names_it) << text << ": " << message;
+  }
+}
+
+TEST(SessionSpec, HostnamesAreRfc1123) {
+  SessionSpec spec;
+  spec.user = "nobody";
+  for (const char* good : {"desk-1", "a.b.example", "x"}) {
+    spec.hostname = good;
+    EXPECT_TRUE(ValidateSessionSpec(spec)) << good;
+  }
+  for (const char* bad : {"-..-", "-a", "a-", "a..b", ".a", "a.", "a b"}) {
+    spec.hostname = bad;
+    EXPECT_FALSE(ValidateSessionSpec(spec)) << bad;
+  }
 }
 
 TEST(SessionSpec, ValidationRefusesRootUnknownUsersAndBadPaths) {

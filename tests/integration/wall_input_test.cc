@@ -57,6 +57,14 @@ TEST_F(WallInput, BadFlagsAreRefused) {
                 "unknown seccomp profile 'lax'");
 }
 
+TEST_F(WallInput, AnIdEndingInADashStillGetsAValidDefaultHostname) {
+  std::string id = UniqueId("dash") + "-";
+  auto r = sandbox_.Cli({"run", "--id", id, "--user", "moat-wall-a", "--", "hostname"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "moat-" + id.substr(0, id.size() - 1) + "\n");
+  ExpectRefused({"--user", "moat-wall-a", "--hostname", "-..-", "--", "true"}, "not a host name");
+}
+
 TEST_F(WallInput, HelpAfterACommandPrintsTheUsage) {
   for (const char* command : {"run", "exec", "stop", "list", "set"}) {
     auto r = sandbox_.Cli({command, "--help"});
