@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -273,6 +275,21 @@ TEST_F(Moatctl, SqlSelectPrintsTableAndWriteIsRefused) {
   Json json = ParseJson(Ctl({"--json", "sql", "SELECT name FROM v_users ORDER BY name"}));
   EXPECT_EQ(json["columns"], Json::array({"name"}));
   EXPECT_FALSE(json["rows"].empty());
+
+  // Every view the help names exists.
+  auto help = Ctl({"sql", "--help"});
+  ASSERT_EQ(help.exit_code, 0) << help.err;
+  Json views =
+      ParseJson(Ctl({"--json", "sql", "SELECT name FROM sqlite_master WHERE type = 'view'"}));
+  std::set<std::string> known;
+  for (const auto& row : views["rows"]) known.insert(row[0].get<std::string>());
+  std::regex view_name("v_[a-z_]+");
+  int named = 0;
+  for (std::sregex_iterator it(help.out.begin(), help.out.end(), view_name), end; it != end; ++it) {
+    EXPECT_TRUE(known.count(it->str())) << it->str() << " in moatctl sql --help is no view";
+    ++named;
+  }
+  EXPECT_GT(named, 0) << help.out;
 
   // Text that is not UTF-8 comes back with U+FFFD in its place, not as a failure.
   auto bytes = Ctl({"--json", "sql", "SELECT CAST(x'41ff42' AS TEXT) AS t"});

@@ -189,8 +189,9 @@ const char* const kBrokerUsage =
     "usage: moat-broker [--config FILE] [--SECTION.KEY VALUE]...\n"
     "\n"
     "Runs Moat's control plane: the HTTPS/WSS API, the session database and (by default) a\n"
-    "local moat-agent. Every key of the config file (default /etc/moat/moat.toml, see\n"
-    "docs/operator.md) can be set by a flag of the same dotted name, e.g.\n"
+    "local moat-agent. Every key of the config file (default /etc/moat/moat.toml, which\n"
+    "describes each one; see also docs/packaging.md) can be set by a flag of the same dotted\n"
+    "name, e.g.\n"
     "  --listen.port 9443 --state.dir /tmp/moat --local_agent.enabled false\n"
     "Short forms: --port N (listen.port), --state-dir DIR (state.dir), --no-local-agent.\n";
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "moat/common/testing/temp_dir.h"
@@ -91,6 +92,21 @@ TEST(BrokerConfig, MinuteRetentionShorterThanRawIsRefused) {
   EXPECT_FALSE(LoadBrokerConfig({"--usage.raw_retention_s", "7776001"}));  // over the default
   EXPECT_TRUE(
       LoadBrokerConfig({"--usage.raw_retention_s", "7200", "--usage.minute_retention_s", "7200"}));
+}
+
+// --help sends the reader to documents that exist.
+TEST(BrokerConfig, TheUsageNamesDocumentsThatExist) {
+  std::string usage = kBrokerUsage;
+  int named = 0;
+  for (size_t at = usage.find("docs/"); at != std::string::npos; at = usage.find("docs/", at)) {
+    size_t end = usage.find(".md", at);
+    ASSERT_NE(end, std::string::npos) << usage.substr(at);
+    std::string doc = usage.substr(at, end + 3 - at);
+    EXPECT_TRUE(std::filesystem::exists(std::string(MOAT_SOURCE_DIR) + "/" + doc)) << doc;
+    ++named;
+    at = end;
+  }
+  EXPECT_GT(named, 0) << usage;
 }
 
 TEST(BrokerConfig, BadFlagsAreRefused) {

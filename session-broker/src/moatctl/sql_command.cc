@@ -16,7 +16,8 @@ constexpr char kHelp[] =
     "Runs one read-only statement (SELECT, read-only PRAGMA, EXPLAIN) over the session\n"
     "database at the broker and prints the rows as a table (NULL for null), or the API's\n"
     "{\"columns\",\"rows\",\"truncated\"} with --json. Needs the role admin or auditor. The\n"
-    "stable views (v_sessions, v_audit, v_usage, v_hosts_load, ...) are in docs/database.md.\n"
+    "stable views (v_sessions, v_session_usage_minute, v_audit, v_hosts_load, v_users) are\n"
+    "in docs/database.md.\n"
     "A write is refused by the broker: exit 4. A statement SQLite cannot parse: exit 1.\n";
 
 std::string SqlCell(const Json& value) { return value.is_null() ? "NULL" : Cell(value); }
