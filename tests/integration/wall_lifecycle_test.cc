@@ -51,6 +51,11 @@ TEST_F(WallLifecycle, ForegroundRunReturnsTheCommandsExitStatus) {
   auto missing = sandbox_.Cli({"run", "--user", "moat-wall-a", "--", "/no/such/program"});
   EXPECT_EQ(missing.exit_code, 127);
   EXPECT_NE(missing.err.find("No such file"), std::string::npos) << missing.err;
+  // Found but not runnable: 126, as a shell says, whatever the errno.
+  for (const char* path : {"/etc/passwd", "/etc/passwd/x", "/tmp"}) {
+    auto r = sandbox_.Cli({"run", "--user", "moat-wall-a", "--", path});
+    EXPECT_EQ(r.exit_code, 126) << path << ": " << r.err;
+  }
 }
 
 TEST_F(WallLifecycle, ForegroundRunLeavesNothingBehind) {

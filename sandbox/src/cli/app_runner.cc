@@ -55,13 +55,23 @@ UniqueFd BlockAndWatchSignals() {
 bool StdioIsTerminal() { return ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO); }
 
 int LaunchErrorCode(const Error& error) {
-  if (error.code() == std::errc::no_such_file_or_directory) return 127;
-  if (error.code() == std::errc::permission_denied) return 126;
+  // As a shell reports a command it could not run: not found, or found and not runnable.
+  const int err = error.code().value();
+  if (error.code().category() != std::generic_category()) return 125;
+  if (err == ENOENT) return 127;
+  for (int not_runnable : {EACCES, EPERM, ENOEXEC, ENOTDIR, ELOOP, ETXTBSY, EISDIR, ENAMETOOLONG}) {
+    if (err == not_runnable) return 126;
+  }
   return 125;
 }
 
 Result<ExitStatus> RunApplication(const std::string& control_socket, const RunRequest& request) {
-  MOAT_TRY(auto client, ControlClient::Connect(control_socket));
+  auto connected = ControlClient::Connect(control_socket);
+  if (!connected) {
+    // Our own failure (125), whatever its errno: only what moat-init reports of CMD is 126/127.
+    return Fail(Error(std::make_error_code(std::errc::io_error), connected.error().message()));
+  }
+  ControlClient& client = *connected;
   LaunchRequest launch;
   launch.argv = request.argv;
   launch.env = request.env;
