@@ -197,9 +197,18 @@ class DisplayGateway::Impl : public RelayRegistry {
       }
     }
     Record([this, target, info = relay.info(), reason, last] {
-      backend_.Disconnected(target, info, reason, last);
+      // Records run later, in order: by now the owner may have logged in again (a quick
+      // reconnect). Then the session was never left, and marking it disconnected would make the
+      // broker drop that new login.
+      backend_.Disconnected(target, info, reason, last && !HasOwner(target.session_id));
     });
     Forget(relay);
+  }
+
+  bool HasOwner(const std::string& session_id) {
+    std::lock_guard lock(mutex_);
+    auto found = sessions_.find(session_id);
+    return found != sessions_.end() && !found->second.owner.expired();
   }
 
   void Abandoned(DisplayRelay& relay) override { Forget(relay); }

@@ -103,7 +103,9 @@ Result<RfbClientFilter::Output> RfbClientFilter::Feed(std::string_view bytes) {
     if (!size) return Fail(size.error());
     if (*size == 0 || rest.size() < *size) break;
     auto type = static_cast<uint8_t>(rest[0]);
-    if (IsInput(type)) out.saw_input = true;
+    // A watcher's dropped keys and pointer moves are not the owner's activity: they must not
+    // keep the owner's idle timeout from firing.
+    if (IsInput(type) && !read_only_) out.saw_input = true;
     if (!(read_only_ && ChangesTheDesktop(type))) out.forward.append(rest.substr(0, *size));
     consumed += *size;
   }

@@ -19,7 +19,7 @@ class RfbClientFilter {
 
   struct Output {
     std::string forward;     // whole messages to pass on, in order
-    bool saw_input = false;  // a key or pointer event arrived (forwarded or not)
+    bool saw_input = false;  // a key or pointer event arrived and was forwarded
   };
 
   // Takes bytes as they arrive; keeps a partial message for the next call. Fails on a message
