@@ -136,6 +136,15 @@ TEST(Faults, SessionsOutliveTheBroker) {
   EXPECT_EQ(LocalAgentPid(broker), 0);
   EXPECT_EQ(WallsIn(broker.run_dir()), std::vector<std::string>{id});
   broker.Start();
+  // The killed broker left its host 'online' in the database; the new one takes it offline at
+  // start-up and back online at its agent's hello, never trusting the old state.
+  Reply states = AdminApi(broker).Call("GET", "/api/v1/audit?kind=host.state&limit=2");
+  ASSERT_EQ(states.status, 200) << states.raw;
+  ASSERT_EQ(states.body["events"].size(), 2u) << states.raw;
+  EXPECT_EQ(states.body["events"][0]["new_value"], "online") << states.raw;  // newest first
+  EXPECT_EQ(states.body["events"][1]["old_value"], "online") << states.raw;
+  EXPECT_EQ(states.body["events"][1]["new_value"], "offline") << states.raw;
+  EXPECT_NE(states.body["events"][1].dump().find("broker start"), std::string::npos) << states.raw;
   Api again(broker, Login(broker, "moat-e2e-erin", "pw-moat-e2e-erin-secret"));
   Reply shown = again.Call("GET", "/api/v1/sessions/" + id);
   EXPECT_EQ(shown.body["state"], "active") << shown.raw;

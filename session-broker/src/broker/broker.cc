@@ -18,6 +18,7 @@
 #include "broker/session_service.h"
 #include "broker/task_queue.h"
 #include "db/connection_pool.h"
+#include "db/host_store.h"
 #include "display/display_gateway.h"
 #include "http/byte_stream.h"
 #include "http/server.h"
@@ -87,6 +88,12 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
   {
     auto db = p.pool->Acquire();
     MOAT_TRY_CTX(p.admin_password, EnsureAdmin(*db, c), "first admin");
+    // No agent is linked before the agent server starts below: a host left 'online' by the
+    // last run is offline until its agent says hello again.
+    MOAT_TRY_CTX(std::int64_t offline, db::HostStore(*db).MarkOnlineHostsOffline(), "host states");
+    if (offline > 0) {
+      log::Info("hosts offline until their agents say hello", {{"hosts", std::to_string(offline)}});
+    }
   }
 
   p.events = std::make_unique<Events>(p.hub);

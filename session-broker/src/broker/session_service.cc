@@ -138,8 +138,8 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
                              " live sessions, the most the policy allows (sessions_per_user = " +
                              std::to_string(policy.sessions_per_user) + ")"));
   }
-  MOAT_TRY(auto host, db::HostStore(*db).PickForPlacement());
-  if (!host || !agents_.IsConnected(host->id)) {
+  MOAT_TRY(auto host, db::HostStore(*db).PickForPlacement(agents_.ConnectedHosts()));
+  if (!host) {
     return Fail(
         Unavailable("no session host can take a new session now (all drained, full, "
                     "disabled or offline)"));

@@ -1,5 +1,6 @@
 #include "db/host_store.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace moat::broker::db {
@@ -112,6 +113,28 @@ Status HostStore::Heartbeat(std::int64_t id, std::string_view state) {
   return tx.Commit();
 }
 
+Result<std::int64_t> HostStore::MarkOnlineHostsOffline() {
+  std::int64_t now = clock_();
+  MOAT_TRY(auto tx, Transaction::Begin(db_));
+  MOAT_TRY(auto select, db_.Prepare("SELECT name FROM hosts WHERE state = 'online' ORDER BY name"));
+  std::vector<std::string> names;
+  while (true) {
+    MOAT_TRY(bool row, select.Step());
+    if (!row) break;
+    names.push_back(select.Text(0));
+  }
+  MOAT_TRY(auto update, db_.Prepare("UPDATE hosts SET state = 'offline' WHERE state = 'online'"));
+  MOAT_TRY_VOID(update.Run());
+  for (const std::string& name : names) {
+    nlohmann::json detail{{"host", name}, {"reason", "broker start"}};
+    MOAT_TRY_VOID(RecordEvent(
+        db_, {std::nullopt, Actor::System(), "host.state", "online", "offline", detail.dump()},
+        now));
+  }
+  MOAT_TRY_VOID(tx.Commit());
+  return static_cast<std::int64_t>(names.size());
+}
+
 Result<Host> HostStore::Get(std::string_view name) const {
   MOAT_TRY(auto stmt,
            db_.Prepare("SELECT " + std::string(kColumns) + " FROM hosts WHERE name = ?"));
@@ -148,15 +171,22 @@ Status HostStore::SetCertificate(std::string_view name, std::string_view fingerp
   return tx.Commit();
 }
 
-Result<std::optional<Host>> HostStore::PickForPlacement() const {
+Result<std::optional<Host>> HostStore::PickForPlacement(
+    std::span<const std::int64_t> connected) const {
+  // Best first; the first whose agent is linked wins. A host the database calls online may have
+  // lost its agent a moment ago: the next one beats refusing the session.
   MOAT_TRY(auto stmt,
-           db_.Prepare("SELECT " + std::string(kColumns) +
-                       " FROM hosts WHERE id = (SELECT id FROM v_hosts_load "
-                       "WHERE enabled = 1 AND drained = 0 AND state = 'online' AND free_slots > 0 "
-                       "ORDER BY 1.0 * live_sessions / capacity, free_slots DESC, name LIMIT 1)"));
-  MOAT_TRY(bool row, stmt.Step());
-  if (!row) return std::optional<Host>();
-  return std::optional<Host>(ReadHost(stmt));
+           db_.Prepare("SELECT id, name FROM v_hosts_load "
+                       "WHERE enabled = 1 AND drained = 0 AND state = 'online' AND "
+                       "free_slots > 0 "
+                       "ORDER BY 1.0 * live_sessions / capacity, free_slots DESC, name"));
+  while (true) {
+    MOAT_TRY(bool row, stmt.Step());
+    if (!row) return std::optional<Host>();
+    if (std::find(connected.begin(), connected.end(), stmt.Int(0)) == connected.end()) continue;
+    MOAT_TRY(Host host, Get(stmt.Text(1)));
+    return std::optional<Host>(std::move(host));
+  }
 }
 
 }  // namespace moat::broker::db

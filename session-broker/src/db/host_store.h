@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,11 +49,16 @@ class HostStore {
   Status SetCertificate(std::string_view name, std::string_view fingerprint, const Actor& actor);
   // An agent's report: last_seen moves on; a change of state is also a "host.state" event.
   Status Heartbeat(std::int64_t id, std::string_view state);
+  // At broker start-up, before any agent can connect: every host still 'online' (the broker
+  // stopped or died while its agent was linked) becomes 'offline' until its agent says hello,
+  // each with its "host.state" event. Returns how many changed.
+  Result<std::int64_t> MarkOnlineHostsOffline();
 
   Result<Host> Get(std::string_view name) const;
   Result<std::vector<Host>> List() const;
-  // The enabled, undrained, online host with the most free slots, if any has one.
-  Result<std::optional<Host>> PickForPlacement() const;
+  // Of the enabled, undrained, online hosts with a free slot whose agent is linked now (one of
+  // `connected`), the least loaded (live sessions per slot, then most free slots); or none.
+  Result<std::optional<Host>> PickForPlacement(std::span<const std::int64_t> connected) const;
 
  private:
   Result<Host> SetColumn(std::string_view name, std::string_view column, std::int64_t value,

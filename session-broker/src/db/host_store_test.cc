@@ -67,18 +67,53 @@ TEST_F(HostStoreTest, PlacementPicksTheOnlineHostWithMostFreeSlots) {
   auto b = store_->Add({.name = "b", .address = "b", .capacity = 3}, admin_);
   auto c = store_->Add({.name = "c", .address = "c", .capacity = 9}, admin_);
   ASSERT_TRUE(a && b && c);
-  EXPECT_EQ(*store_->PickForPlacement(), std::nullopt);  // none online yet
+  std::vector<std::int64_t> all = {a->id, b->id, c->id};
+  EXPECT_EQ(*store_->PickForPlacement(all), std::nullopt);  // none online yet
   ASSERT_TRUE(store_->Heartbeat(a->id, "online"));
   ASSERT_TRUE(store_->Heartbeat(b->id, "online"));
   ASSERT_TRUE(store_->Heartbeat(c->id, "online"));
   ASSERT_TRUE(store_->SetDrained("c", true, admin_));
-  EXPECT_EQ((*store_->PickForPlacement())->name, "b");
+  EXPECT_EQ((*store_->PickForPlacement(all))->name, "b");
   SessionStore sessions(*db_, TestClock());
   std::int64_t user = InsertUser("alice");
   for (int i = 0; i < 2; ++i) {
     ASSERT_TRUE(sessions.Create({.user_id = user, .host_id = b->id}, Actor::System()));
   }
-  EXPECT_EQ((*store_->PickForPlacement())->name, "a");
+  EXPECT_EQ((*store_->PickForPlacement(all))->name, "a");
+}
+
+// The database may call a host online whose agent has just gone: the next best host with a
+// linked agent takes the session, and none at all is "no host".
+TEST_F(HostStoreTest, PlacementSkipsHostsWhoseAgentIsNotConnected) {
+  auto a = store_->Add({.name = "a", .address = "a", .capacity = 10}, admin_);
+  auto b = store_->Add({.name = "b", .address = "b", .capacity = 2}, admin_);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(store_->Heartbeat(a->id, "online"));
+  ASSERT_TRUE(store_->Heartbeat(b->id, "online"));
+  std::vector<std::int64_t> both = {a->id, b->id}, only_b = {b->id};
+  EXPECT_EQ((*store_->PickForPlacement(both))->name, "a");
+  EXPECT_EQ((*store_->PickForPlacement(only_b))->name, "b");
+  EXPECT_EQ(*store_->PickForPlacement({}), std::nullopt);
+}
+
+// After a broker restart no agent is linked yet: what the database still calls online is
+// offline (with its event) until its agent says hello; other states stay as they are.
+TEST_F(HostStoreTest, StartUpTakesOnlineHostsOffline) {
+  auto a = store_->Add({.name = "a", .address = "a", .capacity = 1}, admin_);
+  auto b = store_->Add({.name = "b", .address = "b", .capacity = 1}, admin_);
+  auto c = store_->Add({.name = "c", .address = "c", .capacity = 1}, admin_);
+  ASSERT_TRUE(a && b && c);
+  ASSERT_TRUE(store_->Heartbeat(a->id, "online"));
+  ASSERT_TRUE(store_->Heartbeat(b->id, "offline"));
+  std::int64_t events = CountRows("SELECT count(*) FROM session_events WHERE kind = 'host.state'");
+  auto changed = store_->MarkOnlineHostsOffline();
+  ASSERT_TRUE(changed) << changed.error().message();
+  EXPECT_EQ(*changed, 1);
+  EXPECT_EQ(store_->Get("a")->state, "offline");
+  EXPECT_EQ(store_->Get("b")->state, "offline");
+  EXPECT_EQ(store_->Get("c")->state, "unknown");
+  EXPECT_EQ(CountRows("SELECT count(*) FROM session_events WHERE kind = 'host.state'"), events + 1);
+  EXPECT_EQ(*store_->MarkOnlineHostsOffline(), 0);
 }
 
 }  // namespace
