@@ -251,6 +251,32 @@ TEST_F(DisplayGateway, LoginShowsTheDesktopAndReconnectFindsItAsItWas) {
   EXPECT_TRUE(fourth->ClosedWithin(milliseconds(5000)));
 }
 
+// A viewer whose login started the session but that left before ClientInit: the session must
+// not stay "active" with nobody attached (its disconnected timeout would never apply).
+TEST_F(DisplayGateway, AViewerThatLeavesBeforeItsDesktopShowsLeavesItDisconnected) {
+  Api dora = MakeUser(*broker_, kUser, "user");
+  auto login = LoginAs(kUser, kPassword);
+  login.stop_before_init = true;
+  {
+    auto gave_up = RfbTestClient::ConnectVencrypt(login, milliseconds(30000));
+    ASSERT_TRUE(gave_up) << gave_up.error().message() << "\n" << broker_->log();
+  }  // the viewer goes
+  std::string id;
+  ASSERT_TRUE(WaitFor([&] {
+    Reply list = dora.Call("GET", "/api/v1/sessions");
+    if (list.status != 200 || list.body["sessions"].empty()) return false;
+    id = list.body["sessions"][0].value("id", "");
+    return !id.empty();
+  }));
+  EXPECT_TRUE(WaitFor([&] { return StateOf(dora, id) == "disconnected"; }, 10))
+      << StateOf(dora, id);
+  // The next login is a reconnect to that desktop.
+  auto back = MustConnect(kUser, kPassword);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(SessionIdOf(*back), id);
+  EXPECT_TRUE(WaitFor([&] { return StateOf(dora, id) == "active"; }, 10));
+}
+
 TEST_F(DisplayGateway, AdminsWatchReadOnlyAndUsersCannotWatch) {
   Api dora = MakeUser(*broker_, kUser, "user");
   Api eve = MakeUser(*broker_, "moat-e2e-eve", "user");

@@ -151,7 +151,7 @@ Result<RfbTestClient> RfbTestClient::ConnectVencrypt(const VencryptLogin& login,
   }
   RfbTestClient client(std::make_unique<Transport>(std::move(fd)));
   MOAT_TRY_VOID(client.VencryptHandshake(login));
-  MOAT_TRY_VOID(client.Init());
+  if (!login.stop_before_init) MOAT_TRY_VOID(client.Init());
   return client;
 }
 

@@ -205,6 +205,18 @@ class DisplayGateway::Impl : public RelayRegistry {
     Forget(relay);
   }
 
+  // The login started its session, but the viewer gave up before its desktop was relayed: the
+  // session has no client, and must be disconnected for its timeout to apply (or for the next
+  // login to count as a reconnect), as if the viewer had left a moment later.
+  void LeftBeforeShown(const DisplayTarget& target, const std::string& peer) {
+    if (!target.started || target.shadow) return;
+    Record([this, target, info = ConnectionInfo{Via::kVnc, peer}] {
+      backend_.Connected(target, info);
+      backend_.Disconnected(target, info, "the viewer left before its desktop was shown",
+                            !HasOwner(target.session_id));
+    });
+  }
+
   bool HasOwner(const std::string& session_id) {
     std::lock_guard lock(mutex_);
     auto found = sessions_.find(session_id);
@@ -315,11 +327,13 @@ class DisplayGateway::Impl : public RelayRegistry {
       log::Info(
           "VNC login refused",
           {{"peer", peer}, {"error", target ? sent.error().message() : target.error().message()}});
+      if (target) LeftBeforeShown(*target, peer);
       raw->Abort();
       co_return;
     }
     auto init = co_await raw->ReadClientInit();
     if (!init) {
+      LeftBeforeShown(*target, peer);
       raw->Abort();
       co_return;
     }

@@ -27,6 +27,8 @@ struct VencryptLogin {
   std::string verify_hostname;  // empty: the chain only
   std::string user;
   std::string password;
+  // Leave once the gateway has accepted the login, before ClientInit: a viewer that gives up.
+  bool stop_before_init = false;
 };
 
 class RfbTestClient {
