@@ -47,7 +47,10 @@ Result<std::unique_ptr<agent::SandboxBackend>> OpenSandbox(const agent::AgentOpt
   } else {
     manager.cgroups.parent = options.cgroup_parent;
   }
-  return agent::SandboxBackend::Open(std::move(manager));
+  agent::DesktopOptions desktop;
+  desktop.default_startup = options.desktop_startup;
+  desktop.window_manager = options.window_manager;
+  return agent::SandboxBackend::Open(std::move(manager), std::move(desktop));
 }
 
 // Both backends: VM sessions only where QEMU and the guest image are, and the log says which.
@@ -60,6 +63,8 @@ Result<std::unique_ptr<agent::BackendSet>> OpenBackend(const agent::AgentOptions
     agent::VmBackendOptions vm_options;
     vm_options.run_dir = options.run_dir;
     vm_options.guest_dir = guest;
+    vm_options.desktop.default_startup = options.desktop_startup;
+    vm_options.desktop.window_manager = options.window_manager;
     auto opened = agent::VmBackend::Open(std::move(vm_options), sandbox->manager());
     if (opened) {
       vm = std::move(*opened);

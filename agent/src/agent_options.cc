@@ -1,12 +1,14 @@
 #include "agent_options.h"
 
+#include <sstream>
+
 namespace moat::agent {
 
 const char kAgentUsage[] =
     "usage: moat-agent [--run-dir DIR] [--cgroup-parent PATH|delegated]\n"
     "                  (--broker URL [--token T | --token-file F] | --link URL | --stdio |\n"
     "                   --once-list) [--cert-dir DIR] [--name HOST] [--capacity N]\n"
-    "                  [--vm-guest DIR|none]\n"
+    "                  [--vm-guest DIR|none] [--desktop-startup CMD] [--window-manager WM]\n"
     "\n"
     "  --broker URL          the broker's API, https://broker:8443; the first start enrols this\n"
     "                        host with a one-time token from 'moatctl hosts token', later starts\n"
@@ -26,6 +28,11 @@ const char kAgentUsage[] =
     "                        builds it (default $MOAT_VM_GUEST, else /var/cache/moat-vm/guest);\n"
     "                        'none' turns VM sessions off. Without it, or without QEMU, the\n"
     "                        agent serves sandbox sessions only and says why in its log\n"
+    "  --desktop-startup CMD what a desktop runs when the user has no executable\n"
+    "                        ~/.config/moat/session (default 'xterm'; words split on spaces)\n"
+    "  --window-manager WM   the desktops' window manager (default 'openbox'); the desktop is\n"
+    "                        ready once openbox sets _OB_THEME, another once it sets the\n"
+    "                        EWMH _NET_SUPPORTING_WM_CHECK\n"
     "  --stdio               serve the agent link as newline-delimited JSON envelopes on\n"
     "                        stdin/stdout: host.hello first, replies, usage.batch every second\n"
     "                        (for tests and debugging)\n"
@@ -45,16 +52,27 @@ Result<AgentOptions> ParseAgentOptions(const std::vector<std::string>& args) {
   };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
-    std::string* value = arg == "--run-dir"         ? &options.run_dir
-                         : arg == "--cgroup-parent" ? &options.cgroup_parent
-                         : arg == "--cert-dir"      ? &options.cert_dir
-                         : arg == "--link"          ? &options.link_url
-                         : arg == "--broker"        ? &options.broker_url
-                         : arg == "--token"         ? &options.token
-                         : arg == "--token-file"    ? &options.token_file
-                         : arg == "--name"          ? &options.host_name
-                         : arg == "--vm-guest"      ? &options.vm_guest
-                                                    : nullptr;
+    std::string* value = arg == "--run-dir"          ? &options.run_dir
+                         : arg == "--cgroup-parent"  ? &options.cgroup_parent
+                         : arg == "--cert-dir"       ? &options.cert_dir
+                         : arg == "--link"           ? &options.link_url
+                         : arg == "--broker"         ? &options.broker_url
+                         : arg == "--token"          ? &options.token
+                         : arg == "--token-file"     ? &options.token_file
+                         : arg == "--name"           ? &options.host_name
+                         : arg == "--vm-guest"       ? &options.vm_guest
+                         : arg == "--window-manager" ? &options.window_manager
+                                                     : nullptr;
+    if (arg == "--desktop-startup") {
+      if (i + 1 >= args.size()) return Fail(InvalidArgument("'" + arg + "' needs a value"));
+      options.desktop_startup.clear();
+      std::istringstream words(args[++i]);
+      for (std::string word; words >> word;) options.desktop_startup.push_back(word);
+      if (options.desktop_startup.empty()) {
+        return Fail(InvalidArgument("'--desktop-startup' needs a command, such as 'xterm'"));
+      }
+      continue;
+    }
     if (value != nullptr || arg == "--capacity") {
       if (i + 1 >= args.size() || args[i + 1].empty()) {
         return Fail(InvalidArgument("'" + arg + "' needs a value"));

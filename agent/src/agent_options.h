@@ -26,6 +26,10 @@ struct AgentOptions {
   // VM sessions: the guest agent/vm/build-guest.sh built (guest.env). Empty: $MOAT_VM_GUEST,
   // else /var/cache/moat-vm/guest. "none" turns VM sessions off.
   std::string vm_guest;
+  // Desktops: what runs when a user has no executable ~/.config/moat/session, split on spaces
+  // (issue 6: "a configurable default such as an xterm"), and the window manager.
+  std::vector<std::string> desktop_startup = {"xterm"};
+  std::string window_manager = "openbox";
 };
 
 Result<AgentOptions> ParseAgentOptions(const std::vector<std::string>& args);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "desktop_launcher.h"
+
 namespace moat::agent {
 namespace {
 
@@ -20,6 +22,25 @@ TEST(AgentOptions, DefaultsWithOnceList) {
   EXPECT_EQ(options->run_dir, "/run/moat");
   EXPECT_EQ(options->cgroup_parent, "moat");
   EXPECT_EQ(options->mode, Mode::kOnceList);
+}
+
+TEST(AgentOptions, DesktopStartupAndWindowManager) {
+  auto defaults = ParseAgentOptions({"--stdio"});
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->desktop_startup, std::vector<std::string>{"xterm"});
+  EXPECT_EQ(defaults->window_manager, "openbox");
+  auto set = ParseAgentOptions(
+      {"--stdio", "--desktop-startup", "xterm  -fg green", "--window-manager", "/usr/bin/icewm"});
+  ASSERT_TRUE(set) << set.error().message();
+  EXPECT_EQ(set->desktop_startup, (std::vector<std::string>{"xterm", "-fg", "green"}));
+  EXPECT_EQ(set->window_manager, "/usr/bin/icewm");
+  EXPECT_FALSE(ParseAgentOptions({"--stdio", "--desktop-startup", "  "}));
+  EXPECT_FALSE(ParseAgentOptions({"--stdio", "--desktop-startup"}));
+  EXPECT_FALSE(ParseAgentOptions({"--stdio", "--window-manager", ""}));
+  // What says the window manager is ready.
+  EXPECT_EQ(WindowManagerReadyProperty("openbox"), "_OB_THEME");
+  EXPECT_EQ(WindowManagerReadyProperty("/usr/bin/openbox"), "_OB_THEME");
+  EXPECT_EQ(WindowManagerReadyProperty("icewm"), "_NET_SUPPORTING_WM_CHECK");
 }
 
 TEST(AgentOptions, VmGuestDirectory) {

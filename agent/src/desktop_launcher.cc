@@ -105,17 +105,17 @@ Status AwaitRfb(const Context& c, const std::string& socket, sandbox::ControlCli
                          std::errc::timed_out));
 }
 
-// openbox sets _OB_THEME on the root window once it manages the screen. The check runs in
-// the wall (the X socket exists only there) as one small shell loop around xprop.
+// The check runs in the wall (the X socket exists only there) as one small shell loop around
+// xprop.
 Status AwaitWindowManager(const Context& c, const std::string& wm) {
-  MOAT_TRY(auto wait, LaunchInWall(c, {"/bin/sh", "-c", kAwaitWindowManagerScript}));
+  MOAT_TRY(auto wait, LaunchInWall(c, {"/bin/sh", "-c", AwaitWindowManagerScript(wm)}));
   auto status = wait.WaitExit();
   if (!status) {
-    return Fail(StepFailed(
-        c,
-        "window manager '" + wm +
-            "' did not set _OB_THEME within the desktop timeout: " + status.error().message(),
-        std::errc::timed_out));
+    return Fail(StepFailed(c,
+                           "window manager '" + wm + "' did not set " +
+                               WindowManagerReadyProperty(wm) +
+                               " within the desktop timeout: " + status.error().message(),
+                           std::errc::timed_out));
   }
   if (status->ShellCode() != 0) {
     return Fail(StepFailed(c,
@@ -124,6 +124,20 @@ Status AwaitWindowManager(const Context& c, const std::string& wm) {
   }
   return {};
 }
+
+}  // namespace
+
+std::string WindowManagerReadyProperty(const std::string& window_manager) {
+  std::string name = window_manager.substr(window_manager.rfind('/') + 1);
+  return name == "openbox" ? "_OB_THEME" : "_NET_SUPPORTING_WM_CHECK";
+}
+
+std::string AwaitWindowManagerScript(const std::string& window_manager) {
+  return "until xprop -root " + WindowManagerReadyProperty(window_manager) +
+         " 2>/dev/null | grep -q ' = '; do sleep 0.01; done";
+}
+
+namespace {
 
 // The user's own start-up if executable, else the default; decided in the wall, as the user.
 std::vector<std::string> StartupCommand(const DesktopOptions& options) {

@@ -51,13 +51,16 @@ inline constexpr char kDesktopDisplay[] = ":1";
 // authentication: the other end is host root's gateway, which authenticates users itself.
 std::vector<std::string> XvncCommand(const std::string& session_id, const std::string& socket,
                                      const DesktopRequest& request, const DesktopOptions& options);
-// A shell loop that ends once openbox has set _OB_THEME on the root window (it manages the
-// screen); it runs where the X socket is, in the wall or the guest.
-inline constexpr char kAwaitWindowManagerScript[] =
-    "until xprop -root _OB_THEME 2>/dev/null | grep -q ' = '; do sleep 0.01; done";
+// The root window property that says `window_manager` manages the screen: openbox's _OB_THEME
+// (set once its theme is loaded), else EWMH's _NET_SUPPORTING_WM_CHECK, which any EWMH window
+// manager sets.
+std::string WindowManagerReadyProperty(const std::string& window_manager);
+// A shell loop that ends once that property is set; it runs where the X socket is, in the wall
+// or the guest.
+std::string AwaitWindowManagerScript(const std::string& window_manager);
 
 // Starts the desktop of `session` (which has the display host dir) and returns once Xvnc
-// answers with the RFB greeting and the window manager has set _OB_THEME on the root window,
+// answers with the RFB greeting and the window manager has said it is ready (above),
 // with the user's start-up launched. On failure the caller ends the session; the error names
 // the step, the timeout and the last lines of the log.
 Result<DesktopReady> StartDesktop(const sandbox::SessionManager& manager,

@@ -100,8 +100,9 @@ Result<DesktopReady> StartVmDesktop(vm::VmControl& control, const std::string& i
   ready.rfb_ready = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   MOAT_TRY_CTX(auto wm, control.Launch({options.window_manager}, env, "", Left(deadline)),
                "launch window manager '" + options.window_manager + "'");
-  MOAT_TRY_VOID(RunCheck(control, kAwaitWindowManagerScript,
-                         "window manager '" + options.window_manager + "' setting _OB_THEME",
+  MOAT_TRY_VOID(RunCheck(control, AwaitWindowManagerScript(options.window_manager),
+                         "window manager '" + options.window_manager + "' setting " +
+                             WindowManagerReadyProperty(options.window_manager),
                          deadline));
   ready.wm_ready = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   std::vector<std::string> startup = {

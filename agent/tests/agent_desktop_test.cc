@@ -275,7 +275,7 @@ TEST_F(AgentDesktop, EndingTheSessionRemovesTheSocketAndEveryProcess) {
 
 TEST_F(AgentDesktop, WindowManagerThatNeverComesUpFailsClearlyAndLeavesNothing) {
   DesktopOptions options;
-  options.window_manager = "/bin/true";  // runs, exits, never sets _OB_THEME
+  options.window_manager = "/bin/true";  // runs, exits, never sets _NET_SUPPORTING_WM_CHECK
   options.ready_timeout = milliseconds(3000);
   sandbox::ManagerOptions manager;
   manager.run_dir = run_dir_.path();
@@ -286,7 +286,7 @@ TEST_F(AgentDesktop, WindowManagerThatNeverComesUpFailsClearlyAndLeavesNothing) 
   auto reply = handler.Handle(DesktopRequest(id, kTestUser));
   ASSERT_TRUE(reply);
   ASSERT_TRUE(reply->error);
-  EXPECT_NE(reply->error->message.find("did not set _OB_THEME"), std::string::npos)
+  EXPECT_NE(reply->error->message.find("did not set _NET_SUPPORTING_WM_CHECK"), std::string::npos)
       << reply->error->message;
   EXPECT_EQ(SessionCount(), 0u);
   EXPECT_FALSE(moat::test::Exists(SessionDir(id)));

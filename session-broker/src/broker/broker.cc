@@ -210,7 +210,8 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerConfig config) {
     p.local_agent = std::make_unique<LocalAgent>(LocalAgentOptions{
         binary,
         {"--link", link, "--cert-dir", cert_dir.string(), "--name", p.host_name, "--run-dir",
-         c.agent_run_dir.string(), "--cgroup-parent", c.agent_cgroup_parent}});
+         c.agent_run_dir.string(), "--cgroup-parent", c.agent_cgroup_parent, "--desktop-startup",
+         c.desktop_startup, "--window-manager", c.window_manager}});
     MOAT_TRY_VOID_CTX(p.local_agent->Start(), "local agent");
   }
   return std::unique_ptr<Broker>(new Broker(std::move(parts)));

@@ -19,7 +19,7 @@ using config::GetStringArray;
 constexpr std::string_view kDefaultConfig = "/etc/moat/moat.toml";
 
 // Every key, as [section].key; the flag is --section.key.
-constexpr std::array<std::string_view, 29> kKeys = {"listen.address",
+constexpr std::array<std::string_view, 31> kKeys = {"listen.address",
                                                     "listen.port",
                                                     "listen.threads",
                                                     "listen.public_url",
@@ -43,6 +43,8 @@ constexpr std::array<std::string_view, 29> kKeys = {"listen.address",
                                                     "local_agent.run_dir",
                                                     "local_agent.cgroup_parent",
                                                     "local_agent.capacity",
+                                                    "local_agent.desktop_startup",
+                                                    "local_agent.window_manager",
                                                     "display.enabled",
                                                     "display.address",
                                                     "display.port",
@@ -152,6 +154,8 @@ Status Apply(const toml::table& root, BrokerConfig& c) {
   MOAT_TRY_VOID(ReadPath(root, "local_agent.run_dir", c.agent_run_dir));
   MOAT_TRY_VOID(Read(root, "local_agent.cgroup_parent", c.agent_cgroup_parent, GetString));
   MOAT_TRY_VOID(Read(root, "local_agent.capacity", c.local_capacity, Range(0, 100000)));
+  MOAT_TRY_VOID(Read(root, "local_agent.desktop_startup", c.desktop_startup, GetString));
+  MOAT_TRY_VOID(Read(root, "local_agent.window_manager", c.window_manager, GetString));
   MOAT_TRY_VOID(Read(root, "log.level", c.log_level, GetString));
   MOAT_TRY_VOID(Read(root, "display.enabled", c.display_enabled, GetBool));
   MOAT_TRY_VOID(Read(root, "display.address", c.display_address, GetString));
@@ -179,6 +183,13 @@ Status Apply(const toml::table& root, BrokerConfig& c) {
   }
   if (c.admin_user.empty() || c.admin_user.size() > 64) {
     return Fail(InvalidArgument("auth.admin_user must be 1 to 64 characters"));
+  }
+  if (c.desktop_startup.find_first_not_of(" \t") == std::string::npos) {
+    return Fail(InvalidArgument("local_agent.desktop_startup must name a command (default xterm)"));
+  }
+  if (c.window_manager.empty() || c.window_manager.find_first_of(" \t") != std::string::npos) {
+    return Fail(
+        InvalidArgument("local_agent.window_manager must be one program (default openbox)"));
   }
   return {};
 }

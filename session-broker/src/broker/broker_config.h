@@ -53,6 +53,9 @@ struct BrokerConfig {
   std::filesystem::path agent_run_dir = "/run/moat";
   std::string agent_cgroup_parent = "moat";
   int64_t local_capacity = 50;
+  // Its desktops: what runs when a user has no ~/.config/moat/session, and the window manager.
+  std::string desktop_startup = "xterm";
+  std::string window_manager = "openbox";
 
   // [display] the display gateway for native VNC viewers (VeNCrypt: TLS, then username and
   // password); browsers reach desktops through the API port.

@@ -30,6 +30,20 @@ TEST(BrokerConfig, TheShippedFileHoldsTheDefaults) {
   EXPECT_EQ(config->display_port, defaults.display_port);
   EXPECT_EQ(config->display_takeover, defaults.display_takeover);
   EXPECT_EQ(config->novnc_dir, defaults.novnc_dir);
+  EXPECT_EQ(config->desktop_startup, defaults.desktop_startup);
+  EXPECT_EQ(config->window_manager, defaults.window_manager);
+}
+
+TEST(BrokerConfig, TheDesktopsStartupAndWindowManagerAreKeys) {
+  testing::TempDir dir;
+  auto config = LoadBrokerConfig(
+      {"--config", Write(dir, "[local_agent]\ndesktop_startup = \"xterm -fg green\"\n"),
+       "--local_agent.window_manager", "/usr/bin/icewm"});
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_EQ(config->desktop_startup, "xterm -fg green");
+  EXPECT_EQ(config->window_manager, "/usr/bin/icewm");
+  EXPECT_FALSE(LoadBrokerConfig({"--local_agent.desktop_startup", " "}));
+  EXPECT_FALSE(LoadBrokerConfig({"--local_agent.window_manager", "openbox --debug"}));
 }
 
 TEST(BrokerConfig, TheNoVncDirectoryIsAKeyAndAFlag) {
