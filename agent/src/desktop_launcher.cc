@@ -133,8 +133,10 @@ std::string WindowManagerReadyProperty(const std::string& window_manager) {
 }
 
 std::string AwaitWindowManagerScript(const std::string& window_manager) {
+  // xprop prints a set string as `NAME(UTF8_STRING) = "…"`, a set window as
+  // `NAME(WINDOW): window id # 0x…`, and an unset one as `NAME:  not found.`.
   return "until xprop -root " + WindowManagerReadyProperty(window_manager) +
-         " 2>/dev/null | grep -q ' = '; do sleep 0.01; done";
+         " 2>/dev/null | grep -q -e ' = ' -e 'window id # 0x'; do sleep 0.01; done";
 }
 
 namespace {

@@ -273,6 +273,42 @@ TEST_F(AgentDesktop, EndingTheSessionRemovesTheSocketAndEveryProcess) {
   }
 }
 
+// The host's choice of window manager and default start-up (moat-agent --window-manager,
+// --desktop-startup). A window manager not called openbox is ready on EWMH's
+// _NET_SUPPORTING_WM_CHECK: here openbox under another name, which sets that too.
+TEST_F(AgentDesktop, TheHostsWindowManagerAndDefaultStartupAreUsed) {
+  std::string wm = moat::test::HomeOf(kTestUser) + "/other-wm";
+  ASSERT_EQ(moat::test::RunCommand(
+                {"runuser", "-u", kTestUser, "--", "sh", "-c",
+                 "printf '#!/bin/sh\\nexec openbox \"$@\"\\n' > " + wm + " && chmod +x " + wm})
+                .exit_code,
+            0);
+  DesktopOptions options;
+  options.window_manager = wm;
+  options.default_startup = {"xmessage", "configured-startup"};
+  options.ready_timeout = milliseconds(15000);
+  sandbox::ManagerOptions manager;
+  manager.run_dir = run_dir_.path();
+  auto backend = SandboxBackend::Open(manager, options);
+  ASSERT_TRUE(backend) << backend.error().message();
+  MessageHandler handler(**backend);
+  std::string id = moat::test::UniqueId("ad-hostwm");
+  auto reply = handler.Handle(DesktopRequest(id, kTestUser));
+  ASSERT_TRUE(reply);
+  ASSERT_FALSE(reply->error) << reply->error->message;
+  auto deadline = Clock::now() + milliseconds(5000);
+  std::string ps;
+  while (Clock::now() < deadline && ps.find("xmessage") == std::string::npos) {
+    ps = InWall(id, "ps -eo comm --no-headers").out;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_NE(ps.find("xmessage"), std::string::npos) << ps;
+  EXPECT_EQ(ps.find("xterm"), std::string::npos) << ps;
+  EXPECT_NE(ps.find("openbox"), std::string::npos) << ps;
+  EXPECT_TRUE((*backend)->End(id, milliseconds(2000)));
+  ::unlink(wm.c_str());
+}
+
 TEST_F(AgentDesktop, WindowManagerThatNeverComesUpFailsClearlyAndLeavesNothing) {
   DesktopOptions options;
   options.window_manager = "/bin/true";  // runs, exits, never sets _NET_SUPPORTING_WM_CHECK

@@ -15,7 +15,8 @@ Limits SameFieldsFrom(const Limits& wanted, const Limits& current) {
   if (wanted.cpu_weight) undo.cpu_weight = current.cpu_weight;
   if (wanted.memory_max) undo.memory_max = current.memory_max;
   if (wanted.memory_high) undo.memory_high = current.memory_high;
-  if (wanted.swap_max) undo.swap_max = current.swap_max;
+  // On v1 a memory max change can also move memsw (memory + swap): its undo restores the swap.
+  if (wanted.swap_max || wanted.memory_max) undo.swap_max = current.swap_max;
   if (wanted.pids_max) undo.pids_max = current.pids_max;
   if (wanted.io_weight) undo.io_weight = current.io_weight;
   for (const auto& device : wanted.io_devices) {

@@ -17,8 +17,7 @@ std::string V2Value(uint64_t value) { return value == kUnlimited ? "max" : std::
 
 }  // namespace
 
-std::vector<CgroupWrite> LimitWritesV1(const Limits& limits, uint64_t current_memory_max,
-                                       std::optional<uint64_t> current_swap_max) {
+std::vector<CgroupWrite> LimitWritesV1(const Limits& limits, const V1MemoryNow& now) {
   std::vector<CgroupWrite> writes;
   if (limits.cpu_percent) {
     writes.push_back({"cpu", "cpu.cfs_period_us", std::to_string(kCpuPeriodUs)});
@@ -30,19 +29,21 @@ std::vector<CgroupWrite> LimitWritesV1(const Limits& limits, uint64_t current_me
     writes.push_back({"cpu", "cpu.shares",
                       std::to_string(std::max<uint64_t>(2, *limits.cpu_weight * 1024 / 100))});
   }
-  // memsw must stay >= the memory limit at every step: lift it, set memory, then set memsw.
-  std::optional<uint64_t> swap_max = limits.swap_max;
-  if (!swap_max && limits.memory_max && current_swap_max != kUnlimited) swap_max = current_swap_max;
-  bool swap = swap_max.has_value();
-  if (swap) writes.push_back({"memory", "memory.memsw.limit_in_bytes", "-1"});
+  const uint64_t memory = limits.memory_max.value_or(now.memory_max);
+  std::optional<uint64_t> swap = limits.swap_max;
+  if (!swap && limits.memory_max && now.memsw_max != kUnlimited && now.memory_max != kUnlimited) {
+    swap = now.memsw_max - std::min(now.memsw_max, now.memory_max);
+  }
+  std::optional<uint64_t> total;
+  if (swap) total = (memory == kUnlimited || *swap == kUnlimited) ? kUnlimited : memory + *swap;
+  // memsw >= memory at every step: a total that grows goes first, one that shrinks last.
+  const bool total_first = total && *total >= now.memsw_max;
+  if (total_first) writes.push_back({"memory", "memory.memsw.limit_in_bytes", V1Value(*total)});
   if (limits.memory_max) {
     writes.push_back({"memory", "memory.limit_in_bytes", V1Value(*limits.memory_max)});
   }
-  if (swap) {
-    uint64_t memory = limits.memory_max.value_or(current_memory_max);
-    uint64_t total =
-        (memory == kUnlimited || *swap_max == kUnlimited) ? kUnlimited : memory + *swap_max;
-    writes.push_back({"memory", "memory.memsw.limit_in_bytes", V1Value(total)});
+  if (total && !total_first) {
+    writes.push_back({"memory", "memory.memsw.limit_in_bytes", V1Value(*total)});
   }
   // v1 has no throttling threshold; the soft limit (reclaimed first under pressure) is the
   // closest equivalent of memory.high.

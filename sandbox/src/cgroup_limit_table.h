@@ -22,12 +22,18 @@ struct CgroupWrite {
 
 inline constexpr uint64_t kCpuPeriodUs = 100000;
 
-// The writes that put `limits` into force, in a safe order. Unset limits produce no write.
-// `current_memory_max` is needed on v1 to turn swap_max into memory.memsw.limit_in_bytes, and
-// `current_swap_max` (the swap the group is limited to, if any) to keep that swap when only
-// the memory max changes: memsw counts memory and swap together.
-std::vector<CgroupWrite> LimitWritesV1(const Limits& limits, uint64_t current_memory_max,
-                                       std::optional<uint64_t> current_swap_max = std::nullopt);
+// A v1 group's memory limits as they stand: memsw counts memory and swap together, so a change
+// of either needs the other (kUnlimited also where there is no swap accounting).
+struct V1MemoryNow {
+  uint64_t memory_max = kUnlimited;
+  uint64_t memsw_max = kUnlimited;
+};
+
+// The writes that put `limits` into force, in a safe order. Unset limits produce no write. On
+// v1 a memory max changed alone keeps the swap limit in force, and memsw never drops below the
+// memory limit nor is lifted on the way (a write that fails part-way must not leave the session
+// free to swap).
+std::vector<CgroupWrite> LimitWritesV1(const Limits& limits, const V1MemoryNow& now = {});
 std::vector<CgroupWrite> LimitWritesV2(const Limits& limits);
 
 // Reads one file of the group: (controller, file) → contents. A missing file is an error.

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <optional>
 
 #include "cgroup_usage_parse.h"
 
@@ -31,7 +33,7 @@ Limits Everything() {
 }
 
 TEST(CgroupLimitTable, MapsEveryLimitForV1) {
-  auto v1 = LimitWritesV1(Everything(), kUnlimited);
+  auto v1 = LimitWritesV1(Everything());
   EXPECT_EQ(Find(v1, "cpu.cfs_quota_us"), "25000");
   EXPECT_EQ(Find(v1, "cpu.cfs_period_us"), "100000");
   EXPECT_EQ(Find(v1, "cpu.shares"), "2048");
@@ -46,33 +48,57 @@ TEST(CgroupLimitTable, MapsEveryLimitForV1) {
   EXPECT_EQ(Find(v1, "blkio.throttle.write_iops_device"), "254:0 100");
 }
 
-TEST(CgroupLimitTable, V1LiftsMemswBeforeTheMemoryLimitAndUsesTheCurrentLimitForSwapAlone) {
-  auto v1 = LimitWritesV1(Everything(), kUnlimited);
-  ASSERT_GE(v1.size(), 4u);
-  size_t lift = 99, memory = 99;
-  for (size_t i = 0; i < v1.size(); ++i) {
-    if (v1[i].file == "memory.memsw.limit_in_bytes" && v1[i].value == "-1" && lift == 99) lift = i;
-    if (v1[i].file == "memory.limit_in_bytes") memory = i;
+// Plays the writes on a model of the kernel's rule (memory <= memsw, or EINVAL) and returns
+// the limits reached, or nullopt when a write would have been refused.
+std::optional<V1MemoryNow> Play(V1MemoryNow state, const std::vector<CgroupWrite>& writes) {
+  for (const auto& w : writes) {
+    uint64_t value = w.value == "-1" ? kUnlimited : std::stoull(w.value);
+    if (w.file == "memory.limit_in_bytes") {
+      if (value > state.memsw_max) return std::nullopt;
+      state.memory_max = value;
+    } else if (w.file == "memory.memsw.limit_in_bytes") {
+      if (value < state.memory_max) return std::nullopt;
+      state.memsw_max = value;
+    }
   }
-  EXPECT_LT(lift, memory);
-  Limits swap_only;
-  swap_only.swap_max = 100 << 20;
-  EXPECT_EQ(Find(LimitWritesV1(swap_only, 200 << 20), "memory.memsw.limit_in_bytes"),
-            std::to_string(300 << 20));
+  return state;
 }
 
-TEST(CgroupLimitTable, AV1MemoryChangeAloneKeepsTheSwapInForce) {
-  Limits memory_only;
-  memory_only.memory_max = 128 << 20;
-  auto writes = LimitWritesV1(memory_only, kUnlimited, /*current_swap_max=*/0);
-  EXPECT_EQ(Find(writes, "memory.memsw.limit_in_bytes"), std::to_string(128 << 20));
-  writes = LimitWritesV1(memory_only, kUnlimited, /*current_swap_max=*/uint64_t{16} << 20);
-  EXPECT_EQ(Find(writes, "memory.memsw.limit_in_bytes"), std::to_string(144 << 20));
-  // No swap limit in force: memsw is left alone.
-  EXPECT_EQ(Find(LimitWritesV1(memory_only, kUnlimited, kUnlimited), "memory.memsw.limit_in_bytes"),
-            "<absent>");
-  EXPECT_EQ(Find(LimitWritesV1(memory_only, kUnlimited), "memory.memsw.limit_in_bytes"),
-            "<absent>");
+TEST(CgroupLimitTable, V1KeepsMemswAboveTheMemoryLimitAtEveryStepWithoutLiftingIt) {
+  constexpr uint64_t M = 1 << 20;
+  struct Case {
+    V1MemoryNow now;
+    std::optional<uint64_t> memory, swap;
+    V1MemoryNow expected;
+  };
+  const Case cases[] = {
+      {{64 * M, 64 * M}, 128 * M, std::nullopt, {128 * M, 128 * M}},       // raise, swap 0 kept
+      {{128 * M, 144 * M}, 32 * M, std::nullopt, {32 * M, 48 * M}},        // lower, 16 M swap kept
+      {{64 * M, 64 * M}, 128 * M, 0, {128 * M, 128 * M}},                  // raise with swap 0
+      {{128 * M, 228 * M}, 128 * M, 0, {128 * M, 128 * M}},                // swap shrinks
+      {{64 * M, 64 * M}, 32 * M, 100 * M, {32 * M, 132 * M}},              // memory down, swap up
+      {{200 * M, kUnlimited}, std::nullopt, 100 * M, {200 * M, 300 * M}},  // swap alone
+      {{kUnlimited, kUnlimited}, 64 * M, 0, {64 * M, 64 * M}},             // a new group
+      {{64 * M, 64 * M}, kUnlimited, kUnlimited, {kUnlimited, kUnlimited}},  // both lifted
+      {{64 * M, kUnlimited}, 32 * M, std::nullopt, {32 * M, kUnlimited}},    // no swap limit
+  };
+  for (const auto& c : cases) {
+    Limits limits;
+    limits.memory_max = c.memory;
+    limits.swap_max = c.swap;
+    auto writes = LimitWritesV1(limits, c.now);
+    // memsw is written once, to its final value: a lift on the way would leave the session free
+    // to swap if a later write failed.
+    EXPECT_LE(
+        std::count_if(writes.begin(), writes.end(),
+                      [](const CgroupWrite& w) { return w.file == "memory.memsw.limit_in_bytes"; }),
+        1);
+    auto reached = Play(c.now, writes);
+    ASSERT_TRUE(reached) << "a write broke memory <= memsw: " << c.now.memory_max << "/"
+                         << c.now.memsw_max;
+    EXPECT_EQ(reached->memory_max, c.expected.memory_max);
+    EXPECT_EQ(reached->memsw_max, c.expected.memsw_max);
+  }
 }
 
 TEST(CgroupLimitTable, MapsEveryLimitForV2) {
@@ -92,15 +118,15 @@ TEST(CgroupLimitTable, UnlimitedLiftsEachLimit) {
   lift.cpu_percent = kNoCpuCap;
   lift.memory_max = kUnlimited;
   lift.pids_max = kUnlimited;
-  EXPECT_EQ(Find(LimitWritesV1(lift, 0), "cpu.cfs_quota_us"), "-1");
-  EXPECT_EQ(Find(LimitWritesV1(lift, 0), "memory.limit_in_bytes"), "-1");
-  EXPECT_EQ(Find(LimitWritesV1(lift, 0), "pids.max"), "max");
+  EXPECT_EQ(Find(LimitWritesV1(lift), "cpu.cfs_quota_us"), "-1");
+  EXPECT_EQ(Find(LimitWritesV1(lift), "memory.limit_in_bytes"), "-1");
+  EXPECT_EQ(Find(LimitWritesV1(lift), "pids.max"), "max");
   EXPECT_EQ(Find(LimitWritesV2(lift), "cpu.max"), "max 100000");
   EXPECT_EQ(Find(LimitWritesV2(lift), "memory.max"), "max");
 }
 
 TEST(CgroupLimitTable, UnsetLimitsWriteNothing) {
-  EXPECT_TRUE(LimitWritesV1({}, kUnlimited).empty());
+  EXPECT_TRUE(LimitWritesV1({}).empty());
   EXPECT_TRUE(LimitWritesV2({}).empty());
 }
 

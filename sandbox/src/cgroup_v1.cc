@@ -220,30 +220,27 @@ class CgroupV1 final : public CgroupDriverBase {
  protected:
   Result<std::vector<std::pair<std::string, std::string>>> PlanWrites(
       const std::string& group, const Limits& limits) const override {
-    // memsw is memory plus swap: a change of one alone needs the other as it stands.
-    uint64_t memory_max = limits.memory_max.value_or(kUnlimited);
-    std::optional<uint64_t> swap_max;
-    if (limits.swap_max.has_value() != limits.memory_max.has_value()) {
+    // memsw is memory plus swap: a change of either needs both as they stand.
+    V1MemoryNow now;
+    if (limits.memory_max || limits.swap_max) {
       std::string dir = Path("memory", group);
       MOAT_TRY(auto text, moat::text::ReadFile(dir + "/memory.limit_in_bytes"));
-      MOAT_TRY(uint64_t current_memory, ParseCgroupValue(text));
-      if (!limits.memory_max) memory_max = current_memory;
+      MOAT_TRY(now.memory_max, ParseCgroupValue(text));
       // Without swap accounting there is no memsw file, and nothing to keep.
       if (auto memsw = moat::text::ReadFile(dir + "/memory.memsw.limit_in_bytes")) {
-        MOAT_TRY(uint64_t total, ParseCgroupValue(*memsw));
-        if (total != kUnlimited && current_memory != kUnlimited) {
-          swap_max = total - std::min(total, current_memory);
-        }
+        MOAT_TRY(now.memsw_max, ParseCgroupValue(*memsw));
       }
     }
-    auto swap_in_force = limits.swap_max ? limits.swap_max : swap_max;
-    if (swap_in_force && *swap_in_force != kUnlimited && memory_max == kUnlimited) {
+    const uint64_t memory_max = limits.memory_max.value_or(now.memory_max);
+    const bool swap_limited = limits.swap_max ? *limits.swap_max != kUnlimited
+                                              : limits.memory_max && now.memsw_max != kUnlimited;
+    if (swap_limited && memory_max == kUnlimited) {
       return Fail(InvalidArgument(
           "on cgroup v1 a swap limit needs a memory max (the kernel limits memory and swap "
           "together there): give a memory max, or lift the swap limit too"));
     }
     std::vector<std::pair<std::string, std::string>> writes;
-    for (const auto& write : LimitWritesV1(limits, memory_max, swap_max)) {
+    for (const auto& write : LimitWritesV1(limits, now)) {
       writes.emplace_back(Path(write.controller, group) + "/" + write.file, write.value);
     }
     return writes;

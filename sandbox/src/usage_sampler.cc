@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
-
 namespace moat::sandbox {
 
 Status UsageSampler::Track(const std::string& group) {
@@ -13,14 +11,27 @@ Status UsageSampler::Track(const std::string& group) {
                       "no cgroup '" + group + "' to sample"));
   }
   std::vector<OpenCounter> counters;
+  bool group_oom_seen = false;
   for (const auto& file : driver_.CounterFiles(group)) {
     UniqueFd fd(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return FailErrno("open", file.path);
-    counters.push_back({std::move(fd), file.kind});
+    // The group's own memory.oom_control comes before its sub-groups' (CounterFiles).
+    bool is_oom = file.kind == CounterKind::kV1OomControl;
+    counters.push_back({std::move(fd), file.kind, is_oom && group_oom_seen});
+    group_oom_seen = group_oom_seen || is_oom;
   }
   TrackedGroup tracked;
   tracked.counters = std::move(counters);
   MOAT_TRY_VOID(Read(tracked, true));
+  // Tracked anew (the collector does so now and then, to see new application groups): the
+  // kills of groups that have gone since must not be lost, so the count never goes down.
+  if (auto old = groups_.find(group); old != groups_.end()) {
+    uint64_t before = old->second.last.oom_kills;
+    if (before > tracked.last.oom_kills) {
+      tracked.ended_oom_kills = before - tracked.last.oom_kills;
+      tracked.last.oom_kills = before;
+    }
+  }
   groups_[group] = std::move(tracked);
   return {};
 }
@@ -38,12 +49,9 @@ Status UsageSampler::Read(TrackedGroup& group, bool include_slow) {
       continue;
     }
     ssize_t n = ::pread(counter.fd.get(), buffer, sizeof(buffer) - 1, 0);
-    // The group's own memory.oom_control comes before its sub-groups' (CgroupDriver::
-    // CounterFiles): a later one that reads no more is of an application group that was
-    // removed, which must not cost the session its sample.
-    auto first_oom = std::find_if(group.counters.begin(), group.counters.end(),
-                                  [](auto& c) { return c.kind == CounterKind::kV1OomControl; });
-    if (n < 0 && counter.kind == CounterKind::kV1OomControl && &*first_oom != &counter) {
+    // An application group's memory.oom_control that reads no more: moat-init removed the
+    // group when the application ended. That must not cost the session its sample.
+    if (n < 0 && counter.of_subgroup) {
       group.ended_oom_kills += counter.oom_kills;
       group.last.oom_kills += counter.oom_kills;
       group.counters.erase(group.counters.begin() + static_cast<long>(i));

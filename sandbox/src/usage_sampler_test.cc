@@ -54,23 +54,51 @@ TEST(UsageSampler, AgreesWithADirectReadAndSeesAProcessArriveAndCpuGrow) {
 }
 
 // On v1 moat-init removes an application's group when it ends; the sampler holds that group's
-// memory.oom_control open. Its end must not cost the session its samples.
+// memory.oom_control open. Its end must cost the session neither its samples nor the OOM kills
+// counted there.
 TEST(UsageSampler, AnApplicationGroupThatEndsDoesNotCostTheSessionItsSamples) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+  if (access("/sys/fs/cgroup/memory/memory.oom_control", F_OK) != 0) {
+    GTEST_SKIP() << "cgroup v1 only: v2's memory.events counts a sub-group's kills in its parent";
+  }
   CgroupOptions options;
   options.parent = "moat-unit-app-" + std::to_string(getpid());
   auto driver = CgroupDriver::Detect(options);
   ASSERT_TRUE(driver) << driver.error().message();
   ASSERT_TRUE((*driver)->Create("g"));
   ASSERT_TRUE((*driver)->Create("g/app-1"));
+  // An application that runs out of its own memory limit.
+  Limits small;
+  small.memory_max = 8 << 20;
+  ASSERT_TRUE((*driver)->Apply("g/app-1", small));
+  int go[2];
+  ASSERT_EQ(pipe(go), 0);
+  pid_t hog = fork();
+  if (hog == 0) {
+    char byte;
+    (void)!read(go[0], &byte, 1);
+    static char touched[64 << 20];
+    volatile char* page = touched;
+    for (size_t i = 0; i < sizeof(touched); i += 4096) page[i] = 1;
+    _exit(0);
+  }
+  ASSERT_TRUE((*driver)->AddProcess("g/app-1", hog));
+  ASSERT_EQ(write(go[1], "x", 1), 1);
+  int status = 0;
+  ASSERT_EQ(waitpid(hog, &status, 0), hog);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the hog was not OOM-killed";
   UsageSampler sampler(**driver);
   ASSERT_TRUE(sampler.Track("g"));
+  ASSERT_GE(sampler.Sample("g")->oom_kills, 1u);
   ASSERT_TRUE((*driver)->Destroy("g/app-1"));
   for (unsigned pass = 0; pass < 2 * UsageSampler::kSlowEvery; ++pass) {
     auto samples = sampler.SampleAll();
     ASSERT_EQ(samples.size(), 1u) << "pass " << pass;
+    EXPECT_GE(samples[0].second.oom_kills, 1u) << "pass " << pass;
   }
-  EXPECT_TRUE(sampler.Sample("g"));
+  // Tracked anew, as the agent's collector does every few seconds: the kill still counts.
+  ASSERT_TRUE(sampler.Track("g"));
+  EXPECT_GE(sampler.Sample("g")->oom_kills, 1u);
   sampler.Untrack("g");
   EXPECT_TRUE((*driver)->Destroy("g"));
   EXPECT_TRUE((*driver)->Destroy(""));

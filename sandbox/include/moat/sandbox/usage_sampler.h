@@ -36,7 +36,8 @@ class UsageSampler {
   struct OpenCounter {
     UniqueFd fd;
     CounterKind kind;
-    uint64_t oom_kills = 0;  // its last reading, for a v1 sub-group's file
+    bool of_subgroup = false;  // a v1 application group's memory.oom_control
+    uint64_t oom_kills = 0;    // its last reading
   };
   struct TrackedGroup {
     std::vector<OpenCounter> counters;
