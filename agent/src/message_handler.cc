@@ -40,11 +40,10 @@ std::string HostName() {
 
 std::string WireErrorCode(const Error& error) {
   const std::error_code& code = error.code();
-  // A limit the host cannot carry (one application's io in a VM, per-app io on v1) and a
-  // device the kernel will not throttle (a partition) are the request's fault, not the host's.
+  // A limit the host cannot carry (one application's io in a VM, per-app io on v1) is the
+  // request's to change, not a failure of the host.
   if (code == std::errc::invalid_argument || code == std::errc::protocol_not_supported ||
-      code == std::errc::message_size || code == std::errc::not_supported ||
-      code == std::errc::no_such_device) {
+      code == std::errc::message_size || code == std::errc::not_supported) {
     return "invalid_argument";
   }
   if (code == std::errc::no_such_file_or_directory || code == std::errc::no_such_process) {

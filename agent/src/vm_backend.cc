@@ -116,11 +116,8 @@ Result<std::unique_ptr<VmBackend>> VmBackend::Open(VmBackendOptions options,
   // The records: root's alone.
   std::string records = options.run_dir + "/vm";
   std::error_code made;
-  std::filesystem::create_directories(std::filesystem::path(options.run_dir).parent_path(), made);
-  if (made) return FailErrno("mkdir", options.run_dir, made.value());
-  for (const std::string& dir : {options.run_dir, records}) {
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return FailErrno("mkdir", dir);
-  }
+  std::filesystem::create_directories(records, made);
+  if (made) return FailErrno("mkdir", records, made.value());
   if (::chmod(records.c_str(), 0700) != 0) return FailErrno("chmod", records);
   std::unique_ptr<VmBackend> backend(new VmBackend(std::move(options), std::move(*image), manager));
   backend->AdoptAll();

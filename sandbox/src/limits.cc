@@ -50,6 +50,11 @@ Result<std::string> ResolveBlockDevice(const std::string& name) {
   if (::stat(("/sys/dev/block/" + canonical).c_str(), &st) != 0) {
     return Fail(InvalidArgument("unknown block device '" + name + "'"));
   }
+  // The kernel throttles whole disks only: a partition's rule would be refused (ENODEV).
+  if (::stat(("/sys/dev/block/" + canonical + "/partition").c_str(), &st) == 0) {
+    return Fail(
+        InvalidArgument("io device '" + name + "' is a partition: io limits apply to whole disks"));
+  }
   return canonical;
 }
 

@@ -270,6 +270,9 @@ TEST_F(DisplayGateway, AViewerThatLeavesBeforeItsDesktopShowsLeavesItDisconnecte
   }));
   EXPECT_TRUE(WaitFor([&] { return StateOf(dora, id) == "disconnected"; }, 10))
       << StateOf(dora, id);
+  Api admin = AdminApi(*broker_);
+  EXPECT_EQ(AuditCount(admin, "display.left_before_shown", id), 1u);
+  EXPECT_EQ(AuditCount(admin, "display.connected", id), 0u) << "no connection was shown";
   // The next login is a reconnect to that desktop.
   auto back = MustConnect(kUser, kPassword);
   ASSERT_TRUE(back);

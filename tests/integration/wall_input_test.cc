@@ -77,7 +77,7 @@ TEST_F(WallInput, HelpAfterACommandPrintsTheUsage) {
 TEST_F(WallInput, AWorkingDirectoryThatIsNotThereIsAnErrorNotSlash) {
   std::string id = sandbox_.Detach("moat-wall-a");
   auto missing = sandbox_.Cli({"exec", id, "--cwd", "/no/such/dir", "--", "pwd"});
-  EXPECT_EQ(missing.exit_code, 127) << missing.out;
+  EXPECT_EQ(missing.exit_code, 125) << missing.out;
   EXPECT_EQ(missing.out, "");
   EXPECT_NE(missing.err.find("chdir '/no/such/dir'"), std::string::npos) << missing.err;
   EXPECT_EQ(sandbox_.Cli({"exec", id, "--cwd", "/tmp", "--", "pwd"}).out, "/tmp\n");

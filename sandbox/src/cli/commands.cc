@@ -43,14 +43,12 @@ class StopSignalsHeld {
   StopSignalsHeld(const StopSignalsHeld&) = delete;
   StopSignalsHeld& operator=(const StopSignalsHeld&) = delete;
 
-  // The first held signal that arrived, or 0.
-  int Pending() const {
-    sigset_t pending;
-    if (::sigpending(&pending) != 0) return 0;
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
-      if (sigismember(&pending, sig) == 1) return sig;
-    }
-    return 0;
+  // A held signal that arrived, taken off the queue (so that restoring the mask does not
+  // deliver it after all), or 0.
+  int Take() const {
+    const struct timespec now = {0, 0};
+    int sig = ::sigtimedwait(&held_, nullptr, &now);
+    return sig > 0 ? sig : 0;
   }
 
  private:
@@ -83,12 +81,17 @@ int CommandRun(const GlobalOptions& global, const std::vector<std::string>& args
   StopSignalsHeld held;
   auto session = (*manager)->Create(options->spec);
   if (!session) return Report(session.error());
-  if (int sig = held.Pending(); sig != 0 && (options->detach || !options->keep)) {
-    // Interrupted while the wall was built: take it down again rather than start CMD.
+  // Interrupted while the wall was built (or, detached, while CMD was launched): take it down
+  // again rather than leave it running unannounced.
+  auto interrupted = [&](int sig) {
     (void)(*manager)->Stop(session->id, std::chrono::seconds(1));
     std::fprintf(stderr, "moat-sandbox: interrupted by signal %d; session '%s' stopped\n", sig,
                  session->id.c_str());
     return 128 + sig;
+  };
+  // A --keep run hands a signal that came meanwhile to CMD (RunApplication's signalfd).
+  if (options->detach || !options->keep) {
+    if (int sig = held.Take()) return interrupted(sig);
   }
 
   RunRequest request;
@@ -105,14 +108,17 @@ int CommandRun(const GlobalOptions& global, const std::vector<std::string>& args
       UniqueFd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
       int null_fd = dev_null.get();
       auto client = ControlClient::Connect(session->control_socket);
-      Result<Launched> launched = client ? client->Launch(launch, null_fd, null_fd, null_fd)
-                                         : Result<Launched>(tl::unexpected(client.error()));
+      // A failed connect is our own failure (125), whatever its errno.
+      Result<Launched> launched =
+          client ? client->Launch(launch, null_fd, null_fd, null_fd)
+                 : Fail(Error(std::make_error_code(std::errc::io_error), client.error().message()));
       if (!launched) {
         (void)(*manager)->Stop(session->id, std::chrono::seconds(1));
         std::fprintf(stderr, "moat-sandbox: %s\n", launched.error().message().c_str());
         return LaunchErrorCode(launched.error());
       }
     }
+    if (int sig = held.Take()) return interrupted(sig);
     std::printf("%s\n", session->id.c_str());
     return 0;
   }

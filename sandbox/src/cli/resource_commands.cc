@@ -84,10 +84,9 @@ struct Target {
   std::string app;
 };
 
-// The ID, first; the rest of the arguments are read from `i` on.
-Result<Target> ParseTarget(const std::vector<std::string>& args, size_t& i, const char* usage) {
+// The ID comes first; `--app N` may come anywhere after it.
+Result<Target> ParseTarget(const std::vector<std::string>& args, const char* usage) {
   if (args.empty() || args[0].starts_with("-")) return Fail(InvalidArgument(usage));
-  i = 1;
   return Target{args[0], ""};
 }
 
@@ -101,12 +100,11 @@ Result<std::string> FlagValue(const std::vector<std::string>& args, size_t& i) {
 
 int CommandSet(const GlobalOptions& global, const std::vector<std::string>& args) {
   std::string usage = std::string("usage: moat-sandbox set ID [--app N] ") + kLimitFlagsHelp;
-  size_t i = 0;
-  auto target = ParseTarget(args, i, usage.c_str());
+  auto target = ParseTarget(args, usage.c_str());
   if (!target) return Report(target.error());
   Limits limits;
   bool json = false;
-  for (; i < args.size(); ++i) {
+  for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--json") {
       json = true;
       continue;
@@ -141,12 +139,11 @@ int CommandSet(const GlobalOptions& global, const std::vector<std::string>& args
 }
 
 int CommandStats(const GlobalOptions& global, const std::vector<std::string>& args) {
-  size_t i = 0;
-  auto target = ParseTarget(args, i, "usage: moat-sandbox stats ID [--app N] [--watch] [--json]");
+  auto target = ParseTarget(args, "usage: moat-sandbox stats ID [--app N] [--watch] [--json]");
   if (!target) return Report(target.error());
   bool watch = false, json = false;
   double interval = 1.0;
-  for (; i < args.size(); ++i) {
+  for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--watch") {
       watch = true;
     } else if (args[i] == "--json") {

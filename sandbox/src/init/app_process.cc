@@ -155,7 +155,11 @@ Result<SpawnedApp> SpawnApplication(const AppSpawn& spawn) {
   } while (n < 0 && errno == EINTR);
   if (n == sizeof(err)) {
     // The child has already exited with 127; the reaper collects it.
-    if (err < 0) return FailErrno("chdir", spawn.cwd, -err);
+    // Not the command's fault but the request's: like `env -C`, a 125 for the CLI, not 127.
+    if (err < 0) {
+      return Fail(Error(std::make_error_code(std::errc::invalid_argument),
+                        ErrnoError("chdir", spawn.cwd, -err).message()));
+    }
     return FailErrno("exec", spawn.argv[0], err);
   }
   app.pid = pid;

@@ -195,6 +195,16 @@ void DisplayService::Disconnected(const display::DisplayTarget& target,
   Record(target, target.shadow ? "display.shadow_ended" : "display.disconnected", client, "reason",
          std::string(reason));
   if (target.shadow || !last) return;
+  DisconnectSession(target);
+}
+
+void DisplayService::LeftBeforeShown(const display::DisplayTarget& target,
+                                     const display::ConnectionInfo& client, bool last) {
+  Record(target, "display.left_before_shown", client);
+  if (!target.shadow && last) DisconnectSession(target);
+}
+
+void DisplayService::DisconnectSession(const display::DisplayTarget& target) {
   auto db = pool_.Acquire();
   auto viewer = db::UserStore(*db).Get(target.viewer);
   db::Actor actor = viewer ? db::Actor::User(viewer->id) : db::Actor::System();

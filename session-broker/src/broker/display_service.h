@@ -40,6 +40,8 @@ class DisplayService : public display::DisplayBackend {
   Result<display::DisplayTarget> Open(const display::DisplayRequest& request) override;
   void Connected(const display::DisplayTarget& target,
                  const display::ConnectionInfo& client) override;
+  void LeftBeforeShown(const display::DisplayTarget& target, const display::ConnectionInfo& client,
+                       bool last) override;
   void Disconnected(const display::DisplayTarget& target, const display::ConnectionInfo& client,
                     std::string_view reason, bool last) override;
   void TakenOver(const display::DisplayTarget& target, const display::ConnectionInfo& old_client,
@@ -57,6 +59,8 @@ class DisplayService : public display::DisplayBackend {
   void Record(const display::DisplayTarget& target, std::string kind,
               const display::ConnectionInfo& client, std::string extra_key = "",
               std::string extra_value = "");
+  // The owner has no client left: the session becomes disconnected.
+  void DisconnectSession(const display::DisplayTarget& target);
 
   db::ConnectionPool& pool_;
   SessionService& sessions_;

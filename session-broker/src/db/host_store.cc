@@ -173,12 +173,12 @@ Status HostStore::SetCertificate(std::string_view name, std::string_view fingerp
 
 Result<std::optional<Host>> HostStore::PickForPlacement(
     std::span<const std::int64_t> connected) const {
-  // Best first; the first whose agent is linked wins. A host the database calls online may have
-  // lost its agent a moment ago: the next one beats refusing the session.
+  // Best first; the first whose agent is linked wins. The link decides, not the state column:
+  // a host the database calls online may have lost its agent a moment ago, and one whose
+  // agent has just linked is online only once its hello has been handled.
   MOAT_TRY(auto stmt,
            db_.Prepare("SELECT id, name FROM v_hosts_load "
-                       "WHERE enabled = 1 AND drained = 0 AND state = 'online' AND "
-                       "free_slots > 0 "
+                       "WHERE enabled = 1 AND drained = 0 AND free_slots > 0 "
                        "ORDER BY 1.0 * live_sessions / capacity, free_slots DESC, name"));
   while (true) {
     MOAT_TRY(bool row, stmt.Step());

@@ -68,7 +68,9 @@ TEST_F(HostStoreTest, PlacementPicksTheOnlineHostWithMostFreeSlots) {
   auto c = store_->Add({.name = "c", .address = "c", .capacity = 9}, admin_);
   ASSERT_TRUE(a && b && c);
   std::vector<std::int64_t> all = {a->id, b->id, c->id};
-  EXPECT_EQ(*store_->PickForPlacement(all), std::nullopt);  // none online yet
+  EXPECT_EQ(*store_->PickForPlacement({}), std::nullopt);  // no agent linked yet
+  // Linked, its hello not handled yet (the state column still says so): it takes sessions.
+  EXPECT_EQ((*store_->PickForPlacement(all))->name, "c");
   ASSERT_TRUE(store_->Heartbeat(a->id, "online"));
   ASSERT_TRUE(store_->Heartbeat(b->id, "online"));
   ASSERT_TRUE(store_->Heartbeat(c->id, "online"));

@@ -61,6 +61,10 @@ class DisplayBackend {
   // A client is gone. `last` when no owner's client remains, so the session is disconnected.
   virtual void Disconnected(const DisplayTarget& target, const ConnectionInfo& client,
                             std::string_view reason, bool last) = 0;
+  // A login started the session, but its viewer left before the desktop was relayed: no
+  // connection to count, but the session has no client. `last` as for Disconnected.
+  virtual void LeftBeforeShown(const DisplayTarget& target, const ConnectionInfo& client,
+                               bool last) = 0;
   // A second login of the owner took the session over from `old_client`.
   virtual void TakenOver(const DisplayTarget& target, const ConnectionInfo& old_client,
                          const ConnectionInfo& new_client) = 0;

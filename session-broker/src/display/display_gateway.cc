@@ -211,9 +211,7 @@ class DisplayGateway::Impl : public RelayRegistry {
   void LeftBeforeShown(const DisplayTarget& target, const std::string& peer) {
     if (!target.started || target.shadow) return;
     Record([this, target, info = ConnectionInfo{Via::kVnc, peer}] {
-      backend_.Connected(target, info);
-      backend_.Disconnected(target, info, "the viewer left before its desktop was shown",
-                            !HasOwner(target.session_id));
+      backend_.LeftBeforeShown(target, info, !HasOwner(target.session_id));
     });
   }
 
