@@ -123,6 +123,33 @@ TEST(Faults, AgentKilledSessionsKeepRunningAndAreReadopted) {
   EXPECT_TRUE(WallsIn(broker.run_dir()).empty());
 }
 
+// The agent takes longer than the broker waits: the create is answered 504 and its row is
+// failed, but the agent finishes the wall after all. The broker must end that wall (its first
+// usage sample shows it), or it would run on with nobody knowing of it until the next hello.
+TEST(Faults, AWallThatComesUpAfterItsCreateTimedOutIsEnded) {
+  const std::string name = "moat-e2e-tardy";
+  test::EnsureUser(name);
+  // A window manager that takes 4 s to start makes the desktop's create outlast a 1 s wait.
+  std::string wm = test::HomeOf(name) + "/slow-wm";
+  ASSERT_EQ(test::RunCommand({"runuser", "-u", name, "--", "sh", "-c",
+                              "printf '#!/bin/sh\\nsleep 4\\nexec openbox \"$@\"\\n' > " + wm +
+                                  " && chmod +x " + wm})
+                .exit_code,
+            0);
+  BrokerProcess broker(BrokerOptions{
+      .extra_args = {"--agents.request_timeout_s", "1", "--local_agent.window_manager", wm}});
+  broker.Start();
+  Api user = MakeUser(broker, name, "user");
+  Reply created = user.Call("POST", "/api/v1/sessions", Json::object({{"desktop", true}}));
+  ASSERT_EQ(created.status, 504) << created.raw;
+  // The agent is still at it: its wall exists, then goes once it reports usage.
+  EXPECT_TRUE(WaitFor([&] { return !WallsIn(broker.run_dir()).empty(); }, 10)) << broker.log();
+  EXPECT_TRUE(WaitFor([&] { return WallsIn(broker.run_dir()).empty(); }, 20))
+      << "the late wall was left running\n"
+      << broker.log();
+  ::unlink(wm.c_str());
+}
+
 TEST(Faults, SessionsOutliveTheBroker) {
   BrokerProcess broker;
   broker.Start();

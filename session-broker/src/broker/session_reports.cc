@@ -182,6 +182,30 @@ void SessionService::OnUsage(std::int64_t host_id, const wire::UsageBatch& batch
   }
   events_.Usage(host, serialised);
   metrics_.RecordIngest(batch.samples.size(), ThreadCpuTime() - start);
+  EndWallsOfTimedOutCreates(host_id, batch);
+}
+
+// A create that timed out is failed in the database; if its wall came up after all, nobody
+// would end it until the agent's next hello. Its usage is the first sign of it.
+void SessionService::EndWallsOfTimedOutCreates(std::int64_t host_id,
+                                               const wire::UsageBatch& batch) {
+  std::vector<std::string> late;
+  {
+    std::lock_guard lock(mutex_);
+    if (timed_out_creates_.empty()) return;
+    for (const auto& s : batch.samples) {
+      if (timed_out_creates_.erase(s.session_id)) late.push_back(s.session_id);
+    }
+  }
+  for (const auto& id : late) {
+    log::Warning("ending the wall of a create that timed out", {{"session", id}});
+    auto reply = AgentCall(
+        host_id, wire::MakeMessage(wire::SessionAction{id, wire::SessionActionKind::kEnd}));
+    if (!reply) {
+      log::Warning("end of a late wall failed",
+                   {{"session", id}, {"error", reply.error().message()}});
+    }
+  }
 }
 
 Result<int> SessionService::ApplyTimeouts() {

@@ -181,6 +181,10 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
   }
   auto reply = AgentCall(host->id, wire::MakeMessage(spec));
   if (!reply) {
+    if (reply.error().code() == std::errc::timed_out) {
+      std::lock_guard lock(mutex_);
+      timed_out_creates_.insert(created.id);
+    }
     std::string reason = reply.error().message();
     log::Warning("session start failed", {{"session", created.id}, {"error", reason}});
     (void)Transition(*db, created.id, SessionState::kFailed, db::Actor::System(),

@@ -110,6 +110,7 @@ class SessionService {
   Result<SessionView> LiveSessionOnHost(const db::Database& db, std::string_view id);
   Result<SessionView> FinishEnd(std::string_view id, const db::Actor& actor);
   void Reconcile(std::int64_t host_id, const wire::HostHello& hello);
+  void EndWallsOfTimedOutCreates(std::int64_t host_id, const wire::UsageBatch& batch);
 
   db::ConnectionPool& pool_;
   AgentHub& agents_;
@@ -119,6 +120,9 @@ class SessionService {
   std::mutex placement_mutex_;  // policy count, placement and insert of a new session
   mutable std::mutex mutex_;
   std::set<std::string> in_flight_;  // being created: reconciliation leaves them alone
+  // Creates the agent did not answer in time: the row is failed, but the agent may still
+  // finish the wall. Its first usage sample says so, and the wall is ended then.
+  std::set<std::string> timed_out_creates_;
   std::map<std::string, wire::UsageSample> latest_usage_;
   std::map<std::int64_t, std::string> host_names_;  // for usage events, filled at hello
   std::shared_ptr<const UsageJson> latest_usage_json_ = std::make_shared<UsageJson>();
