@@ -1,6 +1,8 @@
 #include "id_map.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,15 +55,70 @@ void IdSlotLease::Release() {
   path_.clear();
 }
 
-Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& owner) {
+namespace {
+
+// Held across a stale lease's removal and across a release, so that neither removes a lease
+// the other has just made. Taking a free slot needs no lock (O_EXCL).
+class LeaseDirLock {
+ public:
+  explicit LeaseDirLock(const std::string& dir)
+      : fd_(::open((dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+    if (fd_) ::flock(fd_.get(), LOCK_EX);
+  }
+
+ private:
+  UniqueFd fd_;  // closing it unlocks
+};
+
+bool PathExists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+bool IsStale(const std::string& lease) {
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < lease.size();) {
+    size_t end = lease.find('\n', start);
+    if (end == std::string::npos) end = lease.size();
+    lines.push_back(lease.substr(start, end - start));
+    start = end + 1;
+  }
+  if (lines.size() < 2 || lines[0].empty() || PathExists(lines[0])) return false;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    if (lines[i].empty() || PathExists(lines[i])) return false;
+  }
+  return true;
+}
+
+// Removes the lease at `path` if it is stale and still the one that was judged so.
+bool RemoveIfStale(const std::string& dir, const std::string& path) {
+  auto lease = text::ReadFile(path);
+  if (!lease || !IsStale(*lease)) return false;
+  LeaseDirLock lock(dir);
+  auto again = text::ReadFile(path);
+  return again && *again == *lease && IsStale(*again) && ::unlink(path.c_str()) == 0;
+}
+
+}  // namespace
+
+Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& owner,
+                                  const std::vector<std::string>& cgroup_dirs) {
   for (uint32_t slot = 0; slot < kIdSlotCount; ++slot) {
     std::string path = dir + "/" + std::to_string(slot);
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd) {
-      if (errno == EEXIST) continue;
-      return FailErrno("create id slot lease", path);
-    }
+    auto create = [&path](int& err) {
+      UniqueFd made(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+      err = made ? 0 : errno;
+      return made;
+    };
+    int err = 0;
+    UniqueFd fd = create(err);
+    if (err == EEXIST && RemoveIfStale(dir, path)) fd = create(err);
+    if (err == EEXIST) continue;
+    if (err != 0) return FailErrno("create id slot lease", path, err);
     std::string text = owner + "\n";
+    for (const auto& cgroup_dir : cgroup_dirs) text += cgroup_dir + "\n";
     if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
       int err = errno;
       ::unlink(path.c_str());
@@ -79,8 +136,9 @@ void ReleaseIdSlot(const std::string& dir, uint32_t slot, const std::string& own
   // Two parties can end the same session (a foreground `moat-sandbox run` and the agent
   // reaping it): the second must not free the slot a newer session has taken since, or two
   // walls would share one host id range.
+  LeaseDirLock lock(dir);
   auto lease = text::ReadFile(path);
-  if (lease && *lease == owner + "\n") ::unlink(path.c_str());
+  if (lease && FirstLine(*lease) == owner) ::unlink(path.c_str());
 }
 
 }  // namespace moat::sandbox

@@ -50,8 +50,13 @@ class IdSlotLease {
 };
 
 // `owner` (the session's run directory entry) is written into the lease for admins to read,
-// and for ReleaseIdSlot to check.
-Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& owner);
+// and for ReleaseIdSlot to check; so are the session's `cgroup_dirs`. A lease whose owner
+// entry and every one of its cgroup directories are gone is stale (its run directory was
+// removed under it, or its maker was killed mid-create): no process of that session can be
+// left, as none outlives its cgroup, so its slot is taken again. A lease naming no cgroup
+// directory is never taken.
+Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& owner,
+                                  const std::vector<std::string>& cgroup_dirs = {});
 // Removes the lease of a slot that a finished session held, if `owner` still holds it.
 void ReleaseIdSlot(const std::string& dir, uint32_t slot, const std::string& owner);
 

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <string>
+
 namespace moat::sandbox {
 namespace {
 
@@ -69,7 +72,59 @@ TEST(IdSlotLease, ReleaseFreesOnlyTheOwnersSlot) {
   EXPECT_NE(third->slot(), slot) << "the second session's slot was freed by the first's owner";
   third->Release();
   ReleaseIdSlot(dir, slot, "/run/moat/sessions/second");
+  unlink((std::string(dir) + "/.lock").c_str());
   EXPECT_EQ(rmdir(dir), 0);
+}
+
+// A lease left by a session whose run directory was removed under it, or whose maker was
+// killed mid-create: its slot is taken again only when nothing of that session can be left,
+// i.e. its run directory entry and all its cgroup directories are gone.
+TEST(IdSlotLease, AStaleLeaseIsTakenAgainOnlyWhenItsSessionIsCertainlyGone) {
+  char dir[] = "/tmp/moat-idslots-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  char scratch[] = "/tmp/moat-idslot-owner-XXXXXX";
+  ASSERT_NE(mkdtemp(scratch), nullptr);
+  const std::string owner = std::string(scratch) + "/sessions/s1";
+  const std::string cgroup = std::string(scratch) + "/cgroup/s1";
+  auto plant = [&](const std::string& text) {
+    FILE* file = std::fopen((std::string(dir) + "/0").c_str(), "w");
+    ASSERT_NE(file, nullptr);
+    std::fputs(text.c_str(), file);
+    std::fclose(file);
+  };
+  auto first_slot = [&] {
+    auto lease = AcquireIdSlot(dir, "/run/moat/sessions/new", {"/nonexistent/cgroup/new"});
+    EXPECT_TRUE(lease);
+    uint32_t slot = lease ? lease->slot() : 99;
+    return slot;  // the lease object releases its slot again
+  };
+  // Its run directory entry is there: live.
+  ASSERT_EQ(system(("mkdir -p " + owner + " " + cgroup).c_str()), 0);
+  plant(owner + "\n" + cgroup + "\n");
+  EXPECT_EQ(first_slot(), 1u);
+  // Entry gone, cgroup still there (a process may live in it): live.
+  ASSERT_EQ(rmdir(owner.c_str()), 0);
+  EXPECT_EQ(first_slot(), 1u);
+  // A lease of an older Moat names no cgroup: never taken.
+  plant(owner + "\n");
+  EXPECT_EQ(first_slot(), 1u);
+  // Entry and cgroup gone: the slot is free again, and the new lease is the new owner's.
+  plant(owner + "\n" + cgroup + "\n");
+  ASSERT_EQ(rmdir(cgroup.c_str()), 0);
+  auto taken = AcquireIdSlot(dir, "/run/moat/sessions/new", {"/nonexistent/cgroup/new"});
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->slot(), 0u);
+  std::string text;
+  if (FILE* file = std::fopen((std::string(dir) + "/0").c_str(), "r")) {
+    char buffer[256] = {};
+    text.assign(buffer, std::fread(buffer, 1, sizeof(buffer) - 1, file));
+    std::fclose(file);
+  }
+  EXPECT_EQ(text, "/run/moat/sessions/new\n/nonexistent/cgroup/new\n");
+  taken->Release();
+  unlink((std::string(dir) + "/.lock").c_str());
+  EXPECT_EQ(rmdir(dir), 0);
+  ASSERT_EQ(system(("rm -rf " + std::string(scratch)).c_str()), 0);
 }
 
 }  // namespace

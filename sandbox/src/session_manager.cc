@@ -186,7 +186,8 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
                           "' exists already (a session of another run directory?)"));
   }
   MOAT_TRY(auto lease,
-           AcquireIdSlot(options_.id_lease_dir, options_.run_dir + "/sessions/" + spec.id));
+           AcquireIdSlot(options_.id_lease_dir, options_.run_dir + "/sessions/" + spec.id,
+                         cgroups_->Directories(spec.id)));
   // The lease object releases the slot on failure; RemoveSessionTraces must not (another
   // session may hold it by then), so host_id_base stays 0 until we succeed.
   const uint32_t id_base = HostIdBase(lease.slot());
