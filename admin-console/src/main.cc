@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
                    .arg(server.authority(), fingerprint),
                QMessageBox::Yes | QMessageBox::No, QMessageBox::No) == QMessageBox::Yes;
   });
+  window.SetConnectDefaults(parser.value(broker), parser.value(user));
   window.show();
   QTimer::singleShot(0, &window, [&] { window.ShowConnectDialog(); });
   return app.exec();

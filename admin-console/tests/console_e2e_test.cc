@@ -256,6 +256,47 @@ TEST_F(ConsoleE2e, ChangedCaFingerprintIsRefused) {
   EXPECT_EQ(console.client.state(), BrokerClient::State::kRefused);
 }
 
+// The password never goes out unencrypted, and a console for a plain user would only retry a
+// stream it may not open: both are refused at once, with the reason.
+TEST_F(ConsoleE2e, APlainHttpAddressOrAUserAccountIsRefusedWithTheReason) {
+  Console plain;
+  QUrl http(QString::fromStdString(broker_->url()));
+  http.setScheme(QStringLiteral("http"));
+  plain.client.Connect(http, QStringLiteral("admin"),
+                       QString::fromStdString(broker_->admin_password()));
+  EXPECT_EQ(plain.client.state(), BrokerClient::State::kRefused);
+  EXPECT_TRUE(plain.client.status_text().contains(QLatin1String("https://")))
+      << plain.client.status_text().toStdString();
+
+  e2e::MakeUser(*broker_, "moat-e2e-con-u", "user");
+  Console user;
+  user.client.Connect(QUrl(QString::fromStdString(broker_->url())),
+                      QStringLiteral("moat-e2e-con-u"), QStringLiteral("pw-moat-e2e-con-u-secret"));
+  ASSERT_TRUE(
+      QTest::qWaitFor([&] { return user.client.state() == BrokerClient::State::kRefused; }, 10000))
+      << user.client.status_text().toStdString();
+  EXPECT_TRUE(user.client.status_text().contains(QLatin1String("is a 'user'")))
+      << user.client.status_text().toStdString();
+}
+
+// A broker that comes back with another CA is refused as loudly as at the first connect, not
+// retried forever on a TLS error: every reconnect checks the CA again.
+TEST_F(ConsoleE2e, AReconnectChecksTheCaAgain) {
+  Console console;
+  ASSERT_TRUE(console.ConnectAs(*broker_, "admin", broker_->admin_password()));
+  QUrl server(QString::fromStdString(broker_->url()));
+  console.trust.Forget(server);
+  console.trust.Remember(server, QStringLiteral("00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
+                                                "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF"));
+  broker_->Terminate();
+  broker_->Start();
+  ASSERT_TRUE(QTest::qWaitFor(
+      [&] { return console.client.state() == BrokerClient::State::kRefused; }, 40000))
+      << console.client.status_text().toStdString();
+  EXPECT_TRUE(console.client.status_text().contains(QLatin1String("CHANGED")))
+      << console.client.status_text().toStdString();
+}
+
 TEST_F(ConsoleE2e, ReconnectsWithBackoffWhenTheBrokerRestarts) {
   Console console;
   ASSERT_TRUE(console.ConnectAs(*broker_, "admin", broker_->admin_password()));

@@ -189,17 +189,26 @@ class UiTest : public QObject {
 
   void LimitsDialogSendsWhatWasSet() {
     LimitsDialog dialog(QStringLiteral("Limits of alice's session s-00001000 on node1"),
-                        QJsonObject{{"cpu_percent", 50}, {"memory_max", qint64{2} << 30}});
+                        QJsonObject{{"cpu_percent", 50},
+                                    {"memory_max", qint64{2} << 30},
+                                    {"cpu_weight", 300},
+                                    {"memory_high", qint64{1} << 30}});
+    QVERIFY(dialog.Limits().isEmpty());  // nothing changed, nothing sent
     dialog.SetCpuPercent(30);
     dialog.SetPidsMax(500);
+    dialog.Untick(QStringLiteral("cpu_weight"));
+    dialog.Untick(QStringLiteral("memory_high"));
     dialog.show();
     QVERIFY(QTest::qWaitForWindowExposed(&dialog));
     QJsonObject limits = dialog.Limits();
     QCOMPARE(limits.value(QLatin1String("cpu_percent")).toInteger(), 30);
-    QCOMPARE(limits.value(QLatin1String("memory_max")).toInteger(), qint64{2} << 30);
     QCOMPARE(limits.value(QLatin1String("pids_max")).toInteger(), 500);
     QCOMPARE(limits.value(QLatin1String("memory_high")).toString(), QStringLiteral("max"));
-    QCOMPARE(limits.value(QLatin1String("cpu_weight")).toString(), QStringLiteral("max"));
+    // A weight cannot be lifted: unticked, it goes back to the default share.
+    QCOMPARE(limits.value(QLatin1String("cpu_weight")).toInteger(), 100);
+    // Left as it was: not sent, so another admin's change meanwhile stands.
+    QVERIFY(!limits.contains(QLatin1String("memory_max")));
+    QCOMPARE(limits.size(), 4);
     QVERIFY(dialog.grab().save(QStringLiteral("console-limits.png")));
   }
 

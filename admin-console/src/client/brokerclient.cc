@@ -27,17 +27,32 @@ BrokerClient::BrokerClient(TrustedCa* trust, QObject* parent)
   reconnect_timer_.setSingleShot(true);
   connect(&reconnect_timer_, &QTimer::timeout, this, [this] {
     SetState(State::kConnecting, tr("Reconnecting to %1…").arg(server_.authority()));
-    // Before the CA is pinned there is nothing to log in with: start over from step 1.
-    if (pinned_) {
-      Login();
-    } else {
-      FetchCa();
-    }
+    // From step 1 every time: a broker that comes back with another CA must be refused loudly
+    // (CheckCa), not retried forever on a TLS error.
+    FetchCa();
   });
+  // The broker pings us; a broker that stops answering (stopped, cut off) would leave the
+  // stream silently open. No frame, pong included, for kSilenceMs: the stream is dropped.
+  events_watchdog_.setInterval(kPingEveryMs);
+  connect(&events_watchdog_, &QTimer::timeout, this, [this] {
+    if (silence_.elapsed() > kSilenceMs) {
+      events_.abort();  // disconnected → OnEventsClosed → reconnect
+      return;
+    }
+    events_.ping();
+  });
+  connect(&events_, &QWebSocket::pong, this, [this] { silence_.restart(); });
+  connect(&events_, &QWebSocket::connected, this, [this] {
+    silence_.restart();
+    events_watchdog_.start();
+  });
+  connect(&events_, &QWebSocket::disconnected, this, [this] { events_watchdog_.stop(); });
   connect(&events_, &QWebSocket::connected, this, [this] { LoadSnapshot(); });
   connect(&events_, &QWebSocket::disconnected, this, &BrokerClient::OnEventsClosed);
-  connect(&events_, &QWebSocket::textMessageReceived, this,
-          [this](const QString& message) { emit eventReceived(message.toUtf8()); });
+  connect(&events_, &QWebSocket::textMessageReceived, this, [this](const QString& message) {
+    silence_.restart();
+    emit eventReceived(message.toUtf8());
+  });
 }
 
 BrokerClient::~BrokerClient() {
@@ -60,6 +75,12 @@ void BrokerClient::Connect(const QUrl& server, const QString& user, const QStrin
   password_ = password;
   attempt_ = 0;
   pinned_ = false;
+  if (server_.scheme() != QLatin1String("https") || server_.host().isEmpty()) {
+    // The password must never go out unencrypted, and the broker speaks only HTTPS.
+    Refuse(tr("'%1' is not an https:// address of a broker (such as https://broker:8443)")
+               .arg(server.toString()));
+    return;
+  }
   SetState(State::kConnecting, tr("Connecting to %1…").arg(server_.authority()));
   FetchCa();
 }
@@ -86,10 +107,14 @@ void BrokerClient::FetchCa() {
   unverified.setPeerVerifyMode(QSslSocket::VerifyNone);
   request.setSslConfiguration(unverified);
   request.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
+  request.setTransferTimeout(kRequestTimeoutMs);
   QNetworkReply* reply = network_.get(request);
   quint64 generation = generation_;
   connect(reply, &QNetworkReply::finished, this, [this, reply, generation] {
     reply->deleteLater();
+    // Qt reuses an open connection whatever its TLS settings: the password must not follow
+    // over this unverified one, so it is closed.
+    network_.clearConnectionCache();
     if (generation != generation_) return;
     if (reply->error() != QNetworkReply::NoError) {
       ScheduleReconnect(tr("cannot reach %1: %2").arg(server_.authority(), reply->errorString()));
@@ -156,6 +181,14 @@ void BrokerClient::Login() {
          token_ = body.value(QLatin1String("token")).toString();
          QString role =
              body.value(QLatin1String("user")).toObject().value(QLatin1String("role")).toString();
+         if (role == QLatin1String("user")) {
+           // The event stream, and so every live view, is for admins, operators and auditors.
+           Call("POST", QStringLiteral("/api/v1/logout"), QJsonValue(), nullptr);
+           Refuse(tr("%1 is a 'user': moat-console is for admins, operators and auditors. "
+                     "Users reach their desktops through a VNC viewer or the web page.")
+                      .arg(user_));
+           return;
+         }
          if (role != role_) {
            role_ = role;
            emit roleChanged(role_);
@@ -255,6 +288,8 @@ QNetworkRequest BrokerClient::Request(const QString& path) const {
   request.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
   request.setHeader(QNetworkRequest::ContentTypeHeader, QStringLiteral("application/json"));
   if (!token_.isEmpty()) request.setRawHeader("Authorization", "Bearer " + token_.toUtf8());
+  // Every action ends with its result or an error, never waits on a broker gone silent.
+  request.setTransferTimeout(kRequestTimeoutMs);
   return request;
 }
 
@@ -281,6 +316,13 @@ void BrokerClient::Finish(QNetworkReply* reply, const Done& done) {
     result.error = message.isEmpty() ? reply->errorString() : message;
   }
   if (done) done(result);
+  // The token expired (auth.token_ttl_s) or was revoked while connected: log in again.
+  if (result.status == 401 && state_ == State::kConnected) {
+    closing_ = true;
+    events_.abort();
+    closing_ = false;
+    ScheduleReconnect(tr("the broker no longer accepts this login (%1)").arg(result.error));
+  }
 }
 
 void BrokerClient::SetLimits(const QString& session, const QJsonObject& limits, Done done) {

@@ -9,6 +9,7 @@
 // a refused password or a changed CA fingerprint is not.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QJsonValue>
@@ -106,6 +107,11 @@ class BrokerClient : public QObject {
   QNetworkAccessManager network_;
   QWebSocket events_;
   QTimer reconnect_timer_;
+  QTimer events_watchdog_;
+  QElapsedTimer silence_;  // since the stream's last frame
+  static constexpr int kPingEveryMs = 10000;
+  static constexpr int kSilenceMs = 30000;
+  static constexpr int kRequestTimeoutMs = 30000;
   QSslConfiguration tls_;
   QUrl server_;
   QString user_, password_, token_, role_, fingerprint_, status_text_;

@@ -31,7 +31,17 @@ ConnectDialog::ConnectDialog(QWidget* parent)
   password_->setFocus();
 }
 
-QUrl ConnectDialog::server() const { return QUrl::fromUserInput(server_->currentText().trimmed()); }
+QUrl ConnectDialog::server() const {
+  QString text = server_->currentText().trimmed();
+  // fromUserInput would make "broker:8443" an http:// address.
+  if (!text.contains(QLatin1String("://"))) text.prepend(QLatin1String("https://"));
+  return QUrl(text, QUrl::StrictMode);
+}
+
+void ConnectDialog::Prefill(const QString& server, const QString& user) {
+  if (!server.isEmpty()) server_->setCurrentText(server);
+  if (!user.isEmpty()) user_->setText(user);
+}
 QString ConnectDialog::user() const { return user_->text().trimmed(); }
 QString ConnectDialog::password() const { return password_->text(); }
 

@@ -14,6 +14,9 @@ class ConnectDialog : public QDialog {
   Q_OBJECT
  public:
   explicit ConnectDialog(QWidget* parent = nullptr);
+  // Pre-filled from the command line (--broker, --user).
+  void Prefill(const QString& server, const QString& user);
+  // What was typed; an address without a scheme is taken as https://.
   QUrl server() const;
   QString user() const;
   QString password() const;

@@ -18,8 +18,8 @@ LimitsDialog::LimitsDialog(const QString& title, const QJsonObject& limits, QWid
   setWindowTitle(title);
   auto* layout = new QVBoxLayout(this);
   auto* hint =
-      new QLabel(tr("Unticked: no limit. Changes apply at once, in the kernel, and are "
-                    "read back."));
+      new QLabel(tr("Unticked: no limit (CPU weight: the default, 100). Only what you change "
+                    "is sent; it applies at once, in the kernel, and is read back."));
   hint->setWordWrap(true);
   layout->addWidget(hint);
   setMinimumWidth(420);
@@ -58,20 +58,32 @@ void LimitsDialog::AddField(const QString& key, const QString& label, const QStr
   row->addWidget(enabled);
   row->addWidget(value, 1);
   form->addRow(label, row);
-  fields_.push_back({key, enabled, value, scale});
+  fields_.push_back({key, enabled, value, scale, limited, value->value()});
 }
 
 QJsonObject LimitsDialog::Limits() const {
   QJsonObject limits;
   for (const auto& field : fields_) {
-    if (!field.enabled->isChecked()) {
-      limits.insert(field.key, QStringLiteral("max"));
-    } else {
+    const bool limited = field.enabled->isChecked();
+    if (limited == field.was_limited && (!limited || field.value->value() == field.was_value)) {
+      continue;  // as it was
+    }
+    if (limited) {
       limits.insert(field.key,
                     static_cast<qint64>(std::llround(field.value->value() * field.scale)));
+    } else if (field.key == QLatin1String("cpu_weight")) {
+      limits.insert(field.key, 100);  // a weight has no "max": lifted is the default share
+    } else {
+      limits.insert(field.key, QStringLiteral("max"));
     }
   }
   return limits;
+}
+
+void LimitsDialog::Untick(const QString& key) {
+  for (auto& field : fields_) {
+    if (field.key == key) field.enabled->setChecked(false);
+  }
 }
 
 void LimitsDialog::SetCpuPercent(double percent) {

@@ -227,7 +227,12 @@ void MainWindow::EditLimits(const QString& id) {
   LimitsDialog dialog(tr("Limits of %1").arg(Describe(id)), row ? row->limits : QJsonObject(),
                       this);
   if (dialog.exec() != QDialog::Accepted) return;
-  client_->SetLimits(id, dialog.Limits(), Report(tr("Limits of %1").arg(Describe(id))));
+  QJsonObject changes = dialog.Limits();
+  if (changes.isEmpty()) {
+    statusBar()->showMessage(tr("Limits of %1: nothing changed").arg(Describe(id)), 8000);
+    return;
+  }
+  client_->SetLimits(id, changes, Report(tr("Limits of %1").arg(Describe(id))));
 }
 
 void MainWindow::LaunchApp(const QString& id) {
@@ -307,6 +312,7 @@ void MainWindow::SetDrained(const QString& host, bool drained) {
 
 void MainWindow::ShowConnectDialog() {
   ConnectDialog dialog(this);
+  dialog.Prefill(default_server_, default_user_);
   if (dialog.exec() != QDialog::Accepted) return;
   dialog.Remember();
   client_->Connect(dialog.server(), dialog.user(), dialog.password());

@@ -38,6 +38,11 @@ class MainWindow : public QMainWindow {
   SessionDetail* OpenDetail(const QString& id);
   void RunAction(const QString& action, const QString& id);
   void ShowConnectDialog();
+  // What --broker and --user gave: the connect dialog starts with them.
+  void SetConnectDefaults(const QString& server, const QString& user) {
+    default_server_ = server;
+    default_user_ = user;
+  }
   void UpdateActions();
 
  protected:
@@ -67,6 +72,7 @@ class MainWindow : public QMainWindow {
   QHash<QString, QAction*> session_actions_;
   QAction* disconnect_action_ = nullptr;
   QHash<QString, QPointer<SessionDetail>> details_;
+  QString default_server_, default_user_;
 };
 
 }  // namespace moat::console

@@ -42,7 +42,7 @@ Status AddSwitch(http::Router& router, ApiContext& ctx, std::string_view verb, S
                  db::HostStore hosts(*db);
                  MOAT_TRY(db::Host host,
                           (hosts.*setter)(request.PathParam("name"), value, caller.actor()));
-                 Events(ctx.hub).Host(host);
+                 Events(ctx.hub).Host(host, ctx.agents.IsConnected(host.id));
                  return Json(200, ToJson(host));
                });
 }
@@ -69,7 +69,7 @@ Status AddHostRoutes(http::Router& router, ApiContext& ctx) {
         auto db = ctx.pool.Acquire();
         MOAT_TRY(db::Host host, db::HostStore(*db).SetCapacity(request.PathParam("name"), *capacity,
                                                                caller.actor()));
-        Events(ctx.hub).Host(host);
+        Events(ctx.hub).Host(host, ctx.agents.IsConnected(host.id));
         return Json(200, ToJson(host));
       }));
   MOAT_TRY_VOID(Route(

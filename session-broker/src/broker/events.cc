@@ -91,9 +91,11 @@ void Events::Audit(const db::AuditRecord& record) {
   hub_.Publish(wire::Json{{"type", "audit"}, {"event", ToJson(record)}}.dump());
 }
 
-void Events::Host(const db::Host& host) {
+void Events::Host(const db::Host& host, bool connected) {
   if (Quiet()) return;
-  hub_.Publish(wire::Json{{"type", "host"}, {"at", NowMs()}, {"host", ToJson(host)}}.dump());
+  wire::Json json = ToJson(host);
+  json["connected"] = connected;
+  hub_.Publish(wire::Json{{"type", "host"}, {"at", NowMs()}, {"host", std::move(json)}}.dump());
 }
 
 }  // namespace moat::broker

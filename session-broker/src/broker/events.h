@@ -31,7 +31,8 @@ class Events {
   // per batch by the ingestion and reused here.
   void Usage(std::string_view host, const std::vector<std::string>& samples);
   void Audit(const db::AuditRecord& record);
-  void Host(const db::Host& host);
+  // `connected`: whether its agent is linked now, as GET /api/v1/hosts says.
+  void Host(const db::Host& host, bool connected);
 
  private:
   // Nobody listening: no message to build.

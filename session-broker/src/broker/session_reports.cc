@@ -20,11 +20,11 @@ std::chrono::nanoseconds ThreadCpuTime() {
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
-void PublishHost(const db::Database& db, std::int64_t host_id, Events& events) {
+void PublishHost(const db::Database& db, std::int64_t host_id, bool connected, Events& events) {
   auto hosts = db::HostStore(db).List();
   if (!hosts) return;
   for (const auto& host : *hosts) {
-    if (host.id == host_id) events.Host(host);
+    if (host.id == host_id) events.Host(host, connected);
   }
 }
 
@@ -36,7 +36,7 @@ void SessionService::OnHello(std::int64_t host_id, const wire::HostHello& hello)
     if (auto beat = db::HostStore(*db).Heartbeat(host_id, "online"); !beat) {
       log::Warning("host heartbeat failed", {{"error", beat.error().message()}});
     }
-    PublishHost(*db, host_id, events_);
+    PublishHost(*db, host_id, agents_.IsConnected(host_id), events_);
   }
   Reconcile(host_id, hello);
   Changed();
@@ -48,7 +48,7 @@ void SessionService::OnDisconnect(std::int64_t host_id) {
   if (auto beat = db::HostStore(*db).Heartbeat(host_id, "offline"); !beat) {
     log::Warning("host heartbeat failed", {{"error", beat.error().message()}});
   }
-  PublishHost(*db, host_id, events_);
+  PublishHost(*db, host_id, agents_.IsConnected(host_id), events_);
   Changed();
 }
 
