@@ -135,6 +135,25 @@ class ModelsTest : public QObject {
     QCOMPARE(sessions.rowCount(), 3);
   }
 
+  // The listing is read while the stream runs: events that arrived (and were applied) before
+  // it came must not be undone by it. Here the listing predates all of them.
+  void EventsWhileTheListingIsReadAreAppliedOverIt() {
+    LiveUpdates live(nullptr, 60'000);
+    Attach(&live.sessions());
+    live.BeginSessionsSnapshot();
+    for (const QByteArray& message : RecordedEvents()) live.Enqueue(message);
+    live.Flush();
+    live.ResetSessions(ReadArray("sessions.json", "sessions"));
+    SessionModel& sessions = live.sessions();
+    QCOMPARE(sessions.RowOf(QStringLiteral("s-2b")), -1);       // ended meanwhile: not back
+    QVERIFY(sessions.Find(QStringLiteral("s-4d")) != nullptr);  // created meanwhile: kept
+    QCOMPARE(sessions.Find(QStringLiteral("s-1a"))->state, QStringLiteral("suspended"));
+    QCOMPARE(sessions.rowCount(), 3);
+    // Once the listing is in, a later listing is taken as it is.
+    live.ResetSessions(ReadArray("sessions.json", "sessions"));
+    QCOMPARE(sessions.Find(QStringLiteral("s-1a"))->state, QStringLiteral("active"));
+  }
+
   void UsageUpdateSendsFewRanges() {
     LiveUpdates live(nullptr, 60'000);
     Attach(&live.sessions());

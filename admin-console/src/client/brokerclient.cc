@@ -213,6 +213,7 @@ void BrokerClient::OpenEvents() {
 // Step 5.
 void BrokerClient::LoadSnapshot() {
   attempt_ = 0;
+  emit sessionsRequested();
   LoadSessionsPage(0, {});
   Call("GET", QStringLiteral("/api/v1/hosts"), QJsonValue(), [this](const Reply& reply) {
     if (reply.ok()) emit hostsLoaded(reply.body.toObject().value(QLatin1String("hosts")).toArray());

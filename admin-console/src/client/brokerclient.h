@@ -83,6 +83,7 @@ class BrokerClient : public QObject {
  signals:
   void stateChanged(moat::console::BrokerClient::State state, const QString& text);
   void roleChanged(const QString& role);
+  void sessionsRequested();  // the listing is being read (LiveUpdates::BeginSessionsSnapshot)
   void sessionsLoaded(const QJsonArray& sessions);
   void hostsLoaded(const QJsonArray& hosts);
   void auditLoaded(const QJsonArray& events);

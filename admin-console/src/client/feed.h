@@ -8,6 +8,8 @@
 namespace moat::console {
 
 inline void Feed(BrokerClient* client, LiveUpdates* live) {
+  QObject::connect(client, &BrokerClient::sessionsRequested, live,
+                   &LiveUpdates::BeginSessionsSnapshot);
   QObject::connect(client, &BrokerClient::sessionsLoaded, live, &LiveUpdates::ResetSessions);
   QObject::connect(client, &BrokerClient::hostsLoaded, live, &LiveUpdates::ResetHosts);
   QObject::connect(client, &BrokerClient::auditLoaded, live, &LiveUpdates::ResetAudit);

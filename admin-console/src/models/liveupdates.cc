@@ -33,9 +33,18 @@ void LiveUpdates::Enqueue(Event event) {
   if (!timer_.isActive()) timer_.start();
 }
 
+void LiveUpdates::BeginSessionsSnapshot() {
+  awaiting_snapshot_ = true;
+  during_snapshot_.clear();
+}
+
 void LiveUpdates::ResetSessions(const QJsonArray& sessions) {
   sessions_.Reset(sessions);
   history_.Clear();
+  // Those older than a listed row are ignored by the model (updated_at), as ever.
+  if (!during_snapshot_.empty()) sessions_.ApplySessions(during_snapshot_);
+  awaiting_snapshot_ = false;
+  during_snapshot_.clear();
   UpdateHostLoad();
 }
 
@@ -55,6 +64,10 @@ void LiveUpdates::Flush() {
   timer_.stop();
   if (!pending_sessions_.empty()) {
     sessions_.ApplySessions(pending_sessions_);
+    if (awaiting_snapshot_) {
+      during_snapshot_.insert(during_snapshot_.end(), pending_sessions_.begin(),
+                              pending_sessions_.end());
+    }
     pending_sessions_.clear();
   }
   if (!pending_usage_.empty()) {

@@ -30,6 +30,10 @@ class LiveUpdates : public QObject {
   // One text message of /api/v1/events.
   void Enqueue(const QByteArray& message);
   void Enqueue(Event event);
+  // The session listing was asked for. State events applied from now until it arrives are
+  // applied again over it: the listing may predate them (a session ended or created while it
+  // was read would otherwise come back, or go missing, until its next event).
+  void BeginSessionsSnapshot();
   // Snapshots from the API; queued events are applied over them at the next flush.
   void ResetSessions(const QJsonArray& sessions);
   void ResetHosts(const QJsonArray& hosts);
@@ -52,6 +56,8 @@ class LiveUpdates : public QObject {
   UsageHistory history_;
   QTimer timer_;
   std::vector<QJsonObject> pending_sessions_, pending_audit_, pending_hosts_;
+  bool awaiting_snapshot_ = false;
+  std::vector<QJsonObject> during_snapshot_;  // state events applied while awaiting it
   std::vector<UsageSample> pending_usage_;
 };
 
