@@ -43,16 +43,17 @@ std::string FormatIdMap(uint32_t keep, uint32_t base) {
 IdSlotLease& IdSlotLease::operator=(IdSlotLease&& other) noexcept {
   if (this != &other) {
     Release();
-    path_ = std::move(other.path_);
+    dir_ = std::move(other.dir_);
+    owner_ = std::move(other.owner_);
     slot_ = other.slot_;
-    other.path_.clear();
+    other.owner_.clear();
   }
   return *this;
 }
 
 void IdSlotLease::Release() {
-  if (!path_.empty()) ::unlink(path_.c_str());
-  path_.clear();
+  if (!owner_.empty()) ReleaseIdSlot(dir_, slot_, owner_);
+  owner_.clear();
 }
 
 namespace {
@@ -124,7 +125,7 @@ Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& own
       ::unlink(path.c_str());
       return FailErrno("write id slot lease", path, err);
     }
-    return IdSlotLease(path, slot);
+    return IdSlotLease(dir, owner, slot);
   }
   return Fail(Error(std::make_error_code(std::errc::resource_unavailable_try_again),
                     "all " + std::to_string(kIdSlotCount) + " id ranges are leased in '" + dir +

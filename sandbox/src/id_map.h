@@ -32,7 +32,8 @@ std::string FormatIdMap(std::vector<uint32_t> keep, uint32_t base);
 class IdSlotLease {
  public:
   IdSlotLease() = default;
-  IdSlotLease(std::string path, uint32_t slot) : path_(std::move(path)), slot_(slot) {}
+  IdSlotLease(std::string dir, std::string owner, uint32_t slot)
+      : dir_(std::move(dir)), owner_(std::move(owner)), slot_(slot) {}
   IdSlotLease(const IdSlotLease&) = delete;
   IdSlotLease& operator=(const IdSlotLease&) = delete;
   IdSlotLease(IdSlotLease&& other) noexcept { *this = std::move(other); }
@@ -41,20 +42,21 @@ class IdSlotLease {
 
   uint32_t slot() const { return slot_; }
   // Keeps the lease file on destruction: the session now owns it.
-  void Persist() { path_.clear(); }
+  void Persist() { owner_.clear(); }
+  // Removes the lease, if it is still this owner's (ReleaseIdSlot).
   void Release();
 
  private:
-  std::string path_;
+  std::string dir_, owner_;  // owner_ empty: nothing to release
   uint32_t slot_ = 0;
 };
 
 // `owner` (the session's run directory entry) is written into the lease for admins to read,
 // and for ReleaseIdSlot to check; so are the session's `cgroup_dirs`. A lease whose owner
 // entry and every one of its cgroup directories are gone is stale (its run directory was
-// removed under it, or its maker was killed mid-create): no process of that session can be
-// left, as none outlives its cgroup, so its slot is taken again. A lease naming no cgroup
-// directory is never taken.
+// removed under it): no process of that session can be left, as none outlives its cgroup, so
+// its slot is taken again. A lease naming no cgroup directory is never taken. The cgroups must
+// exist before the lease does (SessionManager::Create), and `owner` must be absolute.
 Result<IdSlotLease> AcquireIdSlot(const std::string& dir, const std::string& owner,
                                   const std::vector<std::string>& cgroup_dirs = {});
 // Removes the lease of a slot that a finished session held, if `owner` still holds it.

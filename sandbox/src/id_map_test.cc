@@ -49,6 +49,7 @@ TEST(IdSlotLease, ConcurrentLeasesGetDistinctSlotsAndReleaseFreesThem) {
   EXPECT_EQ(c->slot(), freed);
   b->Release();
   c->Release();
+  unlink((std::string(dir) + "/.lock").c_str());
   EXPECT_EQ(rmdir(dir), 0);
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <filesystem>
 
 #include "cgroup_files.h"
 #include "cgroup_namespace.h"
@@ -119,6 +120,9 @@ Result<std::unique_ptr<SessionManager>> SessionManager::Open(ManagerOptions opti
                       "moat-sandbox must run as root: it builds namespaces, mounts and cgroups"));
   }
   options.init_path = FindInitBinary(options.init_path);
+  // Absolute: the run directory entry a lease names must mean the same from any directory.
+  options.run_dir = std::filesystem::absolute(options.run_dir).lexically_normal().string();
+  while (options.run_dir.size() > 1 && options.run_dir.back() == '/') options.run_dir.pop_back();
   // The run directory is made by the first Create: a refused request, a list or a stop of
   // an unknown id leaves nothing behind.
   MOAT_TRY(auto cgroups, CgroupDriver::Detect(options.cgroups));
@@ -185,15 +189,15 @@ Result<SessionInfo> SessionManager::Create(SessionSpec spec) {
                       "a cgroup for session '" + spec.id +
                           "' exists already (a session of another run directory?)"));
   }
-  MOAT_TRY(auto lease,
-           AcquireIdSlot(options_.id_lease_dir, options_.run_dir + "/sessions/" + spec.id,
-                         cgroups_->Directories(spec.id)));
+  MOAT_TRY_VOID(cgroups_->Create(spec.id));
+  info.cgroup = spec.id;  // ours from here on: the rollback may remove it
+  // After the cgroups: a lease is judged stale only once its run directory entry and its
+  // cgroups are gone (id_map.h), so they must exist before it does.
+  MOAT_TRY(auto lease, AcquireIdSlot(options_.id_lease_dir, dir, cgroups_->Directories(spec.id)));
   // The lease object releases the slot on failure; RemoveSessionTraces must not (another
   // session may hold it by then), so host_id_base stays 0 until we succeed.
   const uint32_t id_base = HostIdBase(lease.slot());
   info.id_slot = lease.slot();
-  MOAT_TRY_VOID(cgroups_->Create(spec.id));
-  info.cgroup = spec.id;  // ours from here on: the rollback may remove it
   // moat-init, as the user, makes one sub-group per application inside the session's group.
   MOAT_TRY_VOID(cgroups_->Delegate(spec.id, user.uid, user.gid));
   MOAT_TRY(auto seccomp_fd, ProgramToMemfd(program));
@@ -334,7 +338,12 @@ Status SessionManager::RemoveSessionTraces(const SessionInfo& info) {
   // The root was mounted only inside the session's mount namespace: here it is an empty dir.
   ::rmdir((dir + "/root").c_str());
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && result) result = FailErrno("rmdir", dir);
-  if (info.host_id_base != 0) ReleaseIdSlot(options_.id_lease_dir, info.id_slot, dir);
+  // A group that could not be removed may still hold processes of the session: its range stays
+  // leased until the group is gone (id_map.h's stale-lease rule frees it then).
+  bool group_left = !info.cgroup.empty() && cgroups_->Exists(info.cgroup);
+  if (info.host_id_base != 0 && !group_left) {
+    ReleaseIdSlot(options_.id_lease_dir, info.id_slot, dir);
+  }
   return result;
 }
 

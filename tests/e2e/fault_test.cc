@@ -147,6 +147,9 @@ TEST(Faults, AWallThatComesUpAfterItsCreateTimedOutIsEnded) {
   EXPECT_TRUE(WaitFor([&] { return WallsIn(broker.run_dir()).empty(); }, 20))
       << "the late wall was left running\n"
       << broker.log();
+  // Ended by the broker, not gone by itself.
+  EXPECT_NE(broker.log().find("ending the wall of a create that timed out"), std::string::npos)
+      << broker.log();
   ::unlink(wm.c_str());
 }
 

@@ -108,13 +108,14 @@ void BrokerClient::FetchCa() {
   request.setSslConfiguration(unverified);
   request.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
   request.setTransferTimeout(kRequestTimeoutMs);
-  QNetworkReply* reply = network_.get(request);
+  // A manager of its own, dropped with its connection: Qt reuses an open connection whatever
+  // its TLS settings, and the password must never follow over this unverified one.
+  auto* fetcher = new QNetworkAccessManager(this);
+  QNetworkReply* reply = fetcher->get(request);
   quint64 generation = generation_;
-  connect(reply, &QNetworkReply::finished, this, [this, reply, generation] {
+  connect(reply, &QNetworkReply::finished, this, [this, reply, fetcher, generation] {
     reply->deleteLater();
-    // Qt reuses an open connection whatever its TLS settings: the password must not follow
-    // over this unverified one, so it is closed.
-    network_.clearConnectionCache();
+    fetcher->deleteLater();
     if (generation != generation_) return;
     if (reply->error() != QNetworkReply::NoError) {
       ScheduleReconnect(tr("cannot reach %1: %2").arg(server_.authority(), reply->errorString()));
@@ -301,10 +302,13 @@ void BrokerClient::Call(const QByteArray& method, const QString& path, const QJs
   if (body.isArray()) data = QJsonDocument(body.toArray()).toJson(QJsonDocument::Compact);
   QNetworkReply* reply = network_.sendCustomRequest(Request(path), method, data);
   connect(reply, &QNetworkReply::finished, this,
-          [this, reply, done = std::move(done)] { Finish(reply, done); });
+          [this, reply, done = std::move(done), generation = generation_, token = token_] {
+            Finish(reply, done, generation, token);
+          });
 }
 
-void BrokerClient::Finish(QNetworkReply* reply, const Done& done) {
+void BrokerClient::Finish(QNetworkReply* reply, const Done& done, quint64 generation,
+                          const QString& token) {
   reply->deleteLater();
   Reply result;
   result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
@@ -318,7 +322,10 @@ void BrokerClient::Finish(QNetworkReply* reply, const Done& done) {
   }
   if (done) done(result);
   // The token expired (auth.token_ttl_s) or was revoked while connected: log in again.
-  if (result.status == 401 && state_ == State::kConnected) {
+  // Only for this connection's own token: a late 401 of a request sent before a reconnect
+  // must not tear the new connection down.
+  if (result.status == 401 && state_ == State::kConnected && generation == generation_ &&
+      !token.isEmpty() && token == token_) {
     closing_ = true;
     events_.abort();
     closing_ = false;

@@ -101,7 +101,8 @@ class BrokerClient : public QObject {
   void SetState(State state, const QString& text);
   void Refuse(const QString& why);
   QNetworkRequest Request(const QString& path) const;
-  void Finish(QNetworkReply* reply, const Done& done);
+  // `generation` and `token`: those the request was sent with.
+  void Finish(QNetworkReply* reply, const Done& done, quint64 generation, const QString& token);
 
   TrustedCa* trust_;
   TrustPrompt prompt_;

@@ -193,17 +193,23 @@ void SessionService::EndWallsOfTimedOutCreates(std::int64_t host_id,
   {
     std::lock_guard lock(mutex_);
     if (timed_out_creates_.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(timed_out_creates_,
+                  [&](const auto& entry) { return now - entry.second > kLateWallWatch; });
     for (const auto& s : batch.samples) {
       if (timed_out_creates_.erase(s.session_id)) late.push_back(s.session_id);
     }
   }
+  // Synchronous, like Reconcile's ends: rare, and an End answers once the wall is down.
   for (const auto& id : late) {
     log::Warning("ending the wall of a create that timed out", {{"session", id}});
     auto reply = AgentCall(
         host_id, wire::MakeMessage(wire::SessionAction{id, wire::SessionActionKind::kEnd}));
-    if (!reply) {
-      log::Warning("end of a late wall failed",
+    if (!reply && reply.error().code() != std::errc::no_such_file_or_directory) {
+      log::Warning("end of a late wall failed; tried again at its next usage report",
                    {{"session", id}, {"error", reply.error().message()}});
+      std::lock_guard lock(mutex_);
+      timed_out_creates_[id] = std::chrono::steady_clock::now();
     }
   }
 }

@@ -183,7 +183,7 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
   if (!reply) {
     if (reply.error().code() == std::errc::timed_out) {
       std::lock_guard lock(mutex_);
-      timed_out_creates_.insert(created.id);
+      timed_out_creates_[created.id] = std::chrono::steady_clock::now();
     }
     std::string reason = reply.error().message();
     log::Warning("session start failed", {{"session", created.id}, {"error", reason}});

@@ -122,7 +122,9 @@ class SessionService {
   std::set<std::string> in_flight_;  // being created: reconciliation leaves them alone
   // Creates the agent did not answer in time: the row is failed, but the agent may still
   // finish the wall. Its first usage sample says so, and the wall is ended then.
-  std::set<std::string> timed_out_creates_;
+  // Kept for kLateWallWatch at most: by then the agent has answered or been reconciled.
+  std::map<std::string, std::chrono::steady_clock::time_point> timed_out_creates_;
+  static constexpr std::chrono::minutes kLateWallWatch{10};
   std::map<std::string, wire::UsageSample> latest_usage_;
   std::map<std::int64_t, std::string> host_names_;  // for usage events, filled at hello
   std::shared_ptr<const UsageJson> latest_usage_json_ = std::make_shared<UsageJson>();
