@@ -31,7 +31,7 @@ ProbeReport ParseProbeOutput(const std::string& output) {
       return true;
     };
     if (add("BLOCKED", &report.blocked) || add("ESCAPED", &report.escaped) ||
-        add("SKIPPED", &report.skipped)) {
+        add("SKIPPED", &report.skipped) || add("NOTE", &report.notes)) {
       continue;
     }
     if (line.rfind("escape-suite: ", 0) == 0) report.summary = line;
@@ -67,7 +67,21 @@ bool HasVerdict(const std::vector<std::string>& lines, const std::string& word,
   return false;
 }
 
-void ExpectNoEscape(const ProbeReport& report, int min_blocked) {
+void ExpectNoEscape(const ProbeReport& report, int min_blocked, bool vm) {
+  std::vector<std::string> argv = {MOAT_ESCAPE_PROBE_BIN, "--list"};
+  if (vm) argv.push_back("--vm");
+  ProcessResult listed = RunCommand(argv, 30);
+  ASSERT_EQ(listed.exit_code, 0) << "moat-escape-probe --list: " << listed.output;
+  std::vector<std::string> missing;
+  size_t attacks = 0;
+  std::istringstream names(listed.output);
+  for (std::string name; std::getline(names, name);) {
+    if (name.empty()) continue;
+    ++attacks;
+    if (!report.names.count(name)) missing.push_back(name);
+  }
+  EXPECT_GE(attacks, static_cast<size_t>(min_blocked)) << "the probe lists too few attacks";
+  EXPECT_TRUE(missing.empty()) << missing.size() << " attacks gave no verdict: " << Join(missing);
   EXPECT_TRUE(report.escaped.empty()) << report.escaped.size() << " attacks escaped:\n"
                                       << Lines(report.escaped);
   EXPECT_TRUE(report.skipped.empty()) << "attacks skipped for want of a fact:\n"

@@ -26,6 +26,7 @@ void Append(std::vector<std::string>* argv, const Flags& flags);
 
 struct ProbeReport {
   std::vector<std::string> blocked, escaped, skipped;
+  std::vector<std::string> notes;  // NOTE lines: what an attack did, judged by the host
   std::set<std::string> names;
   std::string summary;
 };
@@ -43,8 +44,9 @@ bool HasVerdict(const std::vector<std::string>& lines, const std::string& word,
                 const std::string& name);
 
 // The rules of a run inside a wall: no ESCAPED or SKIPPED line, at least `min_blocked`
-// BLOCKED ones, and the output complete (kill-all's verdict and the summary line).
-void ExpectNoEscape(const ProbeReport& report, int min_blocked);
+// BLOCKED ones, a verdict for every attack the probe has (`moat-escape-probe --list`, with
+// `--vm` for a guest), and the output complete (kill-all's verdict and the summary line).
+void ExpectNoEscape(const ProbeReport& report, int min_blocked, bool vm = false);
 
 class VictimSandbox;
 

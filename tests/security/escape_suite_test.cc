@@ -84,9 +84,10 @@ TEST_F(EscapeSuite, ProbeSeesEscapesOnTheBareHost) {
   CollectPlanted();
 
   EXPECT_EQ(probe.exit_code, 1) << "the probe must exit 1 when anything escaped";
-  for (const char* name : {"host-tcp-loopback", "host-abstract-socket", "host-unix-socket",
-                           "kill-host-sentinel", "ptrace-host-sentinel", "other-home-secret",
-                           "host-tmp-visible", "seccomp-off", "no-new-privs-unset", "kill-all"}) {
+  for (const char* name :
+       {"host-tcp-loopback", "host-abstract-socket", "host-unix-socket", "kill-host-sentinel",
+        "ptrace-host-sentinel", "other-home-secret", "host-tmp-visible", "seccomp-off",
+        "no-new-privs-unset", "clone3-newuser", "kill-all"}) {
     EXPECT_TRUE(HasVerdict(report.escaped, "ESCAPED", name))
         << "on the bare host the probe must report " << name << " as ESCAPED";
   }

@@ -209,7 +209,7 @@ TEST_F(VmEscapeSuite, NoAttackEscapesTheVm) {
   bool untouched = vm_scene.ExportUntouched(&detail);
   HostVerdict("host-root-export-read-only", untouched, detail, &report);
 
-  ExpectNoEscape(report, kMinBlockedAttacks + kVmBoundaryVerdicts);
+  ExpectNoEscape(report, kMinBlockedAttacks + kVmBoundaryVerdicts, /*vm=*/true);
 
   attacker_guard.End();
   victim_guard.End();

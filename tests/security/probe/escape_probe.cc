@@ -158,7 +158,7 @@ bool ParseInt(const char* text, long* out) {
            "[--victim-rfb-socket PATH] [--victim-x11-display N] "
            "[--secret TEXT | --secret-hex HEX] [--suid-helper PATH] [--nonce TEXT] "
            "[--vm] [--own-vm-path PATH]... [--host-user-dir DIR] [--host-export-socket PATH] "
-           "[--allow-kill-all] [--output FILE] [--only NAME]...\n");
+           "[--allow-kill-all] [--output FILE] [--only NAME]... [--list]\n");
   _exit(2);
 }
 
@@ -244,12 +244,16 @@ void RedirectOutput(const std::string& path) {
   close(fd);
 }
 
-Facts ParseArgs(int argc, char** argv, std::vector<std::string>* only) {
+Facts ParseArgs(int argc, char** argv, std::vector<std::string>* only, bool* list) {
   Facts f;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--allow-kill-all" || flag == "--vm") {
       (flag == "--vm" ? f.in_vm : f.allow_kill_all) = true;
+      continue;
+    }
+    if (flag == "--list") {
+      *list = true;
       continue;
     }
     if (i + 1 >= argc) Usage("'" + flag + "' needs a value");
@@ -318,12 +322,22 @@ int main(int argc, char** argv) {
   using namespace moat::escape;
   signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> only;
-  Facts facts = ParseArgs(argc, argv, &only);
+  bool list = false;
+  Facts facts = ParseArgs(argc, argv, &only, &list);
   Tally tally;
   std::vector<std::span<const Attack>> tables = {
       HostAttacks(),   MountAttacks(),     ProcSysAttacks(),      KernelAttacks(),
       DeviceAttacks(), PrivilegeAttacks(), CrossSessionAttacks(), CgroupAttacks()};
   if (facts.in_vm) tables.push_back(VmBoundaryAttacks());
+  // Every attack this run would make, kill-all last: the drivers check each got its verdict,
+  // so that a table or an attack that silently drops out is noticed.
+  if (list) {
+    for (auto table : tables) {
+      for (const Attack& attack : table) WriteAll(std::string(attack.name) + "\n");
+    }
+    WriteAll("kill-all\n");
+    return 0;
+  }
   for (auto table : tables) {
     for (const Attack& attack : table) {
       if (Selected(only, attack.name)) Print(attack.name, RunInChild(attack, facts), &tally);
