@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sstream>
 #include <string>
 
 #include "probe.h"
@@ -48,11 +49,23 @@ Outcome MoveOutOfSessionCgroup(const Facts&) {
 
 // The session's cgroup namespace is rooted at its own group: host paths (Moat's parent group,
 // the session id) must not show.
-Outcome CgroupPathLeak(const Facts&) {
+// Whatever Moat's parent group is called: in a wall every path is the session's root ("/"),
+// moat-init's leaf or an application's own group, never a host path.
+Outcome CgroupPathLeak(const Facts& f) {
   ReadResult r = ReadFile("/proc/self/cgroup");
   if (!r.ok) return Blocked(ReadFailure("/proc/self/cgroup", r));
   if (r.data.find("/moat/") != std::string::npos || r.data.find("moat-") != std::string::npos) {
     return Escaped("/proc/self/cgroup shows host cgroup paths: " + r.data.substr(0, 200));
+  }
+  if (!f.in_vm) {  // a guest's own kernel lays out its groups as moat-init does there
+    std::istringstream lines(r.data);
+    for (std::string line; std::getline(lines, line);) {
+      std::string path = line.substr(line.find(':', line.find(':') + 1) + 1);
+      bool own = path == "/" || path == "/init" ||
+                 (path.rfind("/app-", 0) == 0 &&
+                  path.find_first_not_of("0123456789", 5) == std::string::npos && path.size() > 5);
+      if (!own) return Escaped("/proc/self/cgroup shows a path outside the session: " + line);
+    }
   }
   return Blocked("/proc/self/cgroup shows only paths relative to the session's own group");
 }

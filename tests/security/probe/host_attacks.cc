@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <sstream>
 
 #include "probe.h"
 
@@ -169,7 +170,38 @@ Outcome PlantHostFiles(const Facts& f) {
               Join(refused, ", ") + "]; the driver checks that none reached the host");
 }
 
+// moat-init's control socket takes launch requests (any argv, any environment) from host root.
+// It is bound where the host's run directory is, in the session's own network namespace, so
+// /proc/net/unix names it inside the wall: that path must lead nowhere. Any other socket
+// listed there is the session's own.
+Outcome OwnControlSocket(const Facts& f) {
+  if (f.in_vm) return Blocked("a guest's moat-init listens on no socket: its port is virtio");
+  ReadResult r = ReadFile("/proc/net/unix");
+  if (!r.ok) return Blocked(ReadFailure("/proc/net/unix", r));
+  std::istringstream lines(r.data);
+  std::vector<std::string> refused, reached;
+  std::string line;
+  std::getline(lines, line);  // the header
+  while (std::getline(lines, line)) {
+    auto slash = line.find(" /");
+    if (slash == std::string::npos) continue;  // unnamed or abstract
+    std::string path = line.substr(slash + 1);
+    // moat-init's: `<run dir>/sessions/<id>/control.sock` on the host. (A VM session's QEMU
+    // has its own control.sock in the wall's vm dir: the session's, not moat-init's.)
+    bool host_layout =
+        path.find("/sessions/") != std::string::npos && path.ends_with("/control.sock");
+    bool in_run_dir = !f.host_run_dir.empty() && path.rfind(f.host_run_dir + "/", 0) == 0;
+    if (!host_layout && !in_run_dir) continue;
+    int err = ConnectUnix(path);
+    (err == 0 ? reached : refused).push_back(path + (err == 0 ? "" : ": " + ErrName(err)));
+  }
+  if (!reached.empty()) return Escaped("connected to " + Join(reached, ", "));
+  if (refused.empty()) return Blocked("/proc/net/unix names no control socket here");
+  return Blocked("connect " + Join(refused, ", "));
+}
+
 constexpr Attack kAttacks[] = {
+    {"own-control-socket", OwnControlSocket},
     {"kill-host-sentinel", KillHostSentinel},
     {"ptrace-host-sentinel", PtraceHostSentinel},
     {"host-sentinel-environ", HostSentinelEnviron},
