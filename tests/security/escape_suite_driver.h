@@ -67,8 +67,10 @@ class EscapeSuiteBase : public ::testing::Test {
   void JudgeTty(ProbeReport* report) const;
   // Runs `argv` (the probe inside a wall) on the scene's terminal, adds the host's, the
   // victim's and the terminal's verdicts and applies the rules; returns whether it timed out.
+  // `only`: the attacks the probe was told to make (--only), each of which must then be
+  // BLOCKED; empty: all of them, by the full rules (ExpectNoEscape).
   bool RunProbeInWall(const std::vector<std::string>& argv, const std::string& passwd_before,
-                      const VictimSandbox& victim);
+                      const VictimSandbox& victim, const std::vector<std::string>& only = {});
 
   std::string nonce_, secret_, secret_file_;
   std::optional<HostUser> attacker_, victim_user_;

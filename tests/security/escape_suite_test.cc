@@ -65,6 +65,37 @@ TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
                               << Lines(mounts);
 }
 
+// Two sessions of one user: no uid check stands between them, only the wall. Every attack on
+// another session must fail here too (a shared pid, ipc or net namespace, /tmp or run
+// directory would let it through, where with another user's session the kernel's permission
+// checks alone could still refuse it).
+TEST_F(EscapeSuite, NoAttackReachesAnotherSessionOfTheSameUser) {
+  ScratchDir run_dir("/run/moat-esc-XXXXXX");
+  ASSERT_FALSE(run_dir.path().empty()) << "mkdtemp under /run: " << strerror(errno);
+  const std::string passwd_before = ReadWholeFile("/etc/passwd").value_or("");
+  const std::string attacker_id = "esc-same-" + nonce_;
+  VictimSandbox victim(run_dir.path(), nonce_, scene_->shm_key());
+  victim.Start(*attacker_, secret_);
+  if (HasFatalFailure()) return;
+
+  std::vector<std::string> argv = {MOAT_SANDBOX_BIN, "--run-dir", run_dir.path(), "run"};
+  Append(&argv, {{"--id", attacker_id},
+                 {"--user", attacker_->name},
+                 {"--ro-bind", std::string(MOAT_ESCAPE_PROBE_BIN) + ":" + kProbeInWall},
+                 {"--", kProbeInWall}});
+  Append(&argv, HostFacts(kSuidInWall));
+  Append(&argv, victim.ProbeFacts());
+  std::vector<std::string> only = {
+      "victim-process-scan",    "victim-kill",       "victim-ptrace",         "victim-environ",
+      "victim-pidfd-signal",    "victim-proc-root",  "victim-tmp-marker",     "victim-shm-marker",
+      "victim-abstract-socket", "victim-tmp-socket", "victim-control-socket", "victim-rfb-socket",
+      "victim-x11-socket",      "victim-sysv-shm",   "victim-cgroup-visible", "kill-all"};
+  for (const auto& name : only) Append(&argv, {{"--only", name}});
+  bool timed_out = RunProbeInWall(argv, passwd_before, victim, only);
+  if (timed_out) SessionGuard{run_dir.path(), attacker_id}.Stop();
+  victim.Stop();
+}
+
 // Without a wall the same probe must see escapes; otherwise a silent probe would pass.
 TEST_F(EscapeSuite, ProbeSeesEscapesOnTheBareHost) {
   // Copies the attacker can reach whatever the permissions on the build tree.
