@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,7 +15,7 @@ namespace moat::sandbox {
 namespace {
 
 // Removes `name` under `parent_fd`: a file, a socket, a symlink (not its target) or a whole
-// directory tree. Depth is bounded by what the session's tmpfs quota allowed it to make.
+// directory tree (a host dir of an older Moat, without its own tmpfs).
 Status RemoveAt(int parent_fd, const std::string& name, int depth) {
   if (::unlinkat(parent_fd, name.c_str(), 0) == 0 || errno == ENOENT) return {};
   if (errno != EISDIR && errno != EPERM) return FailErrno("unlinkat", name);
@@ -55,7 +56,14 @@ Status CreateHostDir(const std::string& session_dir, const std::string& name, ui
   if (!IsValidHostDirName(name)) return Fail(InvalidArgument("bad host dir '" + name + "'"));
   std::string path = session_dir + "/" + name;
   if (::mkdir(path.c_str(), 0700) != 0) return FailErrno("mkdir", path);
-  if (::chown(path.c_str(), uid, gid) != 0) return FailErrno("chown", path);
+  std::string options = std::string(kHostDirTmpfsOptions) +
+                        ",mode=0700,uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid);
+  if (::mount("moat-host-dir", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              options.c_str()) != 0) {
+    int err = errno;
+    ::rmdir(path.c_str());
+    return FailErrno("mount tmpfs", path, err);
+  }
   return {};
 }
 
@@ -74,6 +82,10 @@ Status RemoveHostDirs(const std::string& session_dir) {
     std::string name = entry->d_name;
     // Only the names a spec may give: the staging root and the state files are not ours.
     if (!IsValidHostDirName(name) || entry->d_type != DT_DIR) continue;
+    std::string path = session_dir + "/" + name;
+    if (::umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0 && errno != EINVAL && result) {
+      result = FailErrno("umount", path);
+    }
     if (auto removed = RemoveAt(dir_fd.get(), name, 0); !removed && result) result = removed;
   }
   return result;

@@ -154,5 +154,29 @@ TEST_F(WallFilesystem, UpperTmpfsSizeIsEnforced) {
   EXPECT_EQ(r.out, "1\n") << r.err;
 }
 
+// A host dir is on the host's /run: a session must be able to fill neither that nor its
+// inodes, and whatever it leaves there (deeply nested too) goes with the session.
+TEST_F(WallFilesystem, AHostDirIsASizeLimitedTmpfsOfItsOwnAndLeavesNothing) {
+  std::string id = sandbox_.Detach("moat-wall-a", {"--host-dir", "scratch"});
+  std::string host_dir = sandbox_.run_dir() + "/sessions/" + id + "/scratch";
+  EXPECT_NE(ReadFile("/proc/self/mountinfo").find(" " + host_dir + " "), std::string::npos)
+      << "no tmpfs of its own at " << host_dir;
+  auto before = RunCommand({"df", "--output=used", "-B1M", "/run"}).out;
+  auto filled = sandbox_.Exec(
+      id, "dd if=/dev/zero of=/run/moat/scratch/fill bs=1M count=100 2>&1 | grep -c 'No space'");
+  EXPECT_EQ(filled.out, "1\n") << filled.err;
+  auto after = RunCommand({"df", "--output=used", "-B1M", "/run"}).out;
+  auto used = [](const std::string& df) { return std::stoll(df.substr(df.find('\n') + 1)); };
+  EXPECT_LT(used(after) - used(before), 8) << "the session's writes landed on the host's /run";
+  auto nested = sandbox_.Exec(
+      id,
+      "cd /run/moat/scratch && for i in $(seq 80); do mkdir d && cd d || exit 1; done; echo ok");
+  EXPECT_EQ(nested.out, "ok\n") << nested.err;
+  sandbox_.Stop(id);
+  EXPECT_FALSE(Exists(host_dir));
+  EXPECT_EQ(ReadFile("/proc/self/mountinfo").find(sandbox_.run_dir()), std::string::npos)
+      << "a mount was left under the run directory";
+}
+
 }  // namespace
 }  // namespace moat::test
