@@ -104,6 +104,7 @@ TEST_F(VmWallEscape, NoAttackEscapesTheWallAroundQemu) {
   wall->reset();
   EXPECT_NE(kill(qemu, 0), 0) << "QEMU " << qemu << " still runs";
   EXPECT_FALSE((*manager)->Find(vm_id)) << "the VM's wall is left";
+  victim.Stop();  // its host dir is a mount of its own while it runs
   std::vector<std::string> mounts = run_dir.MountsInside();
   EXPECT_TRUE(mounts.empty()) << "mounts left under the run directory:\n" << Lines(mounts);
 }
