@@ -34,7 +34,22 @@ struct SessionGuard {
   ~SessionGuard() { Stop(); }
 };
 
-class EscapeSuite : public EscapeSuiteBase {};
+class EscapeSuite : public EscapeSuiteBase {
+ protected:
+  // The attacker: the probe in its own wall, told the host's and the victim's facts.
+  std::vector<std::string> AttackerArgv(const std::string& run_dir, const std::string& id,
+                                        const VictimSandbox& victim) const {
+    std::vector<std::string> argv = {MOAT_SANDBOX_BIN, "--run-dir", run_dir, "run"};
+    Append(&argv, {{"--id", id},
+                   {"--user", attacker_->name},
+                   {"--ro-bind", std::string(MOAT_ESCAPE_PROBE_BIN) + ":" + kProbeInWall},
+                   {"--ro-bind", std::string(MOAT_ESCAPE_SUID_BIN) + ":" + kSuidInWall},
+                   {"--", kProbeInWall}});
+    Append(&argv, HostFacts(kSuidInWall));
+    Append(&argv, victim.ProbeFacts());
+    return argv;
+  }
+};
 
 TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
   ScratchDir run_dir("/run/moat-esc-XXXXXX");
@@ -47,16 +62,9 @@ TEST_F(EscapeSuite, NoAttackEscapesTheWall) {
   victim.Start(*victim_user_, secret_);
   if (HasFatalFailure()) return;
 
-  // The attacker: the probe in its own wall, on a terminal of ours (for TIOCSTI).
-  std::vector<std::string> argv = {MOAT_SANDBOX_BIN, "--run-dir", run_dir.path(), "run"};
-  Append(&argv, {{"--id", attacker_id},
-                 {"--user", attacker_->name},
-                 {"--ro-bind", std::string(MOAT_ESCAPE_PROBE_BIN) + ":" + kProbeInWall},
-                 {"--ro-bind", std::string(MOAT_ESCAPE_SUID_BIN) + ":" + kSuidInWall},
-                 {"--", kProbeInWall}});
-  Append(&argv, HostFacts(kSuidInWall));
-  Append(&argv, victim.ProbeFacts());
-  bool timed_out = RunProbeInWall(argv, passwd_before, victim);
+  // On a terminal of ours (for TIOCSTI).
+  bool timed_out =
+      RunProbeInWall(AttackerArgv(run_dir.path(), attacker_id, victim), passwd_before, victim);
 
   if (timed_out) SessionGuard{run_dir.path(), attacker_id}.Stop();
   victim.Stop();
@@ -78,13 +86,7 @@ TEST_F(EscapeSuite, NoAttackReachesAnotherSessionOfTheSameUser) {
   victim.Start(*attacker_, secret_);
   if (HasFatalFailure()) return;
 
-  std::vector<std::string> argv = {MOAT_SANDBOX_BIN, "--run-dir", run_dir.path(), "run"};
-  Append(&argv, {{"--id", attacker_id},
-                 {"--user", attacker_->name},
-                 {"--ro-bind", std::string(MOAT_ESCAPE_PROBE_BIN) + ":" + kProbeInWall},
-                 {"--", kProbeInWall}});
-  Append(&argv, HostFacts(kSuidInWall));
-  Append(&argv, victim.ProbeFacts());
+  std::vector<std::string> argv = AttackerArgv(run_dir.path(), attacker_id, victim);
   std::vector<std::string> only = {
       "victim-process-scan",    "victim-kill",       "victim-ptrace",         "victim-environ",
       "victim-pidfd-signal",    "victim-proc-root",  "victim-tmp-marker",     "victim-shm-marker",
