@@ -8,10 +8,13 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
@@ -159,6 +162,57 @@ Outcome Tiocsti(const Facts&) {
   return Blocked("TIOCSTI " + Join(tried, ", "));
 }
 
+// The same ioctls on a terminal of the probe's own, which the kernel would let it use: only
+// the seccomp filter refuses them there (EPERM), for every form of the command word (a high
+// bit set, as CVE-2019-10063 used against flatpak's filter). A kernel without legacy TIOCSTI
+// answers EIO, which proves nothing of the wall and counts as an escape.
+Outcome TiocstiOwnTerminal(const Facts&) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return Blocked(Failed("pipe2", errno));
+  pid_t child = fork();
+  if (child == 0) {
+    close(report[0]);
+    std::string result;
+    int master = -1, slave = -1;
+    if (setsid() < 0) {
+      result = "E" + Failed("setsid", errno);
+    } else if ((master = posix_openpt(O_RDWR | O_CLOEXEC)) < 0 || grantpt(master) != 0 ||
+               unlockpt(master) != 0) {
+      result = "B" + Failed("open a pty of our own", errno);
+    } else if ((slave = open(ptsname(master), O_RDWR | O_CLOEXEC)) < 0) {  // becomes our ctty
+      result = "B" + Failed("open its slave", errno);
+    } else {
+      const char c = '#';
+      std::vector<std::string> won, lost;
+      const unsigned long forms[] = {TIOCSTI, 0x100000000ul | TIOCSTI, TIOCLINUX};
+      const char* names[] = {"TIOCSTI", "TIOCSTI|1<<32", "TIOCLINUX"};
+      for (size_t i = 0; i < 3; ++i) {
+        char arg[2] = {c, 0};  // TIOCLINUX reads a subcode byte; TIOCSTI one character
+        long rc = syscall(SYS_ioctl, slave, forms[i], i == 2 ? arg : &c);
+        int err = errno;
+        if (rc == 0 || err != EPERM) {
+          won.push_back(std::string(names[i]) + (rc == 0 ? " succeeded" : ": " + ErrName(err)));
+        } else {
+          lost.push_back(std::string(names[i]) + ": EPERM");
+        }
+      }
+      result = won.empty() ? "B" + Join(lost, ", ") : "E" + Join(won, ", ") + " (not the filter)";
+    }
+    (void)!write(report[1], result.data(), result.size());
+    _exit(0);
+  }
+  close(report[1]);
+  std::string result;
+  char buffer[512];
+  ssize_t n;
+  while ((n = read(report[0], buffer, sizeof(buffer))) > 0) result.append(buffer, n);
+  close(report[0]);
+  if (child > 0) waitpid(child, nullptr, 0);
+  if (result.empty()) return Escaped("the child reported nothing");
+  std::string detail = "on a pty of our own: " + result.substr(1);
+  return result[0] == 'B' ? Blocked(detail) : Escaped(detail);
+}
+
 constexpr Attack kAttacks[] = {
     {"raw-socket", RawSocket},
     {"packet-socket", PacketSocket},
@@ -170,6 +224,7 @@ constexpr Attack kAttacks[] = {
     {"dev-disk", DevDisk},
     {"open-by-handle-at", OpenByHandleAt},
     {"tiocsti", Tiocsti},
+    {"tiocsti-own-terminal", TiocstiOwnTerminal},
 };
 
 }  // namespace
