@@ -120,7 +120,7 @@ TEST_F(EscapeSuite, ProbeSeesEscapesOnTheBareHost) {
   for (const char* name :
        {"host-tcp-loopback", "host-abstract-socket", "host-unix-socket", "kill-host-sentinel",
         "ptrace-host-sentinel", "other-home-secret", "host-tmp-visible", "seccomp-off",
-        "no-new-privs-unset", "clone3-newuser", "kill-all"}) {
+        "no-new-privs-unset", "clone3-newuser", "tiocsti-own-terminal", "kill-all"}) {
     EXPECT_TRUE(HasVerdict(report.escaped, "ESCAPED", name))
         << "on the bare host the probe must report " << name << " as ESCAPED";
   }
