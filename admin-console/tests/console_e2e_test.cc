@@ -187,6 +187,17 @@ TEST_F(ConsoleE2e, SessionsShowLiveAndActionsReachTheKernel) {
     window.resize(1200, 600);
     window.show();
     SessionDetail* detail = window.OpenDetail(qid);
+    // Another admin's throttle reaches the open detail's kernel line by itself (once it shows
+    // what the kernel had when it opened).
+    ASSERT_TRUE(QTest::qWaitFor(
+        [&] { return detail->effective_text().contains(QLatin1String("pids_max: 77")); }, 5000))
+        << detail->effective_text().toStdString();
+    Reply other =
+        admin.Call("POST", "/api/v1/sessions/" + id + "/limits", {{"limits", {{"pids_max", 88}}}});
+    ASSERT_EQ(other.status, 200) << other.raw;
+    EXPECT_TRUE(QTest::qWaitFor(
+        [&] { return detail->effective_text().contains(QLatin1String("pids_max: 88")); }, 5000))
+        << detail->effective_text().toStdString();
     QTest::qWait(2500);  // processes arrive, the charts get a few more points
     window.grab().save(QStringLiteral("console-e2e-main.png"));
     detail->grab().save(QStringLiteral("console-e2e-detail.png"));

@@ -231,6 +231,7 @@ void SessionModel::SetLimits(const QString& id, const QJsonObject& limits) {
   if (row < 0) return;
   rows_[static_cast<size_t>(row)].limits = limits;
   emit dataChanged(index(row, 0), index(row, kColumnCount - 1));
+  emit limitsChanged(id);
 }
 
 void SessionModel::SetNow(qint64 now_s) {

@@ -69,6 +69,8 @@ class SessionModel : public QAbstractTableModel {
  signals:
   // A session left the model (ended or failed); its detail window may close.
   void sessionGone(const QString& id, const QString& state);
+  // Someone (this console or another) changed a session's limits.
+  void limitsChanged(const QString& id);
 
  private:
   static SessionRow FromJson(const QJsonObject& session);

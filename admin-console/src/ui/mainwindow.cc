@@ -51,6 +51,12 @@ MainWindow::MainWindow(BrokerClient* client, LiveUpdates* live, QWidget* parent)
   connect(sessions_, &SessionsView::sessionActivated, this, &MainWindow::OpenDetail);
   connect(sessions_, &SessionsView::currentChanged, this, &MainWindow::UpdateActions);
   connect(hosts_, &HostsView::drainRequested, this, &MainWindow::SetDrained);
+  // Another admin's throttle: an open detail reads the kernel's values again.
+  connect(&live_->sessions(), &SessionModel::limitsChanged, this, [this](const QString& id) {
+    if (details_.value(id) && client_->state() == BrokerClient::State::kConnected) {
+      LoadEffectiveLimits(id);
+    }
+  });
   connect(live_, &LiveUpdates::flushed, this, [this] {
     statusBar()->setToolTip(tr("%1 live sessions").arg(live_->sessions().rowCount()));
   });
@@ -269,6 +275,11 @@ void MainWindow::LoadProcesses(const QString& id) {
       self->statusBar()->showMessage(tr("Processes of %1: %2").arg(id, reply.error), 8000);
     }
   });
+  LoadEffectiveLimits(id);
+}
+
+void MainWindow::LoadEffectiveLimits(const QString& id) {
+  QPointer<MainWindow> self(this);
   client_->Limits(id, [self, id](const BrokerClient::Reply& reply) {
     if (!self || !reply.ok()) return;
     if (auto detail = self->details_.value(id)) {

@@ -52,6 +52,7 @@ class MainWindow : public QMainWindow {
   void BuildMenus();
   void OnStateChanged(BrokerClient::State state, const QString& text);
   void EditLimits(const QString& id);
+  void LoadEffectiveLimits(const QString& id);
   void LaunchApp(const QString& id);
   void KillProcess(const QString& id, qint64 pid, const QString& command);
   void LoadProcesses(const QString& id);

@@ -169,6 +169,8 @@ void SessionDetail::SetEffectiveLimits(const QJsonObject& effective) {
   effective_->setText(tr("In the kernel: %1").arg(LimitsText(effective)));
 }
 
+QString SessionDetail::effective_text() const { return effective_->text(); }
+
 void SessionDetail::SetCanOperate(bool can_operate, bool is_admin) {
   can_operate_ = can_operate;
   is_admin_ = is_admin;

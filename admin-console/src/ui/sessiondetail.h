@@ -23,6 +23,7 @@ class SessionDetail : public QWidget {
   const QString& id() const { return id_; }
   void SetProcesses(const QJsonArray& processes);
   void SetEffectiveLimits(const QJsonObject& effective);
+  QString effective_text() const;  // the "In the kernel" line, for tests
   void SetCanOperate(bool can_operate, bool is_admin);
   UsageChart* cpu_chart() const { return cpu_; }
   UsageChart* memory_chart() const { return memory_; }
