@@ -140,16 +140,15 @@ int CommandExec(const GlobalOptions& global, const std::vector<std::string>& arg
   size_t i = 1;
   for (; i < args.size() && args[i] != "--"; ++i) {
     if (args[i] == "--env" || args[i] == "--cwd") {
-      if (i + 1 >= args.size() || args[i + 1] == "--") {
-        return Report(InvalidArgument("flag '" + args[i] + "' needs a value"));
-      }
-      const std::string& value = args[++i];
-      if (args[i - 1] == "--cwd") {
-        request.cwd = value;
-      } else if (auto eq = value.find('='); eq == std::string::npos || eq == 0) {
-        return Report(InvalidArgument("--env '" + value + "' must be NAME=VALUE"));
+      bool cwd = args[i] == "--cwd";
+      auto value = FlagValue(args, i);
+      if (!value) return Report(value.error());
+      if (cwd) {
+        request.cwd = *value;
+      } else if (auto eq = EnvAssignment(*value); !eq) {
+        return Report(eq.error());
       } else {
-        request.env.push_back(value);
+        request.env.push_back(*value);
       }
     } else if (args[i] == "--tty" || args[i] == "--no-tty") {
       request.tty = args[i] == "--tty";
@@ -221,16 +220,11 @@ int CommandStop(const GlobalOptions& global, const std::vector<std::string>& arg
   int grace_ms = 5000;
   for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--grace") {
-      if (i + 1 >= args.size()) return Report(InvalidArgument("flag '--grace' needs a value"));
-      char* end = nullptr;
-      const std::string& value = args[++i];
-      double seconds = std::strtod(value.c_str(), &end);
-      bool decimal = !value.empty() && value.find_first_not_of("0123456789.") == std::string::npos;
-      // Written so that NaN fails too.
-      if (!decimal || *end != '\0' || !(seconds >= 0 && seconds <= 3600)) {
-        return Report(InvalidArgument("--grace '" + args[i] + "' must be 0..3600 seconds"));
-      }
-      grace_ms = static_cast<int>(seconds * 1000);
+      auto value = FlagValue(args, i);
+      if (!value) return Report(value.error());
+      auto seconds = ParseSeconds("--grace", *value, 0, 3600);
+      if (!seconds) return Report(seconds.error());
+      grace_ms = static_cast<int>(*seconds * 1000);
     } else {
       return Report(InvalidArgument("unknown flag '" + args[i] + "' for 'stop'"));
     }

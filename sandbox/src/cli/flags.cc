@@ -55,6 +55,35 @@ Result<uint64_t> ParseSize(const std::string& text) {
   return value * scale;
 }
 
+Result<std::string> FlagValue(const std::vector<std::string>& args, size_t& i) {
+  if (i + 1 >= args.size() || args[i + 1] == "--") {
+    return Fail(InvalidArgument("flag '" + args[i] + "' needs a value"));
+  }
+  return args[++i];
+}
+
+Result<size_t> EnvAssignment(const std::string& text) {
+  auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return Fail(InvalidArgument("--env '" + text + "' must be NAME=VALUE"));
+  }
+  return eq;
+}
+
+Result<double> ParseSeconds(const std::string& flag, const std::string& text, double min,
+                            double max) {
+  char* end = nullptr;
+  double seconds = std::strtod(text.c_str(), &end);
+  bool decimal = !text.empty() && text.find_first_not_of("0123456789.") == std::string::npos;
+  // Written so that NaN fails too.
+  if (!decimal || *end != '\0' || !(seconds >= min && seconds <= max)) {
+    std::ostringstream range;
+    range << min << ".." << max;
+    return Fail(InvalidArgument(flag + " '" + text + "' must be " + range.str() + " seconds"));
+  }
+  return seconds;
+}
+
 namespace {
 
 Result<uint64_t> ParseCount(const std::string& flag, const std::string& text) {
@@ -160,12 +189,6 @@ Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args) {
     }
   }
   size_t i = 0;
-  auto value = [&](const std::string& flag) -> Result<std::string> {
-    if (i + 1 >= args.size() || args[i + 1] == "--") {
-      return Fail(InvalidArgument("flag '" + flag + "' needs a value"));
-    }
-    return args[++i];
-  };
   for (; i < args.size(); ++i) {
     const std::string& flag = args[i];
     if (flag == "--") {
@@ -173,36 +196,33 @@ Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args) {
       break;
     }
     if (flag == "--spec") {
-      MOAT_TRY_VOID(value(flag));  // read above
+      MOAT_TRY_VOID(FlagValue(args, i));  // read above
     } else if (flag == "--id") {
-      MOAT_TRY(options.spec.id, value(flag));
+      MOAT_TRY(options.spec.id, FlagValue(args, i));
     } else if (flag == "--user") {
-      MOAT_TRY(options.spec.user, value(flag));
+      MOAT_TRY(options.spec.user, FlagValue(args, i));
     } else if (flag == "--root") {
-      MOAT_TRY(options.spec.root, value(flag));
+      MOAT_TRY(options.spec.root, FlagValue(args, i));
     } else if (flag == "--hostname") {
-      MOAT_TRY(options.spec.hostname, value(flag));
+      MOAT_TRY(options.spec.hostname, FlagValue(args, i));
     } else if (flag == "--seccomp-profile") {
-      MOAT_TRY(options.spec.seccomp_profile, value(flag));
+      MOAT_TRY(options.spec.seccomp_profile, FlagValue(args, i));
     } else if (flag == "--bind" || flag == "--ro-bind") {
-      MOAT_TRY(auto text, value(flag));
+      MOAT_TRY(auto text, FlagValue(args, i));
       MOAT_TRY(auto mount, ParseBind(text, flag == "--ro-bind"));
       options.spec.mounts.push_back(std::move(mount));
     } else if (flag == "--host-dir") {
-      MOAT_TRY(auto name, value(flag));
+      MOAT_TRY(auto name, FlagValue(args, i));
       options.spec.host_dirs.push_back(std::move(name));
     } else if (flag == "--upper-size") {
-      MOAT_TRY(auto text, value(flag));
+      MOAT_TRY(auto text, FlagValue(args, i));
       MOAT_TRY(options.spec.upper_size_bytes, ParseSize(text));
     } else if (flag == "--env") {
-      MOAT_TRY(auto text, value(flag));
-      auto eq = text.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        return Fail(InvalidArgument("--env '" + text + "' must be NAME=VALUE"));
-      }
+      MOAT_TRY(auto text, FlagValue(args, i));
+      MOAT_TRY(auto eq, EnvAssignment(text));
       options.spec.env[text.substr(0, eq)] = text.substr(eq + 1);
     } else if (flag == "--cwd") {
-      MOAT_TRY(options.cwd, value(flag));
+      MOAT_TRY(options.cwd, FlagValue(args, i));
     } else if (flag == "--detach") {
       options.detach = true;
     } else if (flag == "--keep") {
@@ -212,7 +232,7 @@ Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args) {
     } else if (flag == "--no-tty") {
       options.tty = 0;
     } else if (IsLimitFlag(flag)) {
-      MOAT_TRY(auto text, value(flag));
+      MOAT_TRY(auto text, FlagValue(args, i));
       MOAT_TRY_VOID(ParseLimitFlag(flag, text, options.spec.limits));
     } else {
       return Fail(

@@ -23,6 +23,14 @@ struct RunOptions {
 Result<RunOptions> ParseRunFlags(const std::vector<std::string>& args);
 // "256M", "1G", "1048576" → bytes.
 Result<uint64_t> ParseSize(const std::string& text);
+// The value of the flag at args[i], which it then steps over; missing (or "--") is an error
+// that names the flag.
+Result<std::string> FlagValue(const std::vector<std::string>& args, size_t& i);
+// The position of '=' in an --env NAME=VALUE, or an error that shows the text.
+Result<size_t> EnvAssignment(const std::string& text);
+// A plain decimal number of seconds in [min, max] (no sign, exponent, "inf" or "nan").
+Result<double> ParseSeconds(const std::string& flag, const std::string& text, double min,
+                            double max);
 
 // One limit flag (--cpu, --memory, ...) with its value into `limits`. Returns false when
 // `flag` is not a limit flag.

@@ -90,12 +90,6 @@ Result<Target> ParseTarget(const std::vector<std::string>& args, const char* usa
   return Target{args[0], ""};
 }
 
-// The value of the flag at args[i], which it then steps over.
-Result<std::string> FlagValue(const std::vector<std::string>& args, size_t& i) {
-  if (i + 1 >= args.size()) return Fail(InvalidArgument("flag '" + args[i] + "' needs a value"));
-  return args[++i];
-}
-
 }  // namespace
 
 int CommandSet(const GlobalOptions& global, const std::vector<std::string>& args) {
@@ -155,14 +149,9 @@ int CommandStats(const GlobalOptions& global, const std::vector<std::string>& ar
     } else if (args[i] == "--interval") {
       auto value = FlagValue(args, i);
       if (!value) return Report(value.error());
-      char* end = nullptr;
-      interval = std::strtod(value->c_str(), &end);
-      bool decimal =
-          !value->empty() && value->find_first_not_of("0123456789.") == std::string::npos;
-      // Written so that NaN fails too.
-      if (!decimal || *end != '\0' || !(interval >= 0.05 && interval <= 3600)) {
-        return Report(InvalidArgument("--interval '" + *value + "' must be 0.05..3600 seconds"));
-      }
+      auto seconds = ParseSeconds("--interval", *value, 0.05, 3600);
+      if (!seconds) return Report(seconds.error());
+      interval = *seconds;
     } else {
       return Report(InvalidArgument("unknown flag '" + args[i] + "' for 'stats'"));
     }
