@@ -10,10 +10,6 @@ Error Unauthorized(std::string message) {
   return Error(std::make_error_code(std::errc::permission_denied), std::move(message));
 }
 
-Error Forbidden(std::string message) {
-  return Error(std::make_error_code(std::errc::operation_not_supported), std::move(message));
-}
-
 bool Admits(Access access, const Caller& caller) {
   switch (access) {
     case Access::kAnyone:
@@ -47,8 +43,8 @@ std::string_view AccessName(Access access) {
 }
 
 Error RoleRefusal(Access access, const Caller& caller) {
-  return Forbidden("this needs the role " + std::string(AccessName(access)) + "; you are " +
-                   std::string(db::ToString(caller.user.role)));
+  return db::Forbidden("this needs the role " + std::string(AccessName(access)) + "; you are " +
+                       std::string(db::ToString(caller.user.role)));
 }
 
 }  // namespace

@@ -14,10 +14,6 @@ Error NotYours(std::string_view id) {
   return db::NotFound("no session '" + std::string(id) + "'");
 }
 
-Error Forbidden(std::string message) {
-  return Error(std::make_error_code(std::errc::operation_not_supported), std::move(message));
-}
-
 // The session, if the caller may see it: its owner, or a role that reads everything.
 Result<SessionView> Visible(ApiContext& ctx, const Caller& caller, std::string_view id) {
   auto db = ctx.pool.Acquire();
@@ -34,9 +30,9 @@ Result<SessionView> Actionable(ApiContext& ctx, const Caller& caller, std::strin
   bool owner = session.user_id == caller.user.id;
   if ((owner && owner_ok) || caller.CanOperate()) return session;
   return Fail(
-      Forbidden("this action on another user's session needs the role admin or "
-                "operator; you are " +
-                std::string(db::ToString(caller.user.role))));
+      db::Forbidden("this action on another user's session needs the role admin or "
+                    "operator; you are " +
+                    std::string(db::ToString(caller.user.role))));
 }
 
 wire::Json WithUsage(ApiContext& ctx, const SessionView& session) {
@@ -79,7 +75,7 @@ Result<SessionQuery> ParseListQuery(const http::HttpRequest& request, const Call
   MOAT_TRY(query.offset, QueryInt(request, "offset", 0, 0, 100000000));
   if (!caller.CanReadAll()) {
     if (query.user && *query.user != caller.user.name) {
-      return Fail(Forbidden("users see their own sessions only"));
+      return Fail(db::Forbidden("users see their own sessions only"));
     }
     query.user = caller.user.name;
   }
@@ -208,12 +204,12 @@ Status AddSessionRoutes(http::Router& router, ApiContext& ctx) {
         }
         std::string owner = user.value_or(caller.user.name);
         if (owner != caller.user.name && !caller.Is(db::Role::kAdmin)) {
-          return Fail(Forbidden("starting a session for another user needs the role admin"));
+          return Fail(db::Forbidden("starting a session for another user needs the role admin"));
         }
         if (limits != nullptr && !limits->empty() && !caller.CanOperate()) {
           return Fail(
-              Forbidden("choosing limits needs the role admin or operator; the policy "
-                        "sets yours"));
+              db::Forbidden("choosing limits needs the role admin or operator; the policy "
+                            "sets yours"));
         }
         CreateSessionRequest create{.user = owner,
                                     .backend = backend,
@@ -291,7 +287,7 @@ Status AddSessionRoutes(http::Router& router, ApiContext& ctx) {
         std::string id(request.PathParam("id"));
         MOAT_TRY(SessionView session, Visible(ctx, caller, id));
         if (session.user_id != caller.user.id && !caller.Is(db::Role::kAdmin)) {
-          return Fail(Forbidden("launching in another user's session needs the role admin"));
+          return Fail(db::Forbidden("launching in another user's session needs the role admin"));
         }
         MOAT_TRY(
             wire::Json launched,

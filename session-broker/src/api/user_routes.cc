@@ -8,10 +8,6 @@
 namespace moat::broker::api {
 namespace {
 
-Error Forbidden(std::string message) {
-  return Error(std::make_error_code(std::errc::operation_not_supported), std::move(message));
-}
-
 Result<db::Role> ReadRole(const std::string& text) {
   auto role = db::ParseRole(text);
   if (!role) {
@@ -72,7 +68,7 @@ Status AddUserRoutes(http::Router& router, ApiContext& ctx) {
       [&ctx](const http::HttpRequest& request, const Caller& caller) -> Result<http::HttpResponse> {
         std::string name(request.PathParam("name"));
         if (!caller.CanReadAll() && name != caller.user.name) {
-          return Fail(Forbidden("users may only look themselves up"));
+          return Fail(db::Forbidden("users may only look themselves up"));
         }
         auto db = ctx.pool.Acquire();
         MOAT_TRY(db::User user, db::UserStore(*db).Get(name));
@@ -116,7 +112,7 @@ Status AddUserRoutes(http::Router& router, ApiContext& ctx) {
         MOAT_TRY(std::string password, body.RequiredString("password", 1024));
         std::string name(request.PathParam("name"));
         if (name != caller.user.name && !caller.Is(db::Role::kAdmin)) {
-          return Fail(Forbidden("changing another user's password needs the role admin"));
+          return Fail(db::Forbidden("changing another user's password needs the role admin"));
         }
         MOAT_TRY_VOID(CheckPassword(password));
         auto db = ctx.pool.Acquire();

@@ -15,11 +15,6 @@
 namespace moat::broker {
 namespace {
 
-// The API's "forbidden" (403): authenticated, but not allowed this.
-Error Denied(std::string message) {
-  return Error(std::make_error_code(std::errc::operation_not_supported), std::move(message));
-}
-
 bool IsDesktopState(const std::string& state) {
   return state == "active" || state == "disconnected";
 }
@@ -84,13 +79,14 @@ Result<display::DisplayTarget> DisplayService::Target(const SessionView& session
 Result<display::DisplayTarget> DisplayService::Open(const display::DisplayRequest& request) {
   auto db = pool_.Acquire();
   MOAT_TRY(db::User viewer, db::UserStore(*db).Get(request.user));
-  if (viewer.disabled) return Fail(Denied("user '" + viewer.name + "' is disabled"));
+  if (viewer.disabled) return Fail(db::Forbidden("user '" + viewer.name + "' is disabled"));
   // Auditors are read-only: no desktop of their own, no control of anyone's. Watching is for
   // admins and operators (MayWatchOthers), so an auditor's login reaches nothing.
   if (viewer.role == db::Role::kAuditor) {
-    return Fail(Denied("user '" + viewer.name +
-                       "' is an auditor; auditors are read-only and may not use, start or watch "
-                       "desktops"));
+    return Fail(
+        db::Forbidden("user '" + viewer.name +
+                      "' is an auditor; auditors are read-only and may not use, start or watch "
+                      "desktops"));
   }
 
   if (request.session_id) {
@@ -98,8 +94,8 @@ Result<display::DisplayTarget> DisplayService::Open(const display::DisplayReques
     bool own = session && session->user == viewer.name;
     if (request.shadow) {
       if (!MayWatchOthers(viewer)) {
-        return Fail(
-            Denied("user '" + viewer.name + "' may not watch sessions (admins and operators may)"));
+        return Fail(db::Forbidden("user '" + viewer.name +
+                                  "' may not watch sessions (admins and operators may)"));
       }
       if (!session) return Fail(session.error());
       return Target(*session, viewer, /*shadow=*/true, false);

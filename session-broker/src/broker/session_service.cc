@@ -20,11 +20,6 @@ Error AgentError(const wire::WireError& error) {
   return Error(std::make_error_code(code), "agent: " + error.message);
 }
 
-// The API's "forbidden" (403).
-Error Forbidden(std::string message) {
-  return Error(std::make_error_code(std::errc::operation_not_supported), std::move(message));
-}
-
 Error Unavailable(std::string message) {
   return Error(std::make_error_code(std::errc::resource_unavailable_try_again), std::move(message));
 }
@@ -112,8 +107,8 @@ Result<CreatedSession> SessionService::Create(const CreateSessionRequest& reques
   MOAT_TRY(db::User user, db::UserStore(*db).Get(request.user));
   if (user.disabled) return Fail(db::Conflict("user '" + user.name + "' is disabled"));
   if (user.role == db::Role::kAuditor) {
-    return Fail(Forbidden("user '" + user.name +
-                          "' is an auditor; auditors are read-only and have no sessions"));
+    return Fail(db::Forbidden("user '" + user.name +
+                              "' is an auditor; auditors are read-only and have no sessions"));
   }
   MOAT_TRY(db::EffectivePolicy policy, EffectivePolicyOf(*db, user.name));
   // The whole request is checked before anything changes, even when a disconnected session

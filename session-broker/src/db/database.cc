@@ -77,6 +77,10 @@ Error Conflict(std::string message) {
   return Error(std::make_error_code(std::errc::operation_not_permitted), std::move(message));
 }
 
+Error Forbidden(std::string message) {
+  return Error(std::make_error_code(std::errc::operation_not_supported), std::move(message));
+}
+
 bool IsConstraintViolation(const Error& error) {
   return error.code().category() == SqliteCategory() &&
          (error.code().value() & 0xff) == SQLITE_CONSTRAINT;

@@ -24,10 +24,12 @@ namespace moat::broker::db {
 Error SqliteError(std::string_view call, std::string_view object, sqlite3* db, int rc);
 const std::error_category& SqliteCategory();
 
-// Not found, and a request the current state forbids (an illegal transition, a duplicate name).
-// The API maps ENOENT to 404, EINVAL to 400 and EPERM to 409.
+// Not found, a request the current state forbids (an illegal transition, a duplicate name),
+// and one the caller's role does not allow. The API maps ENOENT to 404, EINVAL to 400, EPERM
+// to 409 and EOPNOTSUPP to 403.
 Error NotFound(std::string message);
 Error Conflict(std::string message);
+Error Forbidden(std::string message);
 bool IsConstraintViolation(const Error& error);
 
 class Statement {
