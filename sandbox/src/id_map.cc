@@ -76,21 +76,12 @@ bool PathExists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
-
+// The owner's line, then the cgroups' (AcquireIdSlot): stale when none of them exists.
 bool IsStale(const std::string& lease) {
-  std::vector<std::string> lines;
-  for (size_t start = 0; start < lease.size();) {
-    size_t end = lease.find('\n', start);
-    if (end == std::string::npos) end = lease.size();
-    lines.push_back(lease.substr(start, end - start));
-    start = end + 1;
-  }
-  if (lines.size() < 2 || lines[0].empty() || PathExists(lines[0])) return false;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    if (lines[i].empty() || PathExists(lines[i])) return false;
-  }
-  return true;
+  auto lines = text::Split(lease, '\n');
+  if (lines.size() < 2) return false;
+  return std::none_of(lines.begin(), lines.end(),
+                      [](std::string_view line) { return PathExists(std::string(line)); });
 }
 
 // Removes the lease at `path` if it is stale and still the one that was judged so.
@@ -139,7 +130,10 @@ void ReleaseIdSlot(const std::string& dir, uint32_t slot, const std::string& own
   // walls would share one host id range.
   LeaseDirLock lock(dir);
   auto lease = text::ReadFile(path);
-  if (lease && FirstLine(*lease) == owner) ::unlink(path.c_str());
+  if (!lease) return;
+  // A lease just made may not be written yet: empty, and so nobody's.
+  auto lines = text::Split(*lease, '\n');
+  if (!lines.empty() && lines.front() == owner) ::unlink(path.c_str());
 }
 
 }  // namespace moat::sandbox
